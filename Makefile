@@ -1,0 +1,41 @@
+# `make run`: set up .venv and train + evaluate a small IWAE on the embedded data (CPU, ~2 min).
+# `make test`: set up .venv and run the test suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# CPU-only machine: torch==2.13.0 resolves to the CPU build (local wheel or PyTorch's CPU index);
+# with an NVIDIA GPU the same pin from PyPI is the CUDA build.
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
+TORCH_SPEC ?= torch==2.13.0
+# Full data sets, when present beside the checkout (CI: ../shared/data).
+export VAELAB_DATA ?= $(firstword $(wildcard ../shared/data))
+RUN_DIR ?= runs/default
+
+.PHONY: setup run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	@if [ -n "$(HAS_GPU)" ]; then echo "GPU found: installing the CUDA build of $(TORCH_SPEC)"; \
+	  $(PY) -m pip install -q "$(TORCH_SPEC)"; \
+	else echo "No GPU: installing the CPU build of $(TORCH_SPEC)"; \
+	  $(PY) -m pip install -q --no-index "$(TORCH_SPEC)" 2>/dev/null || \
+	  $(PY) -m pip install -q "$(TORCH_SPEC)" --index-url https://download.pytorch.org/whl/cpu; fi
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(VENV)/bin/vaelab train --model iwae --k 5 --layers 1 --dataset embedded --epochs 100 --eval-every 10 \
+	  --batch-size 100 --out $(RUN_DIR) --overwrite
+	$(VENV)/bin/vaelab eval $(RUN_DIR) --k 1 5 50 5000 --split test
+	$(VENV)/bin/vaelab sample $(RUN_DIR)
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks experiments
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

@@ -1,0 +1,161 @@
+"""The sub-commands. Each is ``(add_arguments, run, help)``; ``run(args)`` returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from vaelab.train.config import TrainConfig
+
+CHOICES = {"model": ("vae", "iwae"), "layers": (1, 2),
+           "estimator": ("reparam", "score_function", "stl", "dreg"),
+           "baseline": ("none", "mean", "nvil", "vimco"), "schedule": ("constant", "burda"),
+           "likelihood": ("auto", "bernoulli", "gaussian"),
+           "binarize": ("auto", "dynamic", "static", "none")}
+
+
+# ---- train -------------------------------------------------------------------------------
+def add_train(p: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        default = getattr(defaults, f.name)
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
+                       choices=CHOICES.get(f.name), help=f"(default: {default})")
+    p.add_argument("--out", required=True, help="run directory to write")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly "
+                   "where it stopped (--epochs is the new total)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from vaelab.train import train
+
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    rec = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
+                progress=not args.no_progress)
+    if rec:
+        print(json.dumps(rec))
+    return 0
+
+
+# ---- eval --------------------------------------------------------------------------------
+def add_eval(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--k", type=int, nargs="+", default=[1, 5, 50, 5000],
+                   help="bounds L_k to report; the largest is the log-likelihood estimate")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--limit", type=int, default=0, help="evaluate the first N examples only")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-samples", type=int, default=0,
+                   help="samples x examples per forward pass (memory bound; 0: by device)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from vaelab.errors import ConfigError
+    from vaelab.eval import active_units, evaluate_bounds, posterior_means
+    from vaelab.train import load_run
+
+    if min(args.k) < 1:
+        raise ConfigError("--k values must be >= 1")
+    run = load_run(args.run_dir, args.checkpoint, args.device)
+    x = run.data.split(args.split)
+    if args.limit:
+        x = x[: args.limit]
+    torch.manual_seed(args.seed)
+    t0 = time.perf_counter()
+    res = evaluate_bounds(run.model, x, ks=sorted(set(args.k)), max_samples=args.max_samples or None,
+                          binarize=run.data.dynamic_binarize,
+                          generator=torch.Generator(device=run.device).manual_seed(args.seed))
+    seconds = time.perf_counter() - t0
+    per_layer = [active_units(m)[0] for m in posterior_means(run.model, x)]
+    kmax = max(args.k)
+    out = {"split": args.split, "n_examples": len(x), "checkpoint": args.checkpoint,
+           "bounds": {str(k): v for k, v in res["bounds"].items()},
+           "bounds_stderr": {str(k): v for k, v in res["stderr"].items()},
+           "nll": -res["bounds"][kmax], "nll_stderr": res["stderr"][kmax], "nll_k": kmax,
+           "active_units": sum(per_layer), "active_units_per_layer": per_layer,
+           "seconds": seconds, "device": str(run.device)}
+    Path(args.run_dir, f"eval-{args.split}.json").write_text(json.dumps(out, indent=2))
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{args.run_dir}: {args.split} split, {len(x)} examples ({seconds:.1f} s)")
+        for k in sorted(res["bounds"]):
+            print(f"  L_{k:<5d} = {res['bounds'][k]:9.3f} +- {res['stderr'][k]:.3f} nats")
+        print(f"  NLL (K={kmax}) = {out['nll']:.3f} +- {out['nll_stderr']:.3f} nats")
+        print(f"  active units = {out['active_units']} (per layer: {per_layer})")
+    return 0
+
+
+# ---- sample ------------------------------------------------------------------------------
+def add_sample(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--n", type=int, default=100, help="samples (and reconstructions) to draw")
+    p.add_argument("--out", default=None, help="folder for the PNGs (default: the run dir)")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from vaelab.train import load_run
+    from vaelab.viz import save_grid
+
+    run = load_run(args.run_dir, args.checkpoint, args.device)
+    torch.manual_seed(args.seed)
+    out = Path(args.out or args.run_dir)
+    shape = run.data.image_shape
+    s = save_grid(run.model.sample(args.n), shape, out / "samples.png")
+    x = run.data.test[: args.n // 2].to(run.device)
+    pairs = torch.stack([x, run.model.reconstruct(x)], 1).reshape(-1, x.shape[1])
+    r = save_grid(pairs, shape, out / "reconstructions.png")
+    print(f"wrote {s} and {r} (reconstructions: original | reconstruction pairs)")
+    return 0
+
+
+# ---- datasets ----------------------------------------------------------------------------
+def add_datasets(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true")
+
+
+def run_datasets(args: argparse.Namespace) -> int:
+    from vaelab.data import available
+    from vaelab.data.sources import search_dirs
+
+    rows = available()
+    if args.json:
+        print(json.dumps({"search_dirs": [str(d) for d in search_dirs()], "datasets": rows}))
+        return 0
+    print("searched: " + ", ".join(str(d) for d in search_dirs()) + " (set VAELAB_DATA)")
+    for r in rows:
+        where = r["found"] or "not found locally (downloaded on first use)"
+        print(f"  {r['name']:<16} {r['description']}\n  {'':<16} -> {where}")
+    return 0
+
+
+COMMANDS = {
+    "train": (add_train, run_train, "train a VAE or IWAE"),
+    "eval": (add_eval, run_eval, "importance-sampled log-likelihood, bounds, active units"),
+    "sample": (add_sample, run_sample, "PNG grids of samples and reconstructions"),
+    "datasets": (add_datasets, run_datasets, "list the data sets and where they were found"),
+}
+
+
+def register(name: str, add, run, help_: str) -> None:
+    COMMANDS[name] = (add, run, help_)
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)

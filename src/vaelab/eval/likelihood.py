@@ -1,0 +1,69 @@
+"""Importance-sampled log-likelihood and bounds, memory-bounded over data and samples.
+
+log p(x) ~= L_K = log (1/K) sum_k p(x, z_k) / q(z_k | x), z_k ~ q(z|x) (K = 5000 by convention).
+One pass draws K_max samples; every requested L_k (k <= K_max) is estimated from the same
+samples by averaging over disjoint groups of k (see ``grouped_iwae_bound``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from vaelab.objectives.bounds import grouped_iwae_bound
+
+
+def default_max_samples(device: torch.device) -> int:
+    """Sample-by-example products per forward pass: bounds memory (~ x 4 bytes x data dim)."""
+    return 1 << 18 if device.type == "cuda" else 1 << 14
+
+
+@torch.no_grad()
+def log_weights_matrix(model: nn.Module, x: torch.Tensor, K: int,
+                       max_samples: int | None = None) -> torch.Tensor:
+    """``[K, B]`` log-weights, drawn in chunks of at most ``max_samples // B`` samples."""
+    max_samples = max_samples or default_max_samples(x.device)
+    chunk = max(1, max_samples // len(x))
+    parts = [model.log_weights(x, min(chunk, K - i)).log_w for i in range(0, K, chunk)]
+    return torch.cat(parts, 0)
+
+
+@torch.no_grad()
+def evaluate_bounds(model: nn.Module, data: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000),
+                    batch_size: int | None = None, max_samples: int | None = None,
+                    binarize: bool = False, generator: torch.Generator | None = None,
+                    progress=None) -> dict:
+    """Per-example L_k for every k in ``ks`` over ``data`` ``[N, D]``.
+
+    Returns ``{"bounds": {k: mean}, "stderr": {k: se}, "per_example": {k: [N]}}``; bounds are
+    means over examples in nats. ``binarize`` draws a Bernoulli sample of grey-level data first.
+    """
+    was_training = model.training
+    model.eval()
+    K = max(ks)
+    device = next(model.parameters()).device
+    max_samples = max_samples or default_max_samples(device)
+    batch_size = batch_size or max(1, min(len(data), max_samples // min(K, 1 << 10)))
+    per = {k: [] for k in ks}
+    batches = range(0, len(data), batch_size)
+    for i in progress(batches) if progress else batches:
+        x = data[i:i + batch_size].to(device)
+        if binarize:
+            x = torch.bernoulli(x, generator=generator)
+        lw = log_weights_matrix(model, x, K, max_samples)
+        for k in ks:
+            per[k].append(grouped_iwae_bound(lw, k).double().cpu())
+    model.train(was_training)
+    out: dict = {"bounds": {}, "stderr": {}, "per_example": {}}
+    for k in ks:
+        v = torch.cat(per[k])
+        if not torch.isfinite(v).all():
+            raise FloatingPointError(f"L_{k} is not finite for {int((~torch.isfinite(v)).sum())} "
+                                     "examples: the model or checkpoint is broken")
+        out["per_example"][k] = v
+        out["bounds"][k] = float(v.mean())
+        out["stderr"][k] = float(v.std() / math.sqrt(len(v))) if len(v) > 1 else float("nan")
+    return out

@@ -1,0 +1,106 @@
+"""Run directories: build the data, model and estimator a config describes, and load them back.
+
+RUN_DIR/config.json            train config, model config, data summary
+RUN_DIR/checkpoints/{last,best}.safetensors
+RUN_DIR/metrics.jsonl          one JSON object per epoch
+RUN_DIR/tb/                    TensorBoard logs
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vaelab.data import ImageDataset, load_dataset, require_binary
+from vaelab.errors import CheckpointError, ConfigError
+from vaelab.estimators import Estimator, make_estimator
+from vaelab.models import VAE, VAEConfig
+from vaelab.train.checkpoint import load_checkpoint, restore
+from vaelab.train.config import TrainConfig
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name} asked for, but no CUDA GPU is available; use --device "
+                          "cpu or auto")
+    return torch.device(name)
+
+
+def build_data(cfg: TrainConfig) -> ImageDataset:
+    binarize = None if cfg.binarize == "auto" else cfg.binarize
+    data = load_dataset(cfg.dataset, binarize)
+    if _likelihood(cfg, data) == "bernoulli" and not data.dynamic_binarize:
+        for s in ("train", "valid", "test"):
+            require_binary(data.split(s), f"{data.name}/{s}")
+    return data
+
+
+def _likelihood(cfg: TrainConfig, data: ImageDataset) -> str:
+    return data.likelihood if cfg.likelihood == "auto" else cfg.likelihood
+
+
+def build_model(cfg: TrainConfig, data: ImageDataset) -> VAE:
+    mc = VAEConfig.burda(cfg.layers, x_dim=data.dim, likelihood=_likelihood(cfg, data),
+                         activation=cfg.activation)
+    if cfg.hidden:
+        mc.hidden = [[cfg.hidden] * len(h) for h in mc.hidden]
+    if cfg.latent:
+        mc.latent_dims[-1] = cfg.latent
+    return VAE(mc)
+
+
+def build_estimator(cfg: TrainConfig, data: ImageDataset) -> Estimator:
+    return make_estimator(cfg.estimator, cfg.objective, cfg.k, cfg.baseline, data.dim)
+
+
+class Objective(nn.Module):
+    """Model + estimator as one module, so DDP sees a forward() that runs the whole estimate."""
+
+    def __init__(self, model: nn.Module, estimator: Estimator) -> None:
+        super().__init__()
+        self.model, self.estimator = model, estimator
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.estimator(self.model, x)
+        return -out.surrogate.mean(), out.bound.mean()
+
+
+def write_config(run_dir: Path, cfg: TrainConfig, model: VAE, data: ImageDataset) -> None:
+    doc = {"train": cfg.to_dict(), "model": model.config_dict(), "data": data.summary()}
+    tmp = run_dir / "config.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.replace(run_dir / "config.json")
+
+
+@dataclass
+class LoadedRun:
+    config: TrainConfig
+    data: ImageDataset
+    model: VAE
+    header: dict
+    device: torch.device
+
+
+def load_run(run_dir: str | Path, which: str = "best", device: str = "auto") -> LoadedRun:
+    """Config, data and trained model of a run (``which``: best or last checkpoint)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory {run_dir} does not exist; give the --out directory "
+                              "of a `vaelab train` run")
+    cfg = TrainConfig.load(run_dir)
+    dev = resolve_device(device)
+    data = build_data(cfg)
+    model = build_model(cfg, data)
+    path = run_dir / "checkpoints" / f"{which}.safetensors"
+    if which == "best" and not path.is_file():
+        path = run_dir / "checkpoints" / "last.safetensors"
+    tensors, header = load_checkpoint(path)
+    restore(tensors, header, {"model": model})
+    model.to(dev).eval()
+    return LoadedRun(cfg, data, model, header, dev)
