@@ -73,8 +73,8 @@ def run_eval(args: argparse.Namespace) -> int:
         x = x[: args.limit]
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
-    res = evaluate_bounds(run.model, x, ks=sorted(set(args.k)), max_samples=args.max_samples or None,
-                          binarize=run.data.dynamic_binarize,
+    res = evaluate_bounds(run.model, x, ks=sorted(set(args.k)),
+                          max_samples=args.max_samples or None, binarize=run.data.dynamic_binarize,
                           generator=torch.Generator(device=run.device).manual_seed(args.seed))
     seconds = time.perf_counter() - t0
     per_layer = [active_units(m)[0] for m in posterior_means(run.model, x)]

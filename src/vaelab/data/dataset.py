@@ -50,7 +50,7 @@ class ImageDataset:
 
     @property
     def likelihood(self) -> str:
-        """The decoder this data needs: 'bernoulli' for (dynamically) binary data, else 'gaussian'."""
+        """'bernoulli' for (dynamically) binary data, else 'gaussian'."""
         return "bernoulli" if self.binary or self.dynamic_binarize else "gaussian"
 
     def train_mean(self) -> torch.Tensor:
@@ -63,7 +63,7 @@ class ImageDataset:
 
 
 def to_unit_float(a: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
-    """Images as float32 in [0, 1], flattened to ``[N, D]``. uint8 is divided by 255 unless binary."""
+    """Images as float32 in [0, 1], ``[N, D]``; integers are divided by 255 unless binary."""
     t = torch.as_tensor(np.asarray(a))
     if t.ndim == 3:
         t = t.reshape(t.shape[0], -1)

@@ -1,4 +1,4 @@
-"""Models: each gives ``log_weights(x, K)`` -> :class:`LogWeights` with ``log_w`` of shape [K, B]."""
+"""Models: each gives ``log_weights(x, K)`` -> :class:`LogWeights`, ``log_w`` of shape [K, B]."""
 
 from vaelab.models.layers import BernoulliLayer, GaussianLayer, mlp
 from vaelab.models.linear_gaussian import LinearGaussianVAE

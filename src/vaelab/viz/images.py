@@ -22,7 +22,8 @@ def grid(images: torch.Tensor | np.ndarray, image_shape: tuple[int, int], nrow: 
     out = np.ones((rows * (h + pad) + pad, nrow * (w + pad) + pad), dtype=np.float32)
     for i, img in enumerate(a):
         r, c = divmod(i, nrow)
-        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = img
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        out[top:top + h, left:left + w] = img
     return out
 
 

@@ -1,0 +1,86 @@
+"""The command line: main job, JSON output, and one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vaelab.cli.main import main
+
+SMALL = ["--hidden", "32", "--latent", "4", "--eval-k", "5", "--batch-size", "500",
+         "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", "--model", "iwae", "--k", "2", "--epochs", "2", "--out", str(d),
+                 *SMALL]) == 0
+    return d
+
+
+def test_eval_json(run_dir, capsys):
+    assert main(["eval", str(run_dir), "--k", "1", "5", "50", "--limit", "100", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["split"] == "test" and set(out["bounds"]) == {"1", "5", "50"}
+    b = out["bounds"]
+    assert b["1"] < b["5"] < b["50"] < 0
+    assert out["nll"] == pytest.approx(-b["50"]) and out["nll_stderr"] > 0
+    assert 0 <= out["active_units"] <= 4
+    assert (run_dir / "eval-test.json").is_file()
+
+
+def test_sample_writes_pngs(run_dir, tmp_path):
+    assert main(["sample", str(run_dir), "--n", "20", "--out", str(tmp_path)]) == 0
+    for name in ("samples.png", "reconstructions.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_datasets_lists_embedded(capsys):
+    assert main(["datasets", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["datasets"]
+    assert {"name": "embedded", "found": "package"}.items() <= rows[0].items()
+
+
+def _err(capsys):
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    return err
+
+
+def test_unknown_dataset(tmp_path, capsys):
+    assert main(["train", "--dataset", "nope", "--out", str(tmp_path), *SMALL]) == 2
+    assert "unknown data set 'nope'" in _err(capsys)
+
+
+def test_non_binary_data_with_bernoulli_decoder(tmp_path, capsys):
+    np.save(tmp_path / "grey.npy", np.random.default_rng(0).random((40, 16)).astype(np.float32))
+    assert main(["train", "--dataset", str(tmp_path / "grey.npy"), "--likelihood", "bernoulli",
+                 "--out", str(tmp_path / "r"), *SMALL]) == 2
+    assert "Bernoulli decoder needs binary data" in _err(capsys)
+
+
+def test_missing_run_and_corrupt_checkpoint(run_dir, tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "nothing")]) == 2
+    assert "does not exist" in _err(capsys)
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(run_dir, bad)
+    for f in (bad / "checkpoints").iterdir():
+        f.write_bytes(b"garbage")
+    assert main(["eval", str(bad), "--k", "1"]) == 2
+    assert "corrupt" in _err(capsys)
+    assert (run_dir / "checkpoints" / "best.safetensors").stat().st_size > 100  # original intact
+
+
+def test_bad_option_values(tmp_path, capsys):
+    assert main(["train", "--k", "0", "--out", str(tmp_path)]) == 2
+    assert "--k must be >= 1" in _err(capsys)
+
+
+def test_python_dash_m(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "vaelab", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "train" in r.stdout and "eval" in r.stdout

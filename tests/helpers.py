@@ -1,0 +1,40 @@
+"""Reference models with closed forms for the tests."""
+
+from __future__ import annotations
+
+import torch
+
+from vaelab.models import LinearGaussianVAE
+
+
+def linear_gaussian(D: int = 6, d: int = 3, seed: int = 0, exact_q: bool = False,
+                    diagonal_posterior: bool = False, q_noise: float = 0.1) -> LinearGaussianVAE:
+    """A random linear-Gaussian model; ``diagonal_posterior`` makes W's columns orthogonal and the
+    noise isotropic so the exact posterior is diagonal; ``exact_q`` then sets q to it. Otherwise
+    q starts at the posterior's mean and marginal std devs, perturbed by ``q_noise``."""
+    g = torch.Generator().manual_seed(seed)
+    m = LinearGaussianVAE(D, d)
+    with torch.no_grad():
+        W = torch.randn(D, d, generator=g)
+        if diagonal_posterior or exact_q:
+            W = torch.linalg.qr(W).Q * torch.tensor([2.0, 1.0, 0.5][:d] + [1.0] * max(0, d - 3))
+            m.decoder[0].raw_std.fill_(0.3)
+        else:
+            m.decoder[0].raw_std.copy_(torch.randn(D, generator=g) * 0.3)
+        m.decoder[0].net[0].weight.copy_(W)
+        m.decoder[0].net[0].bias.copy_(torch.randn(D, generator=g))
+        m.encoder[0].net[0].weight.copy_(torch.randn(d, D, generator=g) * 0.3)
+        m.encoder[0].net[0].bias.copy_(torch.randn(d, generator=g) * 0.3)
+        m.encoder[0].raw_std.copy_(torch.randn(d, generator=g) * 0.3)
+    m.set_q_to_posterior_diagonal()
+    if not exact_q:
+        with torch.no_grad():
+            for p in m.encoder.parameters():
+                p.add_(q_noise * torch.randn(p.shape, generator=g))
+    return m
+
+
+def sample_data(m: LinearGaussianVAE, n: int, seed: int = 1) -> torch.Tensor:
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        return m.marginal().sample((n,))
