@@ -84,3 +84,14 @@ def test_bad_option_values(tmp_path, capsys):
 def test_python_dash_m(tmp_path):
     r = subprocess.run([sys.executable, "-m", "vaelab", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "train" in r.stdout and "eval" in r.stdout
+
+
+def test_gradients_command(run_dir, capsys):
+    assert main(["gradients", str(run_dir), "--k", "1", "4", "--repeats", "8", "--batch-size",
+                 "16", "--estimators", "reparam", "score_function+vimco", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = {(r["estimator"], r["baseline"], r["k"]): r for r in out["rows"]}
+    assert set(rows) == {("reparam", "none", 1), ("reparam", "none", 4),
+                         ("score_function", "vimco", 4)}  # vimco needs K >= 2
+    assert rows["score_function", "vimco", 4]["encoder"]["variance_vs_reparam"] > 1
+    assert (run_dir / "gradients_snr.png").is_file()

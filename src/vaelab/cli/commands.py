@@ -159,3 +159,50 @@ def register(name: str, add, run, help_: str) -> None:
 
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+# ---- gradients ---------------------------------------------------------------------------
+def add_gradients(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--k", type=int, nargs="+", default=[1, 5, 50])
+    p.add_argument("--repeats", type=int, default=100, help="independent estimates per setting")
+    p.add_argument("--batch-size", type=int, default=100, help="training images in the batch")
+    p.add_argument("--objective", default="iwae", choices=("elbo", "iwae"))
+    p.add_argument("--estimators", nargs="+", default=None,
+                   help="subset as NAME or NAME+BASELINE (default: all)")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+
+
+def run_gradients(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from vaelab.estimators.study import format_table, gradient_study, plot_snr
+    from vaelab.train import load_run
+
+    run = load_run(args.run_dir, args.checkpoint, args.device)
+    torch.manual_seed(args.seed)
+    x = run.data.train[: args.batch_size].to(run.device)
+    if run.data.dynamic_binarize:
+        x = torch.bernoulli(x)
+    variants = None
+    if args.estimators:
+        variants = [tuple((v.split("+") + ["none"])[:2]) for v in args.estimators]
+    rows = gradient_study(run.model, x, sorted(set(args.k)), args.repeats, args.objective,
+                          variants, progress=lambda j: tqdm(j, desc="gradients", leave=False))
+    out = Path(args.run_dir)
+    (out / "gradients.json").write_text(json.dumps(rows, indent=2))
+    plot = plot_snr(rows, out / "gradients_snr.png")
+    if args.json:
+        print(json.dumps({"rows": rows, "plot": str(plot)}))
+    else:
+        print(format_table(rows))
+        print(f"wrote {out / 'gradients.json'} and {plot}")
+    return 0
+
+
+register("gradients", add_gradients, run_gradients,
+         "variance and signal-to-noise ratio of every gradient estimator")
