@@ -95,3 +95,14 @@ def test_gradients_command(run_dir, capsys):
                          ("score_function", "vimco", 4)}  # vimco needs K >= 2
     assert rows["score_function", "vimco", 4]["encoder"]["variance_vs_reparam"] > 1
     assert (run_dir / "gradients_snr.png").is_file()
+
+
+def test_info_command(run_dir, capsys):
+    assert main(["info", str(run_dir), "--n", "200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for k in ("mi_entropy_form", "mi_kl_form", "mi_elbo_surgery", "kl_aggregate_prior",
+              "rate", "distortion"):
+        assert set(out[k]) == {"value", "stderr"}
+    assert len(out["per_dimension_kl"]) == 4 and out["active_units"] <= 4
+    assert out["elbo"] == -(out["rate"]["value"] + out["distortion"]["value"])
+    assert (run_dir / "per_dimension_kl.png").is_file()

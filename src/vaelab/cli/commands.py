@@ -206,3 +206,54 @@ def run_gradients(args: argparse.Namespace) -> int:
 
 register("gradients", add_gradients, run_gradients,
          "variance and signal-to-noise ratio of every gradient estimator")
+
+
+# ---- info --------------------------------------------------------------------------------
+def add_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--n", type=int, default=2000, help="data points (the MI is at most log n)")
+    p.add_argument("--samples", type=int, default=4, help="z samples per data point")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+
+
+def run_info(args: argparse.Namespace) -> int:
+    import torch
+
+    from vaelab.info import vae_information
+    from vaelab.train import load_run
+    from vaelab.viz.plots import plot_per_dimension_kl
+
+    run = load_run(args.run_dir, args.checkpoint, args.device)
+    torch.manual_seed(args.seed)
+    x = run.data.split(args.split)
+    if run.data.dynamic_binarize:
+        x = torch.bernoulli(x)
+    info = vae_information(run.model, x, args.n, args.samples)
+    info["split"] = args.split
+    out = Path(args.run_dir)
+    (out / f"info-{args.split}.json").write_text(json.dumps(info, indent=2))
+    plot = plot_per_dimension_kl(info["per_dimension_kl"], out / "per_dimension_kl.png")
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    def pm(k):
+        v = info.get(k) or info.get(k + "_layer1_prior_n01")
+        return f"{v['value']:.3f} +- {v['stderr']:.3f}"
+
+    print(f"{args.run_dir}: {args.split} split, {info['n_examples']} examples (nats)")
+    print(f"  I(z;x)  H(z)+E[log q(z|x)]  = {pm('mi_entropy_form')}")
+    print(f"  I(z;x)  E_x KL(q(z|x)||q(z)) = {pm('mi_kl_form')}")
+    print(f"  I(z;x)  ELBO surgery         = {pm('mi_elbo_surgery')}   (at most log n = "
+          f"{info['max_mi_log_n']:.2f})")
+    print(f"  KL(q(z)||p(z)) = {pm('kl_aggregate_prior')}   average KL (rate) = {pm('rate')}")
+    print(f"  distortion -E[log p(x|z)] = {pm('distortion')}   ELBO = {info['elbo']:.3f}")
+    print(f"  active units = {info['active_units']}  (per layer {info['active_units_per_layer']})")
+    print(f"wrote {out / f'info-{args.split}.json'} and {plot}")
+    return 0
+
+
+register("info", add_info, run_info, "mutual information, KL split, active units, rate/distortion")

@@ -1,0 +1,16 @@
+"""Information theory: discrete and continuous quantities, and VAE information diagnostics."""
+
+from vaelab.info import continuous, discrete
+from vaelab.info.continuous import Estimate
+from vaelab.info.vae import (
+    log_aggregate_posterior,
+    mutual_information,
+    per_dimension_kl,
+    rate_distortion,
+    vae_information,
+    variational_mi_bound,
+)
+
+__all__ = ["Estimate", "continuous", "discrete", "log_aggregate_posterior",
+           "mutual_information", "per_dimension_kl", "rate_distortion", "vae_information",
+           "variational_mi_bound"]

@@ -1,0 +1,137 @@
+"""Information diagnostics of a trained VAE under the encoder's joint p_data(x) q(z|x).
+
+Mutual information I(z; x), three ways (each as mean +- standard error over data points):
+  (1) the lecture's form I >= H(z) + E[log q(z|x)] (an equality under the encoder's joint), with
+      H(z) the entropy of the aggregate posterior q(z) = E_x q(z|x) by Monte Carlo and
+      E[log q(z|x)] = -E_x H(q(z|x)) in closed form;
+  (2) E_x KL(q(z|x) || q(z)) by Monte Carlo;
+  (3) ELBO surgery (Hoffman & Johnson 2016): E_x KL(q(z|x)||p(z)) = I(z;x) + KL(q(z)||p(z)), with
+      the average KL in closed form and KL(q(z)||p(z)) by Monte Carlo.
+log q(z) is a mixture over the data sample, leaving out the point z was drawn for (so it estimates
+the population's aggregate posterior; every estimate is at most log N nats).
+For models with two stochastic layers, I and the split refer to the first layer z_1 (whose q is
+Gaussian); rate and distortion cover the whole model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.distributions import Normal, kl_divergence
+
+from vaelab.eval.active_units import active_units, posterior_means
+from vaelab.info.continuous import Estimate, _mean_se
+
+
+def log_aggregate_posterior(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor,
+                            exclude_self: bool = True, chunk: int = 256) -> torch.Tensor:
+    """log q(z_i) = log (1/M) sum_j N(z_i; loc_j, diag scale_j^2), ``z`` ``[N, d]``, params
+    ``[M, d]``. With ``exclude_self`` (N == M), z_i came from component i, which is left out."""
+    N, M = len(z), len(loc)
+    if exclude_self and N != M:
+        raise ValueError("exclude_self needs one sample per mixture component")
+    out = []
+    for s in range(0, N, chunk):
+        zc = z[s:s + chunk]
+        lp = Normal(loc[None], scale[None]).log_prob(zc[:, None]).sum(-1)  # [c, M]
+        if exclude_self:
+            idx = torch.arange(s, s + len(zc), device=z.device)
+            lp[torch.arange(len(zc)), idx] = -math.inf
+        out.append(torch.logsumexp(lp, 1) - math.log(M - int(exclude_self)))
+    return torch.cat(out)
+
+
+def mutual_information(loc: torch.Tensor, scale: torch.Tensor, samples: int = 1) -> dict:
+    """I(z; x) three ways from the posterior parameters of N data points (``[N, d]`` each)."""
+    q = Normal(loc.double(), scale.double())
+    h_cond = q.entropy().sum(-1)  # H(q(z|x_i)), closed form, [N]
+    prior = Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale))
+    kl_i = kl_divergence(q, prior).sum(-1)  # [N]
+    v1, v2, v3, kagg, hz = [], [], [], [], []
+    for _ in range(samples):
+        z = q.sample()
+        log_qz = log_aggregate_posterior(z, q.loc, q.scale)
+        log_qzx = q.log_prob(z).sum(-1)
+        log_pz = prior.log_prob(z).sum(-1)
+        hz.append(-log_qz)
+        v1.append(-log_qz - h_cond)
+        v2.append(log_qzx - log_qz)
+        v3.append(kl_i - (log_qz - log_pz))
+        kagg.append(log_qz - log_pz)
+    cat = torch.cat
+    return {
+        "mi_entropy_form": _mean_se(cat(v1)), "mi_kl_form": _mean_se(cat(v2)),
+        "mi_elbo_surgery": _mean_se(cat(v3)), "aggregate_entropy": _mean_se(cat(hz)),
+        "kl_aggregate_prior": _mean_se(cat(kagg)), "average_kl": _mean_se(kl_i),
+        "conditional_entropy": float(h_cond.mean()), "max_mi_log_n": math.log(len(loc) - 1),
+    }
+
+
+def variational_mi_bound(entropy_z: float, log_q: torch.Tensor) -> Estimate:
+    """The lecture's bound I(z;x) >= H(z) + E_{p(z,x)}[log q(z|x)], from samples (z, x) of a joint
+    p and any q(z|x); tight iff q(z|x) = p(z|x)."""
+    e = _mean_se(log_q)
+    return Estimate(entropy_z + e.value, e.stderr)
+
+
+@torch.no_grad()
+def encoder_params(model: nn.Module, data: torch.Tensor, batch_size: int = 1000):
+    """q(z_1|x) location and scale for every row of ``data``, ``[N, d_1]`` each."""
+    device = next(model.parameters()).device
+    locs, scales = [], []
+    for i in range(0, len(data), batch_size):
+        q = model.encode(data[i:i + batch_size].to(device))
+        locs.append(q.loc)
+        scales.append(q.scale)
+    return torch.cat(locs), torch.cat(scales)
+
+
+@torch.no_grad()
+def rate_distortion(model: nn.Module, data: torch.Tensor, batch_size: int = 500,
+                    samples: int = 10) -> dict:
+    """Rate E[KL(q(z|x) || p(z))] (closed form for one layer, else E_q[log q - log p]) and
+    distortion -E[log p(x|z)], in nats; ELBO = -(rate + distortion)."""
+    device = next(model.parameters()).device
+    rates, dists = [], []
+    for i in range(0, len(data), batch_size):
+        x = data[i:i + batch_size].to(device)
+        lw = model.log_weights(x, samples)
+        kl = model.analytic_kl(x)
+        rates.append(kl if kl is not None else (lw.log_qz - lw.log_pz).mean(0))
+        dists.append(-lw.log_px_z.mean(0))
+    r, d = _mean_se(torch.cat(rates)), _mean_se(torch.cat(dists))
+    return {"rate": r, "distortion": d, "elbo": -(r.value + d.value)}
+
+
+@torch.no_grad()
+def per_dimension_kl(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """E_x KL(q(z_j|x) || N(0,1)) for each latent dimension j, ``[d]`` (closed form)."""
+    q = Normal(loc.double(), scale.double())
+    return kl_divergence(q, Normal(0.0, 1.0)).mean(0)
+
+
+@torch.no_grad()
+def vae_information(model: nn.Module, data: torch.Tensor, n: int = 2000,
+                    samples: int = 4) -> dict:
+    """All diagnostics for ``n`` data points: I(z;x) three ways, KL(q(z)||p(z)), per-dimension
+    KL, active units, rate and distortion."""
+    x = data[:n]
+    loc, scale = encoder_params(model, x)
+    mi = mutual_information(loc, scale, samples)
+    means = posterior_means(model, x)
+    units = [active_units(m) for m in means]
+    out = {k: (v.to_dict() if isinstance(v, Estimate) else v) for k, v in mi.items()}
+    out.update({
+        "n_examples": len(x),
+        "per_dimension_kl": per_dimension_kl(loc, scale).tolist(),
+        "active_units": sum(u[0] for u in units),
+        "active_units_per_layer": [u[0] for u in units],
+        **{k: (v.to_dict() if isinstance(v, Estimate) else v)
+           for k, v in rate_distortion(model, x).items()},
+    })
+    if model.n_layers > 1:
+        for k in ("mi_elbo_surgery", "kl_aggregate_prior", "average_kl"):
+            out[k + "_layer1_prior_n01"] = out.pop(k)  # p(z_1) is not N(0, I) there
+    return out

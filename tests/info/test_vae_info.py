@@ -1,0 +1,85 @@
+"""VAE information diagnostics against a linear-Gaussian model, where q(z) is Gaussian and
+I(z; x) under the encoder's joint is exact: I = 1/2 log det(A C A^T + S) - sum log s."""
+
+import torch
+
+from tests.helpers import linear_gaussian, sample_data
+from vaelab.info import mutual_information, vae_information, variational_mi_bound
+from vaelab.models import VAE, VAEConfig
+
+
+def _exact_encoder_mi(m):
+    with torch.no_grad():
+        A = m.encoder[0].net[0].weight
+        s = m.encoder[0](torch.zeros(1, A.shape[1])).scale[0]
+        C = m.W @ m.W.T + torch.diag(m.psi)
+        cov = A @ C @ A.T + torch.diag(s ** 2)
+        return float(0.5 * torch.logdet(cov) - torch.log(s).sum()), cov, s
+
+
+def test_three_mi_estimates_match_the_exact_value():
+    m = linear_gaussian(D=6, d=2)
+    x = sample_data(m, 3000)
+    exact, cov, s = _exact_encoder_mi(m)
+    with torch.no_grad():
+        q = m.encode(x)
+    r = mutual_information(q.loc, q.scale, samples=4)
+    for k in ("mi_entropy_form", "mi_kl_form", "mi_elbo_surgery"):
+        assert abs(r[k].value - exact) < 4 * r[k].stderr + 0.02, (k, r[k], exact)
+    # pieces: H(q(z)) of the Gaussian aggregate posterior, and the ELBO-surgery identity
+    h_agg = float(torch.distributions.MultivariateNormal(torch.zeros(2), cov).entropy())
+    assert abs(r["aggregate_entropy"].value - h_agg) < 4 * r["aggregate_entropy"].stderr + 0.02
+    split = r["mi_kl_form"].value + r["kl_aggregate_prior"].value
+    assert abs(split - r["average_kl"].value) < 4 * r["average_kl"].stderr
+
+
+def test_lecture_bound_is_below_the_true_mutual_information():
+    """Under the model's joint p(z)p(x|z), H(z) + E[log q(z|x)] <= I(z;x) = -1/2 log det S."""
+    m = linear_gaussian(D=6, d=2, q_noise=0.3)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        z = torch.randn(20000, 2)
+        x = m.decode(z).sample()
+        log_q = m.encode(x).log_prob(z).sum(-1)
+        S = m.exact_posterior(x[:1]).covariance_matrix[0]
+    exact = float(-0.5 * torch.logdet(S))
+    h_z = float(torch.distributions.Normal(0.0, 1.0).entropy()) * 2
+    bound = variational_mi_bound(h_z, log_q)
+    assert bound.value + 4 * bound.stderr < exact
+    # and with the exact posterior's (diagonal) form the bound closes
+    m2 = linear_gaussian(D=6, d=2, exact_q=True)
+    with torch.no_grad():
+        x2 = m2.decode(z).sample()
+        tight = variational_mi_bound(h_z, m2.encode(x2).log_prob(z).sum(-1))
+        S2 = m2.exact_posterior(x2[:1]).covariance_matrix[0]
+    assert abs(tight.value - float(-0.5 * torch.logdet(S2))) < 4 * tight.stderr + 1e-3
+
+
+def test_vae_information_report_is_consistent():
+    torch.manual_seed(0)
+    m = VAE(VAEConfig(latent_dims=[6], hidden=[[32]]))
+    x = torch.bernoulli(torch.rand(300, 784))
+    r = vae_information(m, x, n=300)
+    assert len(r["per_dimension_kl"]) == 6
+    assert abs(sum(r["per_dimension_kl"]) - r["average_kl"]["value"]) < 1e-6
+    assert abs(r["rate"]["value"] - r["average_kl"]["value"]) < 1e-5
+    assert 0 <= r["mi_kl_form"]["value"] <= r["max_mi_log_n"] + 4 * r["mi_kl_form"]["stderr"]
+
+
+def test_diagnostics_agree_on_a_trained_mnist_model(tmp_path):
+    """On a model trained on the embedded MNIST digits: the ELBO-surgery split adds up to the
+    average KL, and the three I(z;x) estimates agree within their errors."""
+    from vaelab.train import TrainConfig, load_run, train
+
+    train(TrainConfig(model="vae", k=1, epochs=3, hidden=64, latent=10, eval_k=10,
+                      batch_size=100), tmp_path, progress=False)
+    run = load_run(tmp_path)
+    r = vae_information(run.model, run.data.test, n=1000, samples=4)
+    split = r["mi_kl_form"]["value"] + r["kl_aggregate_prior"]["value"]
+    assert abs(split - r["average_kl"]["value"]) < 4 * r["average_kl"]["stderr"]
+    vals = [r[k]["value"] for k in ("mi_entropy_form", "mi_kl_form", "mi_elbo_surgery")]
+    errs = [r[k]["stderr"] for k in ("mi_entropy_form", "mi_kl_form", "mi_elbo_surgery")]
+    assert max(vals) - min(vals) < 4 * max(errs) + 0.05
+    assert 1.0 < vals[1] < r["max_mi_log_n"] + 0.1  # the trained code carries information
+    assert r["rate"]["value"] > vals[1]  # rate = I + KL(q(z)||p(z)) >= I
+    assert r["active_units"] >= 2
