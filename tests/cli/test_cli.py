@@ -22,7 +22,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_eval_json(run_dir, capsys):
-    assert main(["eval", str(run_dir), "--k", "1", "5", "50", "--limit", "100", "--json"]) == 0
+    assert main(["eval", str(run_dir), "--k", "1", "5", "50", "--subset", "100", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["split"] == "test" and set(out["bounds"]) == {"1", "5", "50"}
     b = out["bounds"]

@@ -99,7 +99,8 @@ def test_idx_reader_roundtrip_and_corruption(tmp_path):
 def test_mnist_test_files_and_dynamic_binarization(shared_data):
     x = read_idx(shared_data / "mnist" / "t10k-images-idx3-ubyte.gz")
     y = read_idx(shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz")
-    assert x.shape == (10000, 28, 28) and y.shape == (10000,) and set(np.unique(y)) == set(range(10))
+    assert x.shape == (10000, 28, 28) and y.shape == (10000,)
+    assert set(np.unique(y)) == set(range(10))
     d = mnist_from_arrays(x[:8000], y[:8000], x[8000:], y[8000:], "dynamic", n_valid=1000)
     assert d.dynamic_binarize and not d.binary and d.likelihood == "bernoulli"
     assert 0 < float(d.train.min()) + 1 and float(d.train.max()) == 1.0  # grey levels kept

@@ -50,7 +50,8 @@ def add_eval(p: argparse.ArgumentParser) -> None:
                    help="bounds L_k to report; the largest is the log-likelihood estimate")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
     p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    p.add_argument("--limit", type=int, default=0, help="evaluate the first N examples only")
+    p.add_argument("--subset", type=int, default=0,
+                   help="evaluate a random subset of N examples (fixed by --seed)")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-samples", type=int, default=0,
                    help="samples x examples per forward pass (memory bound; 0: by device)")
@@ -69,8 +70,9 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ConfigError("--k values must be >= 1")
     run = load_run(args.run_dir, args.checkpoint, args.device)
     x = run.data.split(args.split)
-    if args.limit:
-        x = x[: args.limit]
+    if args.subset and args.subset < len(x):  # random: test splits may be sorted by class
+        g = torch.Generator().manual_seed(args.seed)
+        x = x[torch.randperm(len(x), generator=g)[: args.subset]]
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
     res = evaluate_bounds(run.model, x, ks=sorted(set(args.k)),
@@ -118,7 +120,8 @@ def run_sample(args: argparse.Namespace) -> int:
     out = Path(args.out or args.run_dir)
     shape = run.data.image_shape
     s = save_grid(run.model.sample(args.n), shape, out / "samples.png")
-    x = run.data.test[: args.n // 2].to(run.device)
+    pick = torch.randperm(len(run.data.test), generator=torch.Generator().manual_seed(args.seed))
+    x = run.data.test[pick[: args.n // 2]].to(run.device)  # test splits may be sorted by class
     pairs = torch.stack([x, run.model.reconstruct(x)], 1).reshape(-1, x.shape[1])
     r = save_grid(pairs, shape, out / "reconstructions.png")
     print(f"wrote {s} and {r} (reconstructions: original | reconstruction pairs)")

@@ -98,7 +98,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overwrite: bo
         writer = SummaryWriter(str(out / "tb"))
     record: dict = {}
     bar = tqdm(range(start_epoch, cfg.epochs), disable=not (progress and dinfo.is_main),
-               desc="train", unit="epoch", initial=start_epoch, total=cfg.epochs)
+               desc="train", unit="epoch", initial=start_epoch, total=cfg.epochs, mininterval=2)
     for epoch in bar:
         t0 = time.perf_counter()
         for g in opt.param_groups:
