@@ -9,9 +9,9 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from vaelab.train.config import TrainConfig
+from vaelab.train.config import MODELS, TrainConfig
 
-CHOICES = {"model": ("vae", "iwae"), "layers": (1, 2),
+CHOICES = {"model": MODELS, "objective": ("auto", "elbo", "iwae"), "layers": (1, 2),
            "estimator": ("reparam", "score_function", "stl", "dreg"),
            "baseline": ("none", "mean", "nvil", "vimco"), "schedule": ("constant", "burda"),
            "likelihood": ("auto", "bernoulli", "gaussian"),
@@ -156,6 +156,14 @@ COMMANDS = {
 }
 
 
+def require_latent(model, command: str) -> None:
+    from vaelab.errors import ConfigError
+
+    if getattr(model, "n_layers", 1) == 0:
+        raise ConfigError(f"`vaelab {command}` needs a model with latent variables; a pixelcnn "
+                          "run has none (its log-likelihood is exact: use `vaelab eval`)")
+
+
 def register(name: str, add, run, help_: str) -> None:
     COMMANDS[name] = (add, run, help_)
 
@@ -187,6 +195,7 @@ def run_gradients(args: argparse.Namespace) -> int:
     from vaelab.train import load_run
 
     run = load_run(args.run_dir, args.checkpoint, args.device)
+    require_latent(run.model, "gradients")
     torch.manual_seed(args.seed)
     x = run.data.train[: args.batch_size].to(run.device)
     if run.data.dynamic_binarize:
@@ -231,6 +240,7 @@ def run_info(args: argparse.Namespace) -> int:
     from vaelab.viz.plots import plot_per_dimension_kl
 
     run = load_run(args.run_dir, args.checkpoint, args.device)
+    require_latent(run.model, "info")
     torch.manual_seed(args.seed)
     x = run.data.split(args.split)
     if run.data.dynamic_binarize:

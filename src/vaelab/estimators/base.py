@@ -17,6 +17,7 @@ from torch import nn
 from vaelab.errors import ConfigError
 from vaelab.models.log_weights import LogWeights
 from vaelab.objectives.bounds import OBJECTIVES
+from vaelab.objectives.kl_control import beta_elbo, free_bits_elbo
 
 
 @dataclass
@@ -43,6 +44,15 @@ class Estimator(nn.Module):
             raise ConfigError(f"K must be >= 1, got {K}")
         self.objective, self.K = objective, K
         self.objective_fn = OBJECTIVES[objective]
+        self.beta, self.free_bits = 1.0, 0.0  # KL weight and free bits (ELBO only)
+
+    def training_objective(self, lw: LogWeights) -> torch.Tensor:
+        """The objective to differentiate, ``[B]``: the bound, or its KL-reweighted form."""
+        if self.objective == "elbo" and self.free_bits > 0:
+            return free_bits_elbo(lw, self.free_bits, self.beta)
+        if self.objective == "elbo" and self.beta != 1.0:
+            return beta_elbo(lw, self.beta)
+        return self.objective_fn(lw.log_w)
 
     def forward(self, model: nn.Module, x: torch.Tensor) -> EstimatorOutput:
         raise NotImplementedError

@@ -17,8 +17,8 @@ class Reparam(Estimator):
 
     def forward(self, model: nn.Module, x: torch.Tensor) -> EstimatorOutput:
         lw = model.log_weights(x, self.K)
-        bound = self.objective_fn(lw.log_w)
-        return EstimatorOutput(bound.detach(), bound, lw)
+        return EstimatorOutput(self.objective_fn(lw.log_w).detach(), self.training_objective(lw),
+                               lw)
 
 
 class STL(Estimator):
@@ -30,8 +30,8 @@ class STL(Estimator):
 
     def forward(self, model: nn.Module, x: torch.Tensor) -> EstimatorOutput:
         lw = model.log_weights(x, self.K, stop_q_params=True)
-        bound = self.objective_fn(lw.log_w)
-        return EstimatorOutput(bound.detach(), bound, lw)
+        return EstimatorOutput(self.objective_fn(lw.log_w).detach(), self.training_objective(lw),
+                               lw)
 
 
 class DReG(Estimator):

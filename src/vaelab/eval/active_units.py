@@ -12,13 +12,14 @@ def posterior_means(model: nn.Module, data: torch.Tensor, batch_size: int = 1000
     """E_q[z_l | x] for each stochastic layer l, each ``[N, d_l]``. Layer 1 is exact (mu(x));
     deeper layers average mu_l(z_{l-1}) over ``n_samples`` draws of z_{l-1}."""
     device = next(model.parameters()).device
-    outs: list[list[torch.Tensor]] = [[] for _ in model.encoder]
-    for i in range(0, len(data), batch_size):
+    n_layers = getattr(model, "n_layers", 1)
+    outs: list[list[torch.Tensor]] = [[] for _ in range(n_layers)]
+    for i in range(0, len(data), batch_size) if n_layers else []:
         x = data[i:i + batch_size].to(device)
-        q = model.encoder[0](x)
+        q = model.encode(x)
         outs[0].append(q.loc.cpu())
         z = q.sample((n_samples,))
-        for li in range(1, len(model.encoder)):
+        for li in range(1, n_layers):
             q = model.encoder[li](z)
             outs[li].append(q.loc.mean(0).cpu())
             z = q.sample()

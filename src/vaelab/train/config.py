@@ -9,12 +9,13 @@ from pathlib import Path
 
 from vaelab.errors import ConfigError
 
-MODELS = ("vae", "iwae")
+MODELS = ("vae", "iwae", "pixelcnn", "pixelvae")
 
 
 @dataclass
 class TrainConfig:
-    model: str = "iwae"          # vae: ELBO objective; iwae: L_K objective
+    model: str = "iwae"          # vae | iwae | pixelcnn | pixelvae
+    objective: str = "auto"      # auto (iwae: L_K, else ELBO) | elbo | iwae
     k: int = 5                   # samples per example
     layers: int = 1              # stochastic layers (Burda et al. architectures)
     dataset: str = "embedded"
@@ -35,6 +36,11 @@ class TrainConfig:
     activation: str = "tanh"
     hidden: int = 0              # 0: Burda's sizes; else width of every deterministic layer
     latent: int = 0              # 0: Burda's sizes; else size of the top stochastic layer
+    beta: float = 1.0            # KL weight (ELBO only; 1 is the ELBO)
+    kl_warmup: int = 0           # epochs over which the KL weight grows linearly to beta
+    free_bits: float = 0.0       # nats per latent dimension (Kingma et al. 2016); 0: off
+    pixel_layers: int = 4        # gated PixelCNN layers (pixelcnn, pixelvae); 0: factorized
+    pixel_channels: int = 32
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -52,10 +58,28 @@ class TrainConfig:
                               f"{self.likelihood}")
         if self.schedule == "burda":
             self.epochs = sum(3 ** i for i in range(self.burda_stages))
+        if self.objective == "auto":
+            self.objective = "iwae" if self.model == "iwae" else "elbo"
+        if self.objective not in ("elbo", "iwae"):
+            raise ConfigError(f"--objective must be auto, elbo or iwae, not {self.objective}")
+        if self.model == "pixelcnn":
+            self.k, self.estimator = 1, "reparam"  # no latent: log w = log p(x) exactly
+        if self.beta < 0 or self.free_bits < 0 or self.kl_warmup < 0:
+            raise ConfigError("--beta, --free-bits and --kl-warmup must be >= 0")
+        if (self.beta != 1 or self.free_bits or self.kl_warmup) and (
+                self.objective != "elbo" or self.estimator not in ("reparam", "stl")):
+            raise ConfigError("--beta, --kl-warmup and --free-bits reweight the ELBO's KL term: "
+                              "use them with the ELBO objective and the reparam or stl estimator")
+        if self.free_bits and self.layers != 1:
+            raise ConfigError("--free-bits needs one stochastic layer (a N(0, I) prior per unit)")
+        if self.pixel_layers < 0:
+            raise ConfigError("--pixel-layers must be >= 0")
 
-    @property
-    def objective(self) -> str:
-        return "elbo" if self.model == "vae" else "iwae"
+    def kl_weight(self, epoch: int) -> float:
+        """beta, ramped linearly from beta/kl_warmup to beta over the first kl_warmup epochs."""
+        if self.kl_warmup:
+            return self.beta * min(1.0, (epoch + 1) / self.kl_warmup)
+        return self.beta
 
     def lr_at(self, epoch: int) -> float:
         """Burda et al.: stage i lasts 3^i passes at lr 1e-3 * 10^(-i/7); else constant."""

@@ -19,6 +19,7 @@ from vaelab.data import ImageDataset, load_dataset, require_binary
 from vaelab.errors import CheckpointError, ConfigError
 from vaelab.estimators import Estimator, make_estimator
 from vaelab.models import VAE, VAEConfig
+from vaelab.models.pixelvae import PixelCNNDensity, PixelVAE, PixelVAEConfig
 from vaelab.train.checkpoint import load_checkpoint, restore
 from vaelab.train.config import TrainConfig
 
@@ -45,7 +46,15 @@ def _likelihood(cfg: TrainConfig, data: ImageDataset) -> str:
     return data.likelihood if cfg.likelihood == "auto" else cfg.likelihood
 
 
-def build_model(cfg: TrainConfig, data: ImageDataset) -> VAE:
+def build_model(cfg: TrainConfig, data: ImageDataset) -> nn.Module:
+    levels = 2 if _likelihood(cfg, data) == "bernoulli" else 256
+    if cfg.model == "pixelcnn":
+        return PixelCNNDensity(data.image_shape, max(cfg.pixel_layers, 1), cfg.pixel_channels,
+                               levels=levels)
+    if cfg.model == "pixelvae":
+        return PixelVAE(PixelVAEConfig(data.image_shape, latent=cfg.latent or 32,
+                                       pixel_layers=cfg.pixel_layers,
+                                       channels=cfg.pixel_channels, levels=levels))
     mc = VAEConfig.burda(cfg.layers, x_dim=data.dim, likelihood=_likelihood(cfg, data),
                          activation=cfg.activation)
     if cfg.hidden:
@@ -56,7 +65,9 @@ def build_model(cfg: TrainConfig, data: ImageDataset) -> VAE:
 
 
 def build_estimator(cfg: TrainConfig, data: ImageDataset) -> Estimator:
-    return make_estimator(cfg.estimator, cfg.objective, cfg.k, cfg.baseline, data.dim)
+    est = make_estimator(cfg.estimator, cfg.objective, cfg.k, cfg.baseline, data.dim)
+    est.free_bits = cfg.free_bits
+    return est
 
 
 class Objective(nn.Module):

@@ -103,6 +103,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overwrite: bo
         t0 = time.perf_counter()
         for g in opt.param_groups:
             g["lr"] = cfg.lr_at(epoch)
+        estimator.beta = cfg.kl_weight(epoch)
         objective.train()
         loss_sum = torch.zeros((), device=device)
         bound_sum = torch.zeros((), device=device)
