@@ -12,7 +12,7 @@ def main(path: str) -> None:
     for line in Path(path).read_text().splitlines():
         r = json.loads(line)
         rows[r["config"]] = r
-    print("| config | epochs | s/epoch | L_1 | L_5 | L_50 | NLL (K=5000) | I(z;x) | "
+    print("| config | epochs | s/epoch | L_1 | L_5 | L_50 | NLL (K=5000) | I(z;x) [lower, upper] | "
           "KL(q(z)‖p(z)) | rate | active units | enc SNR k=1 / k | dec SNR k=1 / k |")
     print("|" + "---|" * 13)
     for r in rows.values():
@@ -22,7 +22,8 @@ def main(path: str) -> None:
         dec = " / ".join(f"{r['snr'][k]['decoder']:.3f}" for k in ks)
         print(f"| {r['config']} | {r['epochs']} | {r['seconds_per_epoch']:.1f} | {b['1']:.2f} | "
               f"{b['5']:.2f} | {b['50']:.2f} | {r['nll']:.2f} ± {r['nll_stderr']:.2f} | "
-              f"{r['mi']:.2f} | {r['kl_aggregate_prior']:.2f} | {r['rate']:.2f} | "
+              f"[{r['mi']:.2f}, {r['mi_upper']:.2f}] | {r['kl_aggregate_prior']:.2f} | "
+              f"{r['rate']:.2f} | "
               f"{sum(r['active_units'])} {r['active_units']} | {enc} | {dec} |")
     m = next(iter(rows.values()))
     print(f"\nMachine: {m['machine']}; evaluated on {m['eval_n']} test images.")

@@ -7,8 +7,12 @@ Mutual information I(z; x), three ways (each as mean +- standard error over data
   (2) E_x KL(q(z|x) || q(z)) by Monte Carlo;
   (3) ELBO surgery (Hoffman & Johnson 2016): E_x KL(q(z|x)||p(z)) = I(z;x) + KL(q(z)||p(z)), with
       the average KL in closed form and KL(q(z)||p(z)) by Monte Carlo.
-log q(z) is a mixture over the data sample, leaving out the point z was drawn for (so it estimates
-the population's aggregate posterior; every estimate is at most log N nats).
+log q(z) is estimated by the mixture over the N data points, the point z was drawn for included:
+with critic q(z|x) this is the InfoNCE bound, a lower bound on I in expectation and at most log N
+(van den Oord et al. 2018; Poole et al. 2019). Leaving that point out gives the "L1Out" upper
+bound, reported as ``mi_upper``; the truth lies between, and the two meet when N is large
+relative to exp(I). For well-trained MNIST models with I > log N, the lower bound saturates at
+log N: use more data points (``n``) to tighten it.
 For models with two stochastic layers, I and the split refer to the first layer z_1 (whose q is
 Gaussian); rate and distortion cover the whole model.
 """
@@ -26,7 +30,7 @@ from vaelab.info.continuous import Estimate, _mean_se
 
 
 def log_aggregate_posterior(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor,
-                            exclude_self: bool = True, chunk: int = 256) -> torch.Tensor:
+                            exclude_self: bool = False, chunk: int = 256) -> torch.Tensor:
     """log q(z_i) = log (1/M) sum_j N(z_i; loc_j, diag scale_j^2), ``z`` ``[N, d]``, params
     ``[M, d]``. With ``exclude_self`` (N == M), z_i came from component i, which is left out."""
     N, M = len(z), len(loc)
@@ -49,11 +53,13 @@ def mutual_information(loc: torch.Tensor, scale: torch.Tensor, samples: int = 1)
     h_cond = q.entropy().sum(-1)  # H(q(z|x_i)), closed form, [N]
     prior = Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale))
     kl_i = kl_divergence(q, prior).sum(-1)  # [N]
-    v1, v2, v3, kagg, hz = [], [], [], [], []
+    v1, v2, v3, kagg, hz, up = [], [], [], [], [], []
     for _ in range(samples):
         z = q.sample()
-        log_qz = log_aggregate_posterior(z, q.loc, q.scale)
+        log_qz = log_aggregate_posterior(z, q.loc, q.scale, exclude_self=False)
+        log_qz_loo = log_aggregate_posterior(z, q.loc, q.scale, exclude_self=True)
         log_qzx = q.log_prob(z).sum(-1)
+        up.append(log_qzx - log_qz_loo)
         log_pz = prior.log_prob(z).sum(-1)
         hz.append(-log_qz)
         v1.append(-log_qz - h_cond)
@@ -65,7 +71,8 @@ def mutual_information(loc: torch.Tensor, scale: torch.Tensor, samples: int = 1)
         "mi_entropy_form": _mean_se(cat(v1)), "mi_kl_form": _mean_se(cat(v2)),
         "mi_elbo_surgery": _mean_se(cat(v3)), "aggregate_entropy": _mean_se(cat(hz)),
         "kl_aggregate_prior": _mean_se(cat(kagg)), "average_kl": _mean_se(kl_i),
-        "conditional_entropy": float(h_cond.mean()), "max_mi_log_n": math.log(len(loc) - 1),
+        "mi_upper": _mean_se(cat(up)),
+        "conditional_entropy": float(h_cond.mean()), "max_mi_log_n": math.log(len(loc)),
     }
 
 

@@ -31,7 +31,7 @@ class PixelVAEConfig:
     levels: int = 2
 
 
-def _conv_encoder(c: int, out: int, shape: tuple[int, int]) -> nn.Sequential:
+def conv_encoder(c: int, out: int, shape: tuple[int, int]) -> nn.Sequential:
     h, w = shape
     return nn.Sequential(
         nn.Conv2d(1, c, 3, padding=1), nn.ELU(), nn.Conv2d(c, c, 4, 2, 1), nn.ELU(),
@@ -39,7 +39,7 @@ def _conv_encoder(c: int, out: int, shape: tuple[int, int]) -> nn.Sequential:
         nn.Linear(2 * c * (h // 4) * (w // 4), 256), nn.ELU(), nn.Linear(256, out))
 
 
-class _ConvDecoder(nn.Module):
+class ConvDecoder(nn.Module):
     """z -> feature map [B, cond_channels, H, W]."""
 
     def __init__(self, latent: int, c: int, out_ch: int, shape: tuple[int, int]) -> None:
@@ -61,9 +61,9 @@ class PixelVAE(nn.Module):
         h, w = c.image_shape
         if h % 4 or w % 4:
             raise ValueError(f"PixelVAE needs image sides divisible by 4, got {c.image_shape}")
-        self.encoder = _conv_encoder(c.enc_channels, 2 * c.latent, c.image_shape)
+        self.encoder = conv_encoder(c.enc_channels, 2 * c.latent, c.image_shape)
         self.decoder = nn.ModuleDict({
-            "features": _ConvDecoder(c.latent, c.enc_channels, c.cond_channels, c.image_shape),
+            "features": ConvDecoder(c.latent, c.enc_channels, c.cond_channels, c.image_shape),
             "pixelcnn": PixelCNN(c.pixel_layers, c.channels, c.kernel, c.levels,
                                  cond_channels=c.cond_channels)})
         self.n_layers = 1
