@@ -106,3 +106,18 @@ def test_info_command(run_dir, capsys):
     assert len(out["per_dimension_kl"]) == 4 and out["active_units"] <= 4
     assert out["elbo"] == -(out["rate"]["value"] + out["distortion"]["value"])
     assert (run_dir / "per_dimension_kl.png").is_file()
+
+
+def test_traverse_and_disentangle(tmp_path, capsys):
+    run = tmp_path / "bv"
+    assert main(["train", "--model", "betavae", "--beta", "2", "--k", "1", "--dataset",
+                 "shapes_small", "--epochs", "1", "--batch-size", "128", "--eval-k", "2",
+                 "--out", str(run), "--no-progress"]) == 0
+    assert main(["traverse", str(run), "--dims", "3", "--steps", "5"]) == 0
+    assert (run / "traverse.png").is_file()
+    capsys.readouterr()
+    assert main(["disentangle", str(run), "--json", "--points", "60", "--pairs", "8"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 <= out["mig"] <= 1 and 0 <= out["beta_vae_metric"] <= 1
+    assert set(out["mig_per_factor"]) == {"shape", "scale", "rotation", "x", "y"}
+    assert main(["disentangle", str(tmp_path / "nothing")]) == 2

@@ -20,9 +20,8 @@ CHOICES = {"model": MODELS, "objective": ("auto", "elbo", "iwae"), "layers": (1,
 
 # ---- train -------------------------------------------------------------------------------
 def add_train(p: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
     for f in fields(TrainConfig):
-        default = getattr(defaults, f.name)
+        default = f.default  # the declared default, before __post_init__ resolves 'auto'
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
                        choices=CHOICES.get(f.name), help=f"(default: {default})")
     p.add_argument("--out", required=True, help="run directory to write")
@@ -260,8 +259,9 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"{args.run_dir}: {args.split} split, {info['n_examples']} examples (nats)")
     print(f"  I(z;x)  H(z)+E[log q(z|x)]  = {pm('mi_entropy_form')}")
     print(f"  I(z;x)  E_x KL(q(z|x)||q(z)) = {pm('mi_kl_form')}")
-    print(f"  I(z;x)  ELBO surgery         = {pm('mi_elbo_surgery')}   (at most log n = "
-          f"{info['max_mi_log_n']:.2f})")
+    print(f"  I(z;x)  ELBO surgery         = {pm('mi_elbo_surgery')}   (lower bounds, at most "
+          f"log n = {info['max_mi_log_n']:.2f})")
+    print(f"  I(z;x)  leave-one-out upper bound = {pm('mi_upper')}")
     print(f"  KL(q(z)||p(z)) = {pm('kl_aggregate_prior')}   average KL (rate) = {pm('rate')}")
     print(f"  distortion -E[log p(x|z)] = {pm('distortion')}   ELBO = {info['elbo']:.3f}")
     print(f"  active units = {info['active_units']}  (per layer {info['active_units_per_layer']})")
@@ -270,3 +270,86 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 register("info", add_info, run_info, "mutual information, KL split, active units, rate/distortion")
+
+
+# ---- traverse ----------------------------------------------------------------------------
+def add_traverse(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--dims", type=int, default=10, help="the DIMS dimensions of largest KL")
+    p.add_argument("--steps", type=int, default=9)
+    p.add_argument("--span", type=float, default=3.0, help="sweep z_j over [-span, span]")
+    p.add_argument("--index", type=int, default=0, help="test image to start from")
+    p.add_argument("--out", default=None)
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--device", default="auto")
+
+
+def run_traverse(args: argparse.Namespace) -> int:
+    from vaelab.errors import ConfigError
+    from vaelab.eval.traverse import traversal
+    from vaelab.info.vae import encoder_params, per_dimension_kl
+    from vaelab.train import load_run
+    from vaelab.viz import save_grid
+
+    run = load_run(args.run_dir, args.checkpoint, args.device)
+    require_latent(run.model, "traverse")
+    if not hasattr(run.model, "decode") or getattr(run.model, "n_layers", 1) != 1:
+        raise ConfigError("traversals need a model with one latent layer and a factorized "
+                          "decoder (vae/iwae --layers 1, betavae)")
+    kl = per_dimension_kl(*encoder_params(run.model, run.data.test[:1000]))
+    dims = kl.argsort(descending=True)[: args.dims].tolist()
+    x = run.data.test[args.index: args.index + 1].to(run.device)
+    img = traversal(run.model, x, dims, args.steps, args.span)
+    path = save_grid(img, run.data.image_shape, Path(args.out or args.run_dir) / "traverse.png",
+                     nrow=args.steps, scale=2)
+    print(f"wrote {path}: rows = latent dims {dims} (largest KL first), columns = "
+          f"z_j from {-args.span} to {args.span}")
+    return 0
+
+
+# ---- disentangle -------------------------------------------------------------------------
+def add_disentangle(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--points", type=int, default=800,
+                   help="beta-VAE metric: classifier points (60%% train, 40%% test)")
+    p.add_argument("--pairs", type=int, default=64, help="beta-VAE metric: pairs per point")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+
+
+def run_disentangle(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from vaelab.data import shapes as S
+    from vaelab.errors import ConfigError
+    from vaelab.eval.disentanglement import beta_vae_metric, mig
+    from vaelab.info.vae import encoder_params
+    from vaelab.train import load_run
+
+    run = load_run(args.run_dir, args.checkpoint, args.device)
+    if not run.data.name.startswith("shapes"):
+        raise ConfigError("disentanglement metrics need known factors: train on --dataset "
+                          "shapes or shapes_small")
+    sizes = S.factor_sizes(run.data.name == "shapes_small")
+    loc, _ = encoder_params(run.model, run.data.test)
+    m = mig(loc.cpu().double(), run.data.labels["test"])
+
+    def encode(v: np.ndarray) -> torch.Tensor:
+        imgs = S.render(*S.factor_values(v, sizes), size=run.data.image_shape[0])
+        x = torch.as_tensor(imgs.reshape(len(v), -1), dtype=torch.float32, device=run.device)
+        return run.model.encode(x).loc.detach().cpu().double()
+
+    n_train = int(0.6 * args.points)
+    b = beta_vae_metric(encode, sizes, n_train, args.points - n_train, args.pairs)
+    out = {"mig": m["mig"], "mig_per_factor": dict(zip(S.FACTORS, m["per_factor"])),
+           "beta_vae_metric": b["accuracy"], "chance": b["chance"]}
+    Path(args.run_dir, "disentanglement.json").write_text(json.dumps(out, indent=2))
+    print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+    return 0
+
+
+register("traverse", add_traverse, run_traverse, "latent traversal grid (PNG)")
+register("disentangle", add_disentangle, run_disentangle,
+         "MIG and beta-VAE metric on the shapes data set")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from vaelab.data import loaders
+from vaelab.data import loaders, shapes
 from vaelab.data.dataset import ImageDataset
 from vaelab.data.sources import find_file
 from vaelab.errors import DataError
@@ -19,6 +19,8 @@ DATASETS: dict[str, tuple[Callable[..., ImageDataset], str, list[str]]] = {
               ["train-images-idx3-ubyte.gz", "mnist/train-images-idx3-ubyte.gz"]),
     "freyfaces": (loaders.freyfaces, "Frey faces, continuous 28x20 (Gaussian decoder)",
                   ["freyfaces.npz", "frey_rawface.mat"]),
+    "shapes": (shapes.shapes, "procedural dSprites-style shapes, 64x64, 5 known factors", []),
+    "shapes_small": (lambda: shapes.shapes(small=True), "648-image version of shapes", []),
     "omniglot": (loaders.omniglot, "Omniglot 28x28 (Burda's chardata.mat), dynamic binarization",
                  ["chardata.mat"]),
 }
@@ -39,7 +41,7 @@ def available() -> list[dict]:
     """Each named data set with where it was found locally (None if it would be downloaded)."""
     rows = []
     for name, (_, desc, files) in DATASETS.items():
-        where = "package" if name == "embedded" else next(
+        where = "package" if name == "embedded" else "generated" if not files else next(
             (str(p) for p in (find_file(f) for f in files) if p), None)
         rows.append({"name": name, "description": desc, "found": where})
     return rows

@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Normal
 
 from vaelab.models.layers import MIN_STD
 from vaelab.models.log_weights import LogWeights
 from vaelab.models.pixelcnn import PixelCNN
+from vaelab.models.single_latent import SingleLatentModel
 
 
 @dataclass
@@ -54,10 +55,11 @@ class ConvDecoder(nn.Module):
         return self.up(self.fc(z).view(-1, 2 * self.c, self.h4, self.w4))
 
 
-class PixelVAE(nn.Module):
+class PixelVAE(SingleLatentModel):
     def __init__(self, config: PixelVAEConfig) -> None:
         super().__init__()
         c = self.config = config
+        self.latent = c.latent
         h, w = c.image_shape
         if h % 4 or w % 4:
             raise ValueError(f"PixelVAE needs image sides divisible by 4, got {c.image_shape}")
@@ -66,7 +68,6 @@ class PixelVAE(nn.Module):
             "features": ConvDecoder(c.latent, c.enc_channels, c.cond_channels, c.image_shape),
             "pixelcnn": PixelCNN(c.pixel_layers, c.channels, c.kernel, c.levels,
                                  cond_channels=c.cond_channels)})
-        self.n_layers = 1
 
     @property
     def x_dim(self) -> int:
@@ -81,33 +82,12 @@ class PixelVAE(nn.Module):
         mu, raw = self.encoder(self._img(x)).chunk(2, -1)
         return Normal(mu, nn.functional.softplus(raw) + MIN_STD, validate_args=False)
 
-    def prior(self, batch_shape=()) -> Normal:
-        p = next(self.parameters())
-        zero = torch.zeros(*batch_shape, self.config.latent, device=p.device, dtype=p.dtype)
-        return Normal(zero, torch.ones_like(zero), validate_args=False)
-
     def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z) for x ``[B, D]`` and z ``[K, B, d]`` -> ``[K, B]``."""
         K, B = z.shape[:2]
         feats = self.decoder["features"](z.reshape(K * B, -1))
         xi = self._img(x).repeat(K, 1, 1, 1)
         return self.decoder["pixelcnn"].log_prob(xi, cond_map=feats).view(K, B)
-
-    def log_weights(self, x: torch.Tensor, K: int = 1, *, reparameterize: bool = True,
-                    stop_q_params: bool = False) -> LogWeights:
-        q = self.encode(x)
-        z = q.rsample((K,))
-        if not reparameterize:
-            z = z.detach()
-        z_used = z.view_as(z)
-        qd = Normal(q.loc.detach(), q.scale.detach(), validate_args=False) if stop_q_params else q
-        log_qz = qd.log_prob(z_used).sum(-1)
-        log_pz = self.prior().log_prob(z_used).sum(-1)
-        return LogWeights(self.log_px_given_z(x, z_used), log_pz, log_qz, [z_used], q)
-
-    def analytic_kl(self, x: torch.Tensor) -> torch.Tensor:
-        q = self.encode(x)
-        return kl_divergence(q, self.prior(q.batch_shape[:-1])).sum(-1)
 
     @torch.no_grad()
     def sample(self, n: int, z: torch.Tensor | None = None) -> torch.Tensor:

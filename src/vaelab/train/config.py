@@ -9,12 +9,12 @@ from pathlib import Path
 
 from vaelab.errors import ConfigError
 
-MODELS = ("vae", "iwae", "pixelcnn", "pixelvae")
+MODELS = ("vae", "iwae", "pixelcnn", "pixelvae", "betavae")
 
 
 @dataclass
 class TrainConfig:
-    model: str = "iwae"          # vae | iwae | pixelcnn | pixelvae
+    model: str = "iwae"          # vae | iwae | pixelcnn | pixelvae | betavae (conv VAE)
     objective: str = "auto"      # auto (iwae: L_K, else ELBO) | elbo | iwae
     k: int = 5                   # samples per example
     layers: int = 1              # stochastic layers (Burda et al. architectures)

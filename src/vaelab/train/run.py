@@ -19,6 +19,7 @@ from vaelab.data import ImageDataset, load_dataset, require_binary
 from vaelab.errors import CheckpointError, ConfigError
 from vaelab.estimators import Estimator, make_estimator
 from vaelab.models import VAE, VAEConfig
+from vaelab.models.conv_vae import ConvVAE, ConvVAEConfig
 from vaelab.models.pixelvae import PixelCNNDensity, PixelVAE, PixelVAEConfig
 from vaelab.train.checkpoint import load_checkpoint, restore
 from vaelab.train.config import TrainConfig
@@ -51,6 +52,9 @@ def build_model(cfg: TrainConfig, data: ImageDataset) -> nn.Module:
     if cfg.model == "pixelcnn":
         return PixelCNNDensity(data.image_shape, max(cfg.pixel_layers, 1), cfg.pixel_channels,
                                levels=levels)
+    if cfg.model == "betavae":
+        return ConvVAE(ConvVAEConfig(data.image_shape, latent=cfg.latent or 10,
+                                     hidden=cfg.hidden or 256))
     if cfg.model == "pixelvae":
         return PixelVAE(PixelVAEConfig(data.image_shape, latent=cfg.latent or 32,
                                        pixel_layers=cfg.pixel_layers,
