@@ -22,6 +22,9 @@ CHOICES = {"model": MODELS, "objective": ("auto", "elbo", "iwae"), "layers": (1,
 def add_train(p: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         default = f.default  # the declared default, before __post_init__ resolves 'auto'
+        if isinstance(default, bool):
+            p.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
+            continue
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
                        choices=CHOICES.get(f.name), help=f"(default: {default})")
     p.add_argument("--out", required=True, help="run directory to write")
@@ -111,14 +114,20 @@ def add_sample(p: argparse.ArgumentParser) -> None:
 def run_sample(args: argparse.Namespace) -> int:
     import torch
 
+    from vaelab.models.vqvae import VQVAE
     from vaelab.train import load_run
+    from vaelab.train.prior import load_prior
     from vaelab.viz import save_grid
 
     run = load_run(args.run_dir, args.checkpoint, args.device)
     torch.manual_seed(args.seed)
     out = Path(args.out or args.run_dir)
     shape = run.data.image_shape
-    s = save_grid(run.model.sample(args.n), shape, out / "samples.png")
+    if isinstance(run.model, VQVAE):  # codes from the fitted prior (class per column if any)
+        samples = run.model.sample(args.n, load_prior(Path(args.run_dir), run.device))
+    else:
+        samples = run.model.sample(args.n)
+    s = save_grid(samples, shape, out / "samples.png")
     pick = torch.randperm(len(run.data.test), generator=torch.Generator().manual_seed(args.seed))
     x = run.data.test[pick[: args.n // 2]].to(run.device)  # test splits may be sorted by class
     pairs = torch.stack([x, run.model.reconstruct(x)], 1).reshape(-1, x.shape[1])
@@ -353,3 +362,39 @@ def run_disentangle(args: argparse.Namespace) -> int:
 register("traverse", add_traverse, run_traverse, "latent traversal grid (PNG)")
 register("disentangle", add_disentangle, run_disentangle,
          "MIG and beta-VAE metric on the shapes data set")
+
+
+# ---- prior -------------------------------------------------------------------------------
+def add_prior(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--layers", type=int, default=6)
+    p.add_argument("--channels", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--class-conditional", action="store_true")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+
+def run_prior(args: argparse.Namespace) -> int:
+    from vaelab.train import load_run
+    from vaelab.train.prior import fit_prior
+
+    run = load_run(args.run_dir, args.checkpoint, args.device)
+    rep = fit_prior(run, Path(args.run_dir), args.epochs, args.class_conditional, args.layers,
+                    args.channels, args.batch_size, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(rep))
+    else:
+        for k in ("uniform", "pixelcnn_prior"):
+            r = rep[k]
+            print(f"{k:>15}: -log p(x) <= {r['nll_bound']:.2f} +- {r['nll_bound_stderr']:.2f} "
+                  f"nats = recon {r['recon_nll']:.2f} + prior {r['prior_nll']:.2f} "
+                  f"({r['bits_per_dim']:.3f} bits/dim)")
+    return 0
+
+
+register("prior", add_prior, run_prior,
+         "fit a PixelCNN prior over VQ codes and report the likelihood bound")

@@ -141,6 +141,26 @@ def mnist_from_arrays(x_train, y_train, x_test, y_test, binarize="dynamic", n_va
                         source=f"IDX, binarize={binarize}", labels=labels)
 
 
+def mnist_test(binarize: str = "none", seed: int = 0) -> ImageDataset:
+    """The 10,000 grayscale MNIST *test* images with labels, split 8000/1000/1000 (fixed seed):
+    labelled data for class-conditional models on machines without the training images."""
+    names = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    local = [find_file(n, f"mnist/{n}") for n in names]
+    paths = local if all(local) else fetch(names, [MNIST_URL.format(n) for n in names],
+                                           "MNIST test set", [MNIST_MD5[n] for n in names])
+    x = to_unit_float(read_idx(paths[0]).reshape(-1, 784).astype(np.float32) / 255, "mnist_test")
+    y = torch.as_tensor(read_idx(paths[1]).astype(np.int64))
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    parts = {"train": perm[:8000], "valid": perm[8000:9000], "test": perm[9000:]}
+    if binarize == "static":
+        x = torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
+    return ImageDataset("mnist_test", *(x[parts[s]] for s in ("train", "valid", "test")),
+                        (28, 28), binary=binarize == "static",
+                        dynamic_binarize=binarize == "dynamic",
+                        source="MNIST test images split 8000/1000/1000",
+                        labels={s: y[p] for s, p in parts.items()})
+
+
 def freyfaces(n_valid: int = 200, n_test: int = 200) -> ImageDataset:
     """Frey faces (1965 images, 28x20, continuous): ``freyfaces.npz`` (key ``faces``) or the
     upstream ``frey_rawface.mat``. Split with a fixed seed into train/valid/test."""

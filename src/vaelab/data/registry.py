@@ -17,6 +17,8 @@ DATASETS: dict[str, tuple[Callable[..., ImageDataset], str, list[str]]] = {
                         ["binarized_mnist.npz", "binarized_mnist_train.amat"]),
     "mnist": (loaders.mnist, "grayscale MNIST, dynamically binarized (Burda et al.)",
               ["train-images-idx3-ubyte.gz", "mnist/train-images-idx3-ubyte.gz"]),
+    "mnist_test": (loaders.mnist_test, "MNIST test images with labels, split 8000/1000/1000",
+                   ["t10k-images-idx3-ubyte.gz", "mnist/t10k-images-idx3-ubyte.gz"]),
     "freyfaces": (loaders.freyfaces, "Frey faces, continuous 28x20 (Gaussian decoder)",
                   ["freyfaces.npz", "frey_rawface.mat"]),
     "shapes": (shapes.shapes, "procedural dSprites-style shapes, 64x64, 5 known factors", []),
@@ -30,7 +32,8 @@ def load_dataset(name: str, binarize: str | None = None) -> ImageDataset:
     """A named data set (see ``DATASETS``) or a path to a ``.npy``/``.npz`` file."""
     if name in DATASETS:
         fn = DATASETS[name][0]
-        return fn(binarize=binarize) if binarize and name in ("mnist", "omniglot") else fn()
+        takes = ("mnist", "omniglot", "mnist_test")
+        return fn(binarize=binarize) if binarize and name in takes else fn()
     if name.endswith((".npy", ".npz")) or Path(name).exists():
         return loaders.from_file(name)
     raise DataError(f"unknown data set '{name}': choose one of {', '.join(DATASETS)}, "

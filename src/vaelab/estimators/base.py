@@ -47,12 +47,15 @@ class Estimator(nn.Module):
         self.beta, self.free_bits = 1.0, 0.0  # KL weight and free bits (ELBO only)
 
     def training_objective(self, lw: LogWeights) -> torch.Tensor:
-        """The objective to differentiate, ``[B]``: the bound, or its KL-reweighted form."""
+        """The objective to differentiate, ``[B]``: the bound, or its KL-reweighted form, minus
+        any auxiliary penalty the model reports."""
         if self.objective == "elbo" and self.free_bits > 0:
-            return free_bits_elbo(lw, self.free_bits, self.beta)
-        if self.objective == "elbo" and self.beta != 1.0:
-            return beta_elbo(lw, self.beta)
-        return self.objective_fn(lw.log_w)
+            obj = free_bits_elbo(lw, self.free_bits, self.beta)
+        elif self.objective == "elbo" and self.beta != 1.0:
+            obj = beta_elbo(lw, self.beta)
+        else:
+            obj = self.objective_fn(lw.log_w)
+        return obj if lw.penalty is None else obj - lw.penalty
 
     def forward(self, model: nn.Module, x: torch.Tensor) -> EstimatorOutput:
         raise NotImplementedError

@@ -19,13 +19,16 @@ class LogWeights:
         z:        the samples per stochastic layer, ``[K, B, d_l]``, as the densities consume them
                   (estimators may hook their gradients, e.g. DReG).
         q0:       q(z_1 | x) with batch shape ``[B, d_1]`` (analytic KL, active units).
+        penalty:  ``[B]`` auxiliary training losses outside the bound (VQ-VAE's codebook and
+                  commitment terms), subtracted from the training objective; None if none.
     """
 
     log_px_z: torch.Tensor
     log_pz: torch.Tensor
     log_qz: torch.Tensor
     z: list[torch.Tensor]
-    q0: Normal
+    q0: Normal | None
+    penalty: torch.Tensor | None = None
 
     @property
     def log_w(self) -> torch.Tensor:

@@ -58,20 +58,24 @@ class PixelCNN(nn.Module):
     """
 
     def __init__(self, n_layers: int = 8, channels: int = 64, kernel: int = 5, levels: int = 2,
-                 cond_dim: int = 0, cond_channels: int = 0) -> None:
+                 cond_dim: int = 0, cond_channels: int = 0, embed_dim: int = 0) -> None:
         super().__init__()
+        # categorical inputs (e.g. VQ codes) enter through an embedding, not as one scalar
+        self.embed = nn.Embedding(levels, embed_dim) if embed_dim else None
         if n_layers == 0 and not cond_channels:
             raise ValueError("a 0-layer PixelCNN needs a conditioning map (factorized decoder)")
         self.levels, self.n_layers = levels, n_layers
         out = 1 if levels == 2 else levels
         self.layers = nn.ModuleList(
-            GatedLayer(1 if i == 0 else channels, channels, kernel,
+            GatedLayer(channels if i else (embed_dim or 1), channels, kernel,
                        i == 0, cond_dim, cond_channels) for i in range(n_layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(),
                                   nn.Conv2d(channels, out, 1)) if n_layers else None
         self.cond_out = nn.Conv2d(cond_channels, out, 1) if cond_channels else None
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embed is not None:
+            return self.embed(x[:, 0].long()).permute(0, 3, 1, 2)
         return x if self.levels == 2 else x / (self.levels - 1) * 2 - 1
 
     def logits(self, x: torch.Tensor, cond_vec=None, cond_map=None) -> torch.Tensor:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from vaelab.errors import ConfigError
 
-MODELS = ("vae", "iwae", "pixelcnn", "pixelvae", "betavae")
+MODELS = ("vae", "iwae", "pixelcnn", "pixelvae", "betavae", "vqvae", "vqvae2")
 
 
 @dataclass
 class TrainConfig:
-    model: str = "iwae"          # vae | iwae | pixelcnn | pixelvae | betavae (conv VAE)
+    model: str = "iwae"          # vae | iwae | pixelcnn | pixelvae | betavae | vqvae | vqvae2
     objective: str = "auto"      # auto (iwae: L_K, else ELBO) | elbo | iwae
     k: int = 5                   # samples per example
     layers: int = 1              # stochastic layers (Burda et al. architectures)
@@ -41,6 +41,10 @@ class TrainConfig:
     free_bits: float = 0.0       # nats per latent dimension (Kingma et al. 2016); 0: off
     pixel_layers: int = 4        # gated PixelCNN layers (pixelcnn, pixelvae); 0: factorized
     pixel_channels: int = 32
+    num_codes: int = 128         # VQ codebook size
+    code_dim: int = 32
+    commitment: float = 0.25
+    ema: bool = False            # EMA codebook updates instead of the codebook loss
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -62,8 +66,8 @@ class TrainConfig:
             self.objective = "iwae" if self.model == "iwae" else "elbo"
         if self.objective not in ("elbo", "iwae"):
             raise ConfigError(f"--objective must be auto, elbo or iwae, not {self.objective}")
-        if self.model == "pixelcnn":
-            self.k, self.estimator = 1, "reparam"  # no latent: log w = log p(x) exactly
+        if self.model in ("pixelcnn", "vqvae", "vqvae2"):
+            self.k, self.estimator = 1, "reparam"  # deterministic: log w has no randomness
         if self.beta < 0 or self.free_bits < 0 or self.kl_warmup < 0:
             raise ConfigError("--beta, --free-bits and --kl-warmup must be >= 0")
         if (self.beta != 1 or self.free_bits or self.kl_warmup) and (

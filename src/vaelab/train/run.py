@@ -21,6 +21,7 @@ from vaelab.estimators import Estimator, make_estimator
 from vaelab.models import VAE, VAEConfig
 from vaelab.models.conv_vae import ConvVAE, ConvVAEConfig
 from vaelab.models.pixelvae import PixelCNNDensity, PixelVAE, PixelVAEConfig
+from vaelab.models.vqvae import VQVAE, VQConfig
 from vaelab.train.checkpoint import load_checkpoint, restore
 from vaelab.train.config import TrainConfig
 
@@ -52,6 +53,10 @@ def build_model(cfg: TrainConfig, data: ImageDataset) -> nn.Module:
     if cfg.model == "pixelcnn":
         return PixelCNNDensity(data.image_shape, max(cfg.pixel_layers, 1), cfg.pixel_channels,
                                levels=levels)
+    if cfg.model in ("vqvae", "vqvae2"):
+        return VQVAE(VQConfig(data.image_shape, cfg.num_codes, cfg.code_dim,
+                              commitment=cfg.commitment, ema=cfg.ema, levels=levels,
+                              hierarchical=cfg.model == "vqvae2"))
     if cfg.model == "betavae":
         return ConvVAE(ConvVAEConfig(data.image_shape, latent=cfg.latent or 10,
                                      hidden=cfg.hidden or 256))

@@ -125,7 +125,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overwrite: bo
                 "--lr, or --resume from it")
         record = {"epoch": epoch + 1, "step": step, "lr": cfg.lr_at(epoch),
                   f"train_{cfg.objective}_k{cfg.k}": train_bound,
-                  "epoch_seconds": time.perf_counter() - t0}
+                  "epoch_seconds": time.perf_counter() - t0,
+                  **(model.diagnostics() if hasattr(model, "diagnostics") else {})}
         stop = False
         if dinfo.is_main:
             if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
