@@ -121,3 +121,28 @@ def test_traverse_and_disentangle(tmp_path, capsys):
     assert 0 <= out["mig"] <= 1 and 0 <= out["beta_vae_metric"] <= 1
     assert set(out["mig_per_factor"]) == {"shape", "scale", "rotation", "x", "y"}
     assert main(["disentangle", str(tmp_path / "nothing")]) == 2
+
+
+def test_vq_commands(tmp_path, capsys):
+    from tests.models.test_vqvae import _small_npz
+
+    run = tmp_path / "vq"
+    assert main(["train", "--model", "vqvae", "--dataset", _small_npz(tmp_path, 200),
+                 "--epochs", "1", "--num-codes", "16", "--code-dim", "4", "--eval-k", "1",
+                 "--out", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["prior", str(run), "--epochs", "1", "--layers", "1", "--channels", "8",
+                 "--no-progress", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    u = rep["uniform"]
+    assert u["prior_nll"] == pytest.approx(49 * np.log(16), rel=1e-5)  # 7x7 codes, 16 each
+    assert u["nll_bound"] == pytest.approx(u["recon_nll"] + u["prior_nll"])
+    assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "samples.png").is_file()
+    assert main(["prior", str(run), "--class-conditional"]) == 2  # this data has no labels
+    assert "labels" in _err(capsys)
+
+
+def test_prior_needs_a_vq_run(run_dir, capsys):
+    assert main(["prior", str(run_dir), "--epochs", "1"]) == 2
+    assert "vqvae or vqvae2" in _err(capsys)

@@ -72,3 +72,22 @@ def test_analytic_kl_and_monte_carlo_elbo_agree():
     # analytic KL removes the KL's sampling noise only: same value within the MC error
     assert ((analytic - closed).abs() < 4 * se).all()
     assert (closed < m.exact_log_marginal(x)).all()
+
+
+def test_both_derivations_of_the_elbo():
+    """Lecture, derivation 1: log p(x) = ELBO + KL(q(z|x) || p(z|x)) exactly (the gap is the
+    KL to the true posterior). Derivation 2 (Jensen): E_q log w <= log E_q w = log p(x)."""
+    from torch.distributions import MultivariateNormal, kl_divergence
+
+    m = linear_gaussian(q_noise=0.3)
+    x = sample_data(m, 5)
+    with torch.no_grad():
+        q = m.encode(x)
+        q_full = MultivariateNormal(q.loc, scale_tril=torch.diag_embed(q.scale))
+        gap = kl_divergence(q_full, m.exact_posterior(x))
+        assert torch.allclose(m.closed_form_elbo(x) + gap, m.exact_log_marginal(x), atol=1e-4)
+        assert (gap > 0).all()
+        lw = m.log_weights(x, 200000).log_w
+        # Monte Carlo: log of the mean weight -> log p(x); mean of log weights -> the ELBO
+        assert torch.allclose(iwae_bound(lw), m.exact_log_marginal(x), atol=0.02)
+        assert (elbo(lw) < iwae_bound(lw)).all()
