@@ -90,5 +90,5 @@ def test_both_derivations_of_the_elbo():
         m2 = linear_gaussian(q_noise=0.05)  # a q good enough for plain importance sampling
         lw = m2.log_weights(x, 200000).log_w
         # Monte Carlo: log of the mean weight -> log p(x); mean of log weights -> the ELBO
-        assert torch.allclose(iwae_bound(lw), m2.exact_log_marginal(x), atol=0.02)
+        assert torch.allclose(iwae_bound(lw), m2.exact_log_marginal(x), atol=0.05)
         assert (elbo(lw) < iwae_bound(lw) - 0.05).all()
