@@ -1,0 +1,127 @@
+"""Side-by-side speed of vaelab and Pythae's IWAE in one process, same machine, same
+architecture (Burda et al. 1 layer: 784-200-200-50, tanh), same data and batch size.
+
+    pip install pythae   # into the same environment as vaelab
+    python benchmarks/throughput_vs_pythae.py --steps 50 --eval-n 200 [--device cuda]
+
+Measures training examples/second for IWAE k=50 at batch 100 (plain loops: the model step and
+the optimizer only, data already in memory), and the wall time of the K=5000 log-likelihood
+estimate on --eval-n test images. Prints one JSON object with the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import torch
+from torch import nn
+
+from vaelab.data import embedded
+from vaelab.estimators import make_estimator
+from vaelab.eval import evaluate_bounds
+from vaelab.models import VAE, VAEConfig
+
+
+def pythae_iwae(k: int, device):
+    from pythae.models import IWAE, IWAEConfig
+    from pythae.models.base.base_utils import ModelOutput
+    from pythae.models.nn import BaseDecoder, BaseEncoder
+
+    class Enc(BaseEncoder):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(784, 200), nn.Tanh(), nn.Linear(200, 200),
+                                     nn.Tanh(), nn.Linear(200, 100))
+
+        def forward(self, x):
+            mu, logvar = self.net(x.reshape(len(x), -1)).chunk(2, -1)
+            return ModelOutput(embedding=mu, log_covariance=logvar)
+
+    class Dec(BaseDecoder):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(50, 200), nn.Tanh(), nn.Linear(200, 200),
+                                     nn.Tanh(), nn.Linear(200, 784))
+
+        def forward(self, z):
+            return ModelOutput(reconstruction=torch.sigmoid(self.net(z)).reshape(-1, 1, 28, 28))
+
+    cfg = IWAEConfig(input_dim=(1, 28, 28), latent_dim=50, number_samples=k,
+                     reconstruction_loss="bce")
+    return IWAE(cfg, encoder=Enc(), decoder=Dec()).to(device)
+
+
+def time_steps(step, steps: int, device) -> float:
+    step()  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--k", type=int, default=50)
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--eval-n", type=int, default=200)
+    ap.add_argument("--eval-k", type=int, default=5000)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+    dev = torch.device(args.device)
+    data = embedded()
+    x = data.train[: args.batch].to(dev)
+    test = data.test[: args.eval_n].to(dev)
+    torch.manual_seed(0)
+
+    ours = VAE(VAEConfig.burda(1)).to(dev)
+    est = make_estimator("reparam", "iwae", args.k)
+    opt = torch.optim.Adam(ours.parameters(), 1e-3)
+
+    def ours_step():
+        loss = -est(ours, x).surrogate.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    theirs = pythae_iwae(args.k, dev)
+    opt2 = torch.optim.Adam(theirs.parameters(), 1e-3)
+    batch = {"data": x.view(-1, 1, 28, 28)}
+
+    def theirs_step():
+        loss = theirs(batch).loss
+        opt2.zero_grad(set_to_none=True)
+        loss.backward()
+        opt2.step()
+
+    t_ours = time_steps(ours_step, args.steps, dev)
+    t_theirs = time_steps(theirs_step, args.steps, dev)
+    n = args.steps * args.batch
+
+    t0 = time.perf_counter()
+    evaluate_bounds(ours, test, ks=(args.eval_k,))
+    e_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    theirs.get_nll(test.view(-1, 1, 28, 28), n_samples=args.eval_k, batch_size=100)
+    e_theirs = time.perf_counter() - t0
+
+    machine = torch.cuda.get_device_name(dev) if dev.type == "cuda" else \
+        f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+    print(json.dumps({
+        "machine": machine, "k": args.k, "batch": args.batch, "steps": args.steps,
+        "train_examples_per_s": {"vaelab": n / t_ours, "pythae": n / t_theirs},
+        "train_speedup": t_theirs / t_ours,
+        "eval_seconds": {"vaelab": e_ours, "pythae": e_theirs, "n": args.eval_n,
+                         "K": args.eval_k},
+        "eval_speedup": e_theirs / e_ours}))
+
+
+if __name__ == "__main__":
+    main()
