@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -16,6 +15,17 @@ CHOICES = {"model": MODELS, "objective": ("auto", "elbo", "iwae"), "layers": (1,
            "baseline": ("none", "mean", "nvil", "vimco"), "schedule": ("constant", "burda"),
            "likelihood": ("auto", "bernoulli", "gaussian"),
            "binarize": ("auto", "dynamic", "static", "none")}
+
+
+def add_run_args(p: argparse.ArgumentParser, seed: bool = True, as_json: bool = True) -> None:
+    """The arguments every command on a trained run takes."""
+    p.add_argument("run_dir")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--device", default="auto")
+    if seed:
+        p.add_argument("--seed", type=int, default=0)
+    if as_json:
+        p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 # ---- train -------------------------------------------------------------------------------
@@ -47,18 +57,14 @@ def run_train(args: argparse.Namespace) -> int:
 
 # ---- eval --------------------------------------------------------------------------------
 def add_eval(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir")
+    add_run_args(p)
     p.add_argument("--k", type=int, nargs="+", default=[1, 5, 50, 5000],
                    help="bounds L_k to report; the largest is the log-likelihood estimate")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
     p.add_argument("--subset", type=int, default=0,
                    help="evaluate a random subset of N examples (fixed by --seed)")
-    p.add_argument("--device", default="auto")
     p.add_argument("--max-samples", type=int, default=0,
                    help="samples x examples per forward pass (memory bound; 0: by device)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--seed", type=int, default=0)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -103,12 +109,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
 # ---- sample ------------------------------------------------------------------------------
 def add_sample(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir")
+    add_run_args(p, as_json=False)
     p.add_argument("--n", type=int, default=100, help="samples (and reconstructions) to draw")
     p.add_argument("--out", default=None, help="folder for the PNGs (default: the run dir)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
 
 
 def run_sample(args: argparse.Namespace) -> int:
@@ -176,23 +179,15 @@ def register(name: str, add, run, help_: str) -> None:
     COMMANDS[name] = (add, run, help_)
 
 
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr)
-
-
 # ---- gradients ---------------------------------------------------------------------------
 def add_gradients(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir")
+    add_run_args(p)
     p.add_argument("--k", type=int, nargs="+", default=[1, 5, 50])
     p.add_argument("--repeats", type=int, default=100, help="independent estimates per setting")
     p.add_argument("--batch-size", type=int, default=100, help="training images in the batch")
     p.add_argument("--objective", default="iwae", choices=("elbo", "iwae"))
     p.add_argument("--estimators", nargs="+", default=None,
                    help="subset as NAME or NAME+BASELINE (default: all)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
 
 
 def run_gradients(args: argparse.Namespace) -> int:
@@ -230,14 +225,10 @@ register("gradients", add_gradients, run_gradients,
 
 # ---- info --------------------------------------------------------------------------------
 def add_info(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir")
+    add_run_args(p)
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
     p.add_argument("--n", type=int, default=2000, help="data points (the MI is at most log n)")
     p.add_argument("--samples", type=int, default=4, help="z samples per data point")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -283,14 +274,12 @@ register("info", add_info, run_info, "mutual information, KL split, active units
 
 # ---- traverse ----------------------------------------------------------------------------
 def add_traverse(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir")
+    add_run_args(p, seed=False, as_json=False)
     p.add_argument("--dims", type=int, default=10, help="the DIMS dimensions of largest KL")
     p.add_argument("--steps", type=int, default=9)
     p.add_argument("--span", type=float, default=3.0, help="sweep z_j over [-span, span]")
     p.add_argument("--index", type=int, default=0, help="test image to start from")
     p.add_argument("--out", default=None)
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    p.add_argument("--device", default="auto")
 
 
 def run_traverse(args: argparse.Namespace) -> int:
@@ -318,13 +307,10 @@ def run_traverse(args: argparse.Namespace) -> int:
 
 # ---- disentangle -------------------------------------------------------------------------
 def add_disentangle(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir")
+    add_run_args(p, seed=False)
     p.add_argument("--points", type=int, default=800,
                    help="beta-VAE metric: classifier points (60%% train, 40%% test)")
     p.add_argument("--pairs", type=int, default=64, help="beta-VAE metric: pairs per point")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true")
 
 
 def run_disentangle(args: argparse.Namespace) -> int:
@@ -366,16 +352,13 @@ register("disentangle", add_disentangle, run_disentangle,
 
 # ---- prior -------------------------------------------------------------------------------
 def add_prior(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir")
+    add_run_args(p, seed=False)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--layers", type=int, default=6)
     p.add_argument("--channels", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--class-conditional", action="store_true")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    p.add_argument("--device", default="auto")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--json", action="store_true")
 
 
 def run_prior(args: argparse.Namespace) -> int:

@@ -37,16 +37,9 @@ def find_file(*names: str) -> Path | None:
     return None
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def md5(path: Path) -> str:
-    h = hashlib.md5()
+def digest(path: Path, algorithm: str = "md5") -> str:
+    """Hex digest of a file (``md5`` as MNIST publishes, or ``sha256``)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -60,7 +53,7 @@ def download(url: str, dest: Path, expected_md5: str | None = None, timeout: flo
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             shutil.copyfileobj(resp, out)
-        if expected_md5 is not None and md5(Path(tmp)) != expected_md5:
+        if expected_md5 is not None and digest(Path(tmp)) != expected_md5:
             raise DataError(f"downloaded {url} but its md5 does not match {expected_md5}; "
                             "the upstream file changed or the download was corrupted: retry")
         os.replace(tmp, dest)
