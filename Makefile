@@ -3,10 +3,10 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# CPU-only machine: torch==2.13.0 resolves to the CPU build (local wheel or PyTorch's CPU index);
-# with an NVIDIA GPU the same pin from PyPI is the CUDA build.
+# CPU-only machine: the CPU build torch 2.13.0+cpu (a local wheel where pip's find-links has one,
+# else PyTorch's CPU index); with an NVIDIA GPU, torch==2.13.0 from PyPI is the CUDA build.
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
-TORCH_SPEC ?= torch==2.13.0
+TORCH_VERSION ?= 2.13.0
 # Full data sets, when present beside the checkout (CI: ../shared/data).
 export VAELAB_DATA ?= $(firstword $(wildcard ../shared/data))
 RUN_DIR ?= runs/default
@@ -15,11 +15,12 @@ RUN_DIR ?= runs/default
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	@if [ -n "$(HAS_GPU)" ]; then echo "GPU found: installing the CUDA build of $(TORCH_SPEC)"; \
-	  $(PY) -m pip install -q "$(TORCH_SPEC)"; \
-	else echo "No GPU: installing the CPU build of $(TORCH_SPEC)"; \
-	  $(PY) -m pip install -q --no-index "$(TORCH_SPEC)" 2>/dev/null || \
-	  $(PY) -m pip install -q "$(TORCH_SPEC)" --index-url https://download.pytorch.org/whl/cpu; fi
+	@if [ -n "$(HAS_GPU)" ]; then echo "GPU found: installing the CUDA build of torch $(TORCH_VERSION)"; \
+	  $(PY) -m pip install -q "torch==$(TORCH_VERSION)"; \
+	else echo "No GPU: installing the CPU build of torch $(TORCH_VERSION)"; \
+	  $(PY) -m pip install -q "torch==$(TORCH_VERSION)+cpu" 2>/dev/null || \
+	  $(PY) -m pip install -q "torch==$(TORCH_VERSION)+cpu" \
+	    --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple; fi
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 

@@ -104,3 +104,14 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert [x["epoch"] for x in m] == [1, 2]
     assert m[0]["step"] == 6000 // 2 // 100  # each rank: half the data per epoch
     assert m[1]["valid_L10"] > m[0]["valid_L10"]
+
+
+def test_compiled_training_matches_eager(tmp_path):
+    """--compile changes how the step runs, not what it computes: same seed, same trajectory."""
+    cfg = dict(model="iwae", k=5, epochs=2, **SMALL)
+    eager = train(TrainConfig(**cfg), tmp_path / "eager", progress=False)
+    comp = train(TrainConfig(compile="default", **cfg), tmp_path / "compiled", progress=False)
+    assert comp["train_iwae_k5"] == pytest.approx(eager["train_iwae_k5"], abs=0.05)
+    assert comp["valid_L10"] == pytest.approx(eager["valid_L10"], abs=0.05)
+    with pytest.raises(ConfigError, match="--compile"):
+        TrainConfig(compile="fast")

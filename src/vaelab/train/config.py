@@ -45,6 +45,8 @@ class TrainConfig:
     code_dim: int = 32
     commitment: float = 0.25
     ema: bool = False            # EMA codebook updates instead of the codebook loss
+    compile: str = ""            # torch.compile the training step: default | reduce-overhead
+                                 # (CUDA graphs) | max-autotune; "": eager
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -76,6 +78,9 @@ class TrainConfig:
                               "use them with the ELBO objective and the reparam or stl estimator")
         if self.free_bits and self.layers != 1:
             raise ConfigError("--free-bits needs one stochastic layer (a N(0, I) prior per unit)")
+        if self.compile not in ("", "default", "reduce-overhead", "max-autotune"):
+            raise ConfigError(f"--compile must be default, reduce-overhead or max-autotune, not "
+                              f"'{self.compile}'")
         if self.pixel_layers < 0:
             raise ConfigError("--pixel-layers must be >= 0")
 
