@@ -35,7 +35,6 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
     for fb in args.free_bits:
         for n_layers in args.layers:
             run = out / f"pixelvae-l{n_layers}-fb{fb:g}"
@@ -58,11 +57,15 @@ def main() -> None:
                    "mi": info["mi_kl_form"]["value"], "mi_stderr": info["mi_kl_form"]["stderr"],
                    "kl_aggregate_prior": info["kl_aggregate_prior"]["value"],
                    "active_units": au, "eval_n": len(x), "dataset": args.dataset}
-            rows.append(row)
             with open(out / "results.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
-    plot(rows, out / "expressivity.png")
+    # every setting measured so far in OUT (the latest row of each), so sweeps can be extended
+    latest = {}
+    for line in (out / "results.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        latest[(r["pixel_layers"], r["free_bits"])] = r
+    plot(list(latest.values()), out / "expressivity.png")
 
 
 def plot(rows: list[dict], path: Path) -> None:

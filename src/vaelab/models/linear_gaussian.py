@@ -75,3 +75,17 @@ class LinearGaussianVAE(VAE):
         enc.net[0].bias.copy_(-A @ self.b)
         std = S.diagonal().sqrt() - 1e-4
         enc.raw_std.copy_(torch.log(torch.expm1(std)))  # inverse softplus
+
+    @torch.no_grad()
+    def set_q_overdispersed(self, widen: float = 1.2, shift: float = 0.3) -> None:
+        """q(z|x) = N(m(x) + shift * s, s^2 I), m(x) the exact posterior mean and
+        s = widen * sqrt(lambda_max(S)) for the posterior covariance S. With widen > 1, q is wider
+        than p(z|x) in every direction, so w = p(x,z)/q(z|x) is bounded and all its moments exist
+        (a q narrower than p in some direction can make E_q[w^4] infinite)."""
+        self.set_q_to_posterior_diagonal()
+        W, psi = self.W, self.psi
+        S = torch.linalg.inv(torch.eye(W.shape[1]) + W.T @ (W / psi[:, None]))
+        s = widen * torch.linalg.eigvalsh(S).max().sqrt()
+        enc = self.encoder[0]
+        enc.raw_std.fill_(float(torch.log(torch.expm1(s))))
+        enc.net[0].bias.add_(shift * s)

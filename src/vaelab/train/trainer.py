@@ -57,7 +57,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overwrite: bo
         if not (ckpt_dir / "last.safetensors").is_file():
             raise ConfigError(f"--resume: no checkpoint at {ckpt_dir / 'last.safetensors'}; "
                               "start the run without --resume")
-        cfg = TrainConfig.from_dict({**TrainConfig.load(out).to_dict(), "epochs": cfg.epochs})
+        # the stored run defines the model and data; how long and how it runs is this call's
+        cfg = TrainConfig.from_dict({**TrainConfig.load(out).to_dict(), "epochs": cfg.epochs,
+                                     "compile": cfg.compile})
     elif (out / "config.json").exists():
         if not overwrite:
             raise ConfigError(f"{out} already holds a run; use --resume to continue it, "
