@@ -1,10 +1,18 @@
 """VAE information diagnostics against a linear-Gaussian model, where q(z) is Gaussian and
 I(z; x) under the encoder's joint is exact: I = 1/2 log det(A C A^T + S) - sum log s."""
 
+import math
+
 import torch
+from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
 from tests.helpers import linear_gaussian, sample_data
-from vaelab.info import mutual_information, vae_information, variational_mi_bound
+from vaelab.info import (
+    log_aggregate_posterior,
+    mutual_information,
+    vae_information,
+    variational_mi_bound,
+)
 from vaelab.models import VAE, VAEConfig
 
 
@@ -88,3 +96,18 @@ def test_diagnostics_agree_on_a_trained_mnist_model(tmp_path):
     assert r["kl_aggregate_prior"]["value"] > -4 * r["kl_aggregate_prior"]["stderr"]
     assert r["rate"]["value"] > vals[1]  # rate = I + KL(q(z)||p(z)) >= I
     assert r["active_units"] >= 2
+
+
+def test_log_aggregate_posterior_is_the_mixture_density():
+    g = torch.Generator().manual_seed(0)
+    loc = torch.randn(37, 5, generator=g, dtype=torch.float64)
+    scale = torch.rand(37, 5, generator=g, dtype=torch.float64) + 0.2
+    z = loc + scale * torch.randn(37, 5, generator=g, dtype=torch.float64)
+    comps = Independent(Normal(loc, scale), 1)
+    mix = MixtureSameFamily(Categorical(logits=torch.zeros(37, dtype=torch.float64)), comps)
+    assert torch.allclose(log_aggregate_posterior(z, loc, scale, chunk=8), mix.log_prob(z))
+    # leaving out component i for z_i: the mixture of the other 36
+    table = comps.log_prob(z[:, None])  # [N, M]
+    table.fill_diagonal_(-math.inf)
+    loo = torch.logsumexp(table, 1) - math.log(36)
+    assert torch.allclose(log_aggregate_posterior(z, loc, scale, exclude_self=True, chunk=8), loo)
