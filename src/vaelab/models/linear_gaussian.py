@@ -43,11 +43,15 @@ class LinearGaussianVAE(VAE):
         """log p(x), ``[B]``."""
         return self.marginal().log_prob(x)
 
+    def posterior_covariance(self) -> torch.Tensor:
+        """S = (I + W^T Psi^-1 W)^-1, the same for every x, ``[d, d]``."""
+        W = self.W
+        return torch.linalg.inv(torch.eye(W.shape[1], dtype=W.dtype)
+                                + W.T @ (W / self.psi[:, None]))
+
     def exact_posterior(self, x: torch.Tensor) -> MultivariateNormal:
         """p(z|x) = N(S W^T Psi^-1 (x - b), S), S = (I + W^T Psi^-1 W)^-1; batch ``[B]``."""
-        W, psi = self.W, self.psi
-        prec = torch.eye(W.shape[1], dtype=W.dtype) + W.T @ (W / psi[:, None])
-        S = torch.linalg.inv(prec)
+        W, psi, S = self.W, self.psi, self.posterior_covariance()
         mean = ((x - self.b) / psi) @ W @ S.T
         return MultivariateNormal(mean, covariance_matrix=S.expand(len(x), *S.shape))
 
@@ -67,9 +71,8 @@ class LinearGaussianVAE(VAE):
         """Set q's linear map to the exact posterior mean and s to its marginal std devs.
 
         q is then exact when the posterior covariance is diagonal (W^T Psi^-1 W diagonal)."""
-        W, psi = self.W, self.psi
-        S = torch.linalg.inv(torch.eye(W.shape[1]) + W.T @ (W / psi[:, None]))
-        A = S @ W.T / psi  # [d, D]
+        S = self.posterior_covariance()
+        A = S @ self.W.T / self.psi  # [d, D]
         enc = self.encoder[0]
         enc.net[0].weight.copy_(A)
         enc.net[0].bias.copy_(-A @ self.b)
@@ -83,9 +86,7 @@ class LinearGaussianVAE(VAE):
         than p(z|x) in every direction, so w = p(x,z)/q(z|x) is bounded and all its moments exist
         (a q narrower than p in some direction can make E_q[w^4] infinite)."""
         self.set_q_to_posterior_diagonal()
-        W, psi = self.W, self.psi
-        S = torch.linalg.inv(torch.eye(W.shape[1]) + W.T @ (W / psi[:, None]))
-        s = widen * torch.linalg.eigvalsh(S).max().sqrt()
+        s = widen * torch.linalg.eigvalsh(self.posterior_covariance()).max().sqrt()
         enc = self.encoder[0]
         enc.raw_std.fill_(float(torch.log(torch.expm1(s))))
         enc.net[0].bias.add_(shift * s)
