@@ -79,11 +79,11 @@ def main() -> None:
         snr = {}
         xb = lr.data.train[:100].to(lr.device)
         for K in sorted({1, cfg.k}):
-            est = make_estimator(cfg.estimator, cfg.objective if K > 1 else "elbo", K,
-                                 cfg.baseline if not (cfg.baseline == "vimco" and K < 2)
-                                 else "none", x_dim=xb.shape[1])
-            if cfg.estimator == "dreg" and K == 1:
-                est = make_estimator("stl", "elbo", 1)
+            # at K = 1 DReG is STL and VIMCO has no other samples to build its baseline from
+            name = "stl" if cfg.estimator == "dreg" and K == 1 else cfg.estimator
+            base = "none" if cfg.baseline == "vimco" and K == 1 else cfg.baseline
+            est = make_estimator(name, cfg.objective if K > 1 else "elbo", K, base,
+                                 x_dim=xb.shape[1])
             fit_baseline(est, lr.model, xb)
             st = gradient_statistics(lr.model, est, xb, args.snr_repeats)
             snr[K] = {g: s.snr for g, s in st.items()}
