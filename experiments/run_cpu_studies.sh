@@ -7,7 +7,9 @@ PY=${PY:-.venv/bin/python}
 OUT=${OUT:-runs/cpu_studies}
 $PY experiments/decoder_expressivity.py --dataset embedded --layers 0 1 2 --epochs 3 \
   --eval-n 300 --eval-k 20 --out $OUT/expressivity
-$PY experiments/beta_sweep.py --betas 1 4 --epochs 3 --points 300 --out $OUT/beta_sweep
+$PY experiments/decoder_expressivity.py --dataset embedded --layers 0 2 --free-bits 0.25 \
+  --epochs 3 --eval-n 300 --eval-k 20 --out $OUT/expressivity
+$PY experiments/beta_sweep.py --betas 1 2 4 8 --epochs 10 --points 500 --out $OUT/beta_sweep10
 $PY -m vaelab train --model vqvae --dataset embedded --epochs 5 --eval-k 1 --no-progress \
   --out $OUT/vqvae --overwrite
 $PY -m vaelab prior $OUT/vqvae --epochs 3 --layers 4 --channels 32 --no-progress
