@@ -80,9 +80,9 @@ def main() -> None:
         xb = lr.data.train[:100].to(lr.device)
         for K in sorted({1, cfg.k}):
             # at K = 1 DReG is STL and VIMCO has no other samples to build its baseline from
-            name = "stl" if cfg.estimator == "dreg" and K == 1 else cfg.estimator
+            kind = "stl" if cfg.estimator == "dreg" and K == 1 else cfg.estimator
             base = "none" if cfg.baseline == "vimco" and K == 1 else cfg.baseline
-            est = make_estimator(name, cfg.objective if K > 1 else "elbo", K, base,
+            est = make_estimator(kind, cfg.objective if K > 1 else "elbo", K, base,
                                  x_dim=xb.shape[1])
             fit_baseline(est, lr.model, xb)
             st = gradient_statistics(lr.model, est, xb, args.snr_repeats)
