@@ -11,10 +11,9 @@ same K.
 from __future__ import annotations
 
 import argparse
-import platform
-import time
 
 import torch
+from common import machine, time_steps
 
 from vaelab.data import embedded
 from vaelab.estimators import make_estimator
@@ -55,18 +54,9 @@ def main() -> None:
     total = dict.fromkeys(steps, 0.0)
     for _ in range(args.rounds):
         for key, step in steps.items():
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                step()
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            total[key] += time.perf_counter() - t0
+            total[key] += time_steps(step, args.steps, dev)
     n = args.rounds * args.steps
-    machine = torch.cuda.get_device_name(dev) if dev.type == "cuda" else \
-        f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
-    print(f"Machine: {machine}; batch 100, {n} steps each\n")
+    print(f"Machine: {machine(dev)}; batch 100, {n} steps each\n")
     print("| estimator | baseline | K | ms / step | × reparam |\n|---|---|---|---|---|")
     for (est, base, K), t in total.items():
         ref = total["reparam", "none", K]

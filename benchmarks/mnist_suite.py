@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
+from common import machine
 
 from vaelab.estimators import make_estimator
 from vaelab.estimators.diagnostics import fit_baseline, gradient_statistics
@@ -33,12 +33,6 @@ def parse(name: str) -> dict:
         est, _, b = parts[3].partition("+")
         base = b or "none"
     return dict(model=model, k=k, layers=layers, estimator=est, baseline=base)
-
-
-def machine() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def main() -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 
 import torch
+from common import machine, time_steps
 from torch import nn
 
 from vaelab.data import embedded
@@ -56,19 +56,6 @@ def pythae_iwae(k: int, device):
     cfg = IWAEConfig(input_dim=(1, 28, 28), latent_dim=50, number_samples=k,
                      reconstruction_loss="bce")
     return IWAE(cfg, encoder=Enc(), decoder=Dec()).to(device)
-
-
-def time_steps(step, steps: int, device) -> float:
-    for _ in range(3):  # warm-up: compilation and CUDA-graph recording happen here
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -109,8 +96,9 @@ def main() -> None:
         loss.backward()
         opt2.step()
 
-    t_ours = time_steps(ours_step, args.steps, dev)
-    t_theirs = time_steps(theirs_step, args.steps, dev)
+    # warm-up: compilation and CUDA-graph recording happen in the untimed steps
+    t_ours = time_steps(ours_step, args.steps, dev, warmup=3)
+    t_theirs = time_steps(theirs_step, args.steps, dev, warmup=3)
     n = args.steps * args.batch
 
     t0 = time.perf_counter()
@@ -120,10 +108,8 @@ def main() -> None:
     theirs.get_nll(test.view(-1, 1, 28, 28), n_samples=args.eval_k, batch_size=100)
     e_theirs = time.perf_counter() - t0
 
-    machine = torch.cuda.get_device_name(dev) if dev.type == "cuda" else \
-        f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
     print(json.dumps({
-        "machine": machine, "compile": args.compile or "eager", "k": args.k,
+        "machine": machine(dev), "compile": args.compile or "eager", "k": args.k,
         "batch": args.batch, "steps": args.steps,
         "train_examples_per_s": {"vaelab": n / t_ours, "pythae": n / t_theirs},
         "train_speedup": t_theirs / t_ours,
