@@ -15,7 +15,11 @@ def main(path: str) -> None:
     print("| config | epochs | s/epoch | L_1 | L_5 | L_50 | NLL (K=5000) | I(z;x) [lower, upper] | "
           "KL(q(z)‖p(z)) | rate | active units | enc SNR k=1 / k | dec SNR k=1 / k |")
     print("|" + "---|" * 13)
-    for r in rows.values():
+    # the model grid first (1 then 2 layers, VAE then IWAE, by K), then the other estimators
+    order = sorted(rows.values(), key=lambda r: (r["estimator"] != "reparam", r["layers"],
+                                                 r["model"] != "vae", r["k"], r["estimator"],
+                                                 r["baseline"]))
+    for r in order:
         b = r["bounds"]
         # two layers: p(z_1) is not N(0, I), so the split refers to a different prior: omit it
         klagg = f"{r['kl_aggregate_prior']:.2f}" if r["layers"] == 1 else "n/a"
