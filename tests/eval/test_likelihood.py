@@ -27,3 +27,26 @@ def test_active_units_counts_units_whose_mean_varies():
     (means,) = posterior_means(m, x)
     n, var = active_units(means)
     assert n == 1 and var[0] > 1e-2 and var[1] < 1e-12 and var[2] < 1e-2
+
+
+def test_out_of_memory_halves_the_chunk_and_gives_the_same_bounds():
+    """A GPU out-of-memory error in one chunk is retried with half as many samples per pass."""
+    m = linear_gaussian()
+    x = sample_data(m, 20)
+    passes = []
+    orig = m.log_weights
+
+    def limited(x, K, **kw):
+        passes.append(K * len(x))
+        if K * len(x) > 400:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return orig(x, K, **kw)
+
+    torch.manual_seed(0)
+    ref = evaluate_bounds(m, x, ks=(1, 100), batch_size=20, max_samples=400)
+    m.log_weights = limited
+    torch.manual_seed(0)
+    res = evaluate_bounds(m, x, ks=(1, 100), batch_size=20, max_samples=1600)
+    assert passes[:3] == [1600, 800, 400] and max(passes[3:]) <= 400
+    for k in (1, 100):
+        assert torch.allclose(res["per_example"][k], ref["per_example"][k])

@@ -115,3 +115,22 @@ def test_compiled_training_matches_eager(tmp_path):
     assert comp["valid_L10"] == pytest.approx(eager["valid_L10"], abs=0.05)
     with pytest.raises(ConfigError, match="--compile"):
         TrainConfig(compile="fast")
+
+
+def test_cosine_schedule():
+    cfg = TrainConfig(schedule="cosine", epochs=10, lr=2e-3)
+    lrs = [cfg.lr_at(e) for e in range(10)]
+    assert lrs[0] == 2e-3 and lrs[5] == pytest.approx(1e-3)
+    assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 1e-4
+
+
+def test_time_limit_stops_cleanly_and_resume_finishes(tmp_path):
+    cfg = dict(model="vae", k=1, epochs=3, **SMALL)
+    rec = train(TrainConfig(time_limit=1e-6, **cfg), tmp_path, progress=False)
+    assert rec["stopped"] == "time_limit" and len(_metrics(tmp_path)) == 1
+    _, header = load_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
+    assert header["meta"]["epoch"] == 1
+    rec = train(TrainConfig(**cfg), tmp_path, resume=True, progress=False)
+    assert "stopped" not in rec and [m["epoch"] for m in _metrics(tmp_path)] == [1, 2, 3]
+    with pytest.raises(ConfigError, match="--time-limit"):
+        TrainConfig(time_limit=-1)

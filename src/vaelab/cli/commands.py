@@ -12,7 +12,8 @@ from vaelab.train.config import MODELS, TrainConfig
 
 CHOICES = {"model": MODELS, "objective": ("auto", "elbo", "iwae"), "layers": (1, 2),
            "estimator": ("reparam", "score_function", "stl", "dreg"),
-           "baseline": ("none", "mean", "nvil", "vimco"), "schedule": ("constant", "burda"),
+           "baseline": ("none", "mean", "nvil", "vimco"),
+           "schedule": ("constant", "burda", "cosine"),
            "likelihood": ("auto", "bernoulli", "gaussian"),
            "binarize": ("auto", "dynamic", "static", "none")}
 

@@ -38,8 +38,10 @@ def evaluate_bounds(model: nn.Module, data: torch.Tensor, ks: Sequence[int] = (1
                     progress=None) -> dict:
     """Per-example L_k for every k in ``ks`` over ``data`` ``[N, D]``.
 
-    Returns ``{"bounds": {k: mean}, "stderr": {k: se}, "per_example": {k: [N]}}``; bounds are
-    means over examples in nats. ``binarize`` draws a Bernoulli sample of grey-level data first.
+    Samples are drawn in chunks of ``max_samples`` sample-example products, halved on a GPU
+    out-of-memory error. Returns ``{"bounds": {k: mean}, "stderr": {k: se}, "per_example":
+    {k: [N]}}``; bounds are means over examples in nats. ``binarize`` draws a Bernoulli sample
+    of grey-level data first.
     """
     was_training = model.training
     model.eval()
@@ -53,7 +55,17 @@ def evaluate_bounds(model: nn.Module, data: torch.Tensor, ks: Sequence[int] = (1
         x = data[i:i + batch_size].to(device)
         if binarize:
             x = torch.bernoulli(x, generator=generator)
-        lw = log_weights_matrix(model, x, K, max_samples)
+        while True:
+            try:
+                lw = log_weights_matrix(model, x, K, max_samples)
+                break
+            except torch.OutOfMemoryError:
+                # the budget is per sample-example product, but a product's memory depends on
+                # the model (an MLP decoder vs a PixelCNN's feature maps): halve it and retry
+                if max_samples <= len(x):
+                    raise
+                max_samples //= 2
+                torch.cuda.empty_cache()
         for k in ks:
             per[k].append(grouped_iwae_bound(lw, k).double().cpu())
     model.train(was_training)

@@ -26,7 +26,7 @@ class TrainConfig:
     device: str = "auto"
     estimator: str = "reparam"
     baseline: str = "none"
-    schedule: str = "constant"   # constant | burda (3^i passes at lr 1e-3 * 10^(-i/7))
+    schedule: str = "constant"   # constant | burda (3^i passes at lr * 10^(-i/7)) | cosine
     burda_stages: int = 8
     eval_every: int = 1          # epochs between validation bounds
     eval_k: int = 100            # samples for the validation bound L_k
@@ -45,6 +45,7 @@ class TrainConfig:
     code_dim: int = 32
     commitment: float = 0.25
     ema: bool = False            # EMA codebook updates instead of the codebook loss
+    time_limit: float = 0.0      # minutes: stop cleanly after the epoch that passes it (0: off)
     compile: str = ""            # torch.compile the training step: default | reduce-overhead
                                  # (CUDA graphs) | max-autotune; "": eager
 
@@ -57,8 +58,11 @@ class TrainConfig:
                                   f"{getattr(self, name)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"--lr must be a positive number, got {self.lr}")
-        if self.schedule not in ("constant", "burda"):
-            raise ConfigError(f"--schedule must be constant or burda, not {self.schedule}")
+        if self.schedule not in ("constant", "burda", "cosine"):
+            raise ConfigError(f"--schedule must be constant, burda or cosine, not "
+                              f"{self.schedule}")
+        if not (self.time_limit >= 0 and math.isfinite(self.time_limit)):
+            raise ConfigError(f"--time-limit must be >= 0 minutes, got {self.time_limit}")
         if self.likelihood not in ("auto", "bernoulli", "gaussian"):
             raise ConfigError(f"--likelihood must be auto, bernoulli or gaussian, not "
                               f"{self.likelihood}")
@@ -91,9 +95,12 @@ class TrainConfig:
         return self.beta
 
     def lr_at(self, epoch: int) -> float:
-        """Burda et al.: stage i lasts 3^i passes at lr 1e-3 * 10^(-i/7); else constant."""
+        """Burda et al.: stage i lasts 3^i passes at lr * 10^(-i/7); cosine: lr * (1 + cos(pi *
+        epoch / epochs)) / 2, from lr to ~0 over the run; else constant."""
         if self.schedule == "constant":
             return self.lr
+        if self.schedule == "cosine":
+            return self.lr * 0.5 * (1 + math.cos(math.pi * epoch / self.epochs))
         i, end = 0, 1
         while epoch >= end:
             i += 1

@@ -59,7 +59,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overwrite: bo
                               "start the run without --resume")
         # the stored run defines the model and data; how long and how it runs is this call's
         cfg = TrainConfig.from_dict({**TrainConfig.load(out).to_dict(), "epochs": cfg.epochs,
-                                     "compile": cfg.compile})
+                                     "compile": cfg.compile, "time_limit": cfg.time_limit})
     elif (out / "config.json").exists():
         if not overwrite:
             raise ConfigError(f"{out} already holds a run; use --resume to continue it, "
@@ -76,7 +76,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overwrite: bo
     model.init_output_bias(data.train_mean())
     estimator = build_estimator(cfg, data)
     objective = Objective(model, estimator).to(device)
-    opt = torch.optim.Adam(objective.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-4)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed image shapes: let cuDNN pick its kernels
+    opt = torch.optim.Adam(objective.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-4,
+                           fused=device.type == "cuda")
     start_epoch, best, bad_evals, step = 0, -math.inf, 0, 0
     if resume:
         tensors, header = load_checkpoint(ckpt_dir / "last.safetensors")
@@ -103,6 +106,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overwrite: bo
 
         writer = SummaryWriter(str(out / "tb"))
     record: dict = {}
+    t_start = time.perf_counter()
     bar = tqdm(range(start_epoch, cfg.epochs), disable=not (progress and dinfo.is_main),
                desc="train", unit="epoch", initial=start_epoch, total=cfg.epochs, mininterval=2)
     for epoch in bar:
@@ -161,6 +165,14 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overwrite: bo
             if dinfo.is_main:
                 tqdm.write(f"early stopping after epoch {epoch + 1}: no gain in "
                            f"{cfg.patience} evaluations")
+            break
+        out_of_time = cfg.time_limit > 0 and time.perf_counter() - t_start > 60 * cfg.time_limit
+        if epoch + 1 < cfg.epochs and distributed.broadcast_flag(out_of_time, dinfo, device):
+            if dinfo.is_main:
+                tqdm.write(f"--time-limit of {cfg.time_limit:g} min reached after epoch "
+                           f"{epoch + 1} of {cfg.epochs}; checkpoint saved, continue with "
+                           f"`vaelab train --resume --out {out} --epochs {cfg.epochs}`")
+            record["stopped"] = "time_limit"
             break
     if writer is not None:
         writer.close()
