@@ -50,3 +50,19 @@ def test_out_of_memory_halves_the_chunk_and_gives_the_same_bounds():
     assert passes[:3] == [1600, 800, 400] and max(passes[3:]) <= 400
     for k in (1, 100):
         assert torch.allclose(res["per_example"][k], ref["per_example"][k])
+    # K = 1 over a large batch: the batch itself is split (a PixelCNN's exact likelihood)
+    m.log_weights = orig
+    torch.manual_seed(0)
+    ref = evaluate_bounds(m, x, ks=(1,), batch_size=5, max_samples=5)
+
+    def heavy(x, K, **kw):  # 40x the memory per sample-example product
+        passes.append(40 * K * len(x))
+        if 40 * K * len(x) > 200:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return orig(x, K, **kw)
+
+    m.log_weights, passes[:] = heavy, []
+    torch.manual_seed(0)
+    res = evaluate_bounds(m, x, ks=(1,), batch_size=20, max_samples=20)
+    assert passes[:3] == [800, 400, 200] and set(passes[2:]) == {200}
+    assert torch.allclose(res["per_example"][1], ref["per_example"][1])

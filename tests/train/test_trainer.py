@@ -95,7 +95,8 @@ def test_ddp_two_cpu_processes(tmp_path):
     """torchrun with two gloo processes: each rank takes half the data; the run improves."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "vaelab", "train", "--epochs", "2", "--hidden", "64", "--latent", "8",
+           "-m", "vaelab", "train", "--device", "cpu", "--epochs", "2", "--hidden", "64",
+           "--latent", "8",
            "--eval-k", "10", "--batch-size", "100", "--out", str(tmp_path / "ddp"),
            "--no-progress"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

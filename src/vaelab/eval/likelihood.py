@@ -34,14 +34,13 @@ def log_weights_matrix(model: nn.Module, x: torch.Tensor, K: int,
 @torch.no_grad()
 def evaluate_bounds(model: nn.Module, data: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000),
                     batch_size: int | None = None, max_samples: int | None = None,
-                    binarize: bool = False, generator: torch.Generator | None = None,
-                    progress=None) -> dict:
+                    binarize: bool = False, generator: torch.Generator | None = None) -> dict:
     """Per-example L_k for every k in ``ks`` over ``data`` ``[N, D]``.
 
-    Samples are drawn in chunks of ``max_samples`` sample-example products, halved on a GPU
-    out-of-memory error. Returns ``{"bounds": {k: mean}, "stderr": {k: se}, "per_example":
-    {k: [N]}}``; bounds are means over examples in nats. ``binarize`` draws a Bernoulli sample
-    of grey-level data first.
+    Samples are drawn in chunks of ``max_samples`` sample-example products, halved (with the
+    batch when needed) on a GPU out-of-memory error. Returns ``{"bounds": {k: mean}, "stderr":
+    {k: se}, "per_example": {k: [N]}}``; bounds are means over examples in nats. ``binarize``
+    draws a Bernoulli sample of grey-level data first.
     """
     was_training = model.training
     model.eval()
@@ -50,24 +49,25 @@ def evaluate_bounds(model: nn.Module, data: torch.Tensor, ks: Sequence[int] = (1
     max_samples = max_samples or default_max_samples(device)
     batch_size = batch_size or max(1, min(len(data), max_samples // min(K, 1 << 10)))
     per = {k: [] for k in ks}
-    batches = range(0, len(data), batch_size)
-    for i in progress(batches) if progress else batches:
+    i = 0
+    while i < len(data):
         x = data[i:i + batch_size].to(device)
         if binarize:
             x = torch.bernoulli(x, generator=generator)
-        while True:
-            try:
-                lw = log_weights_matrix(model, x, K, max_samples)
-                break
-            except torch.OutOfMemoryError:
-                # the budget is per sample-example product, but a product's memory depends on
-                # the model (an MLP decoder vs a PixelCNN's feature maps): halve it and retry
-                if max_samples <= len(x):
-                    raise
-                max_samples //= 2
-                torch.cuda.empty_cache()
+        try:
+            lw = log_weights_matrix(model, x, K, max_samples)
+        except torch.OutOfMemoryError:
+            # the budget counts sample-example products, but a product's memory depends on the
+            # model (an MLP decoder vs a PixelCNN's feature maps): halve it and redo this batch
+            max_samples //= 2
+            if max_samples < 1:
+                raise
+            batch_size = min(batch_size, max_samples)
+            torch.cuda.empty_cache()
+            continue
         for k in ks:
             per[k].append(grouped_iwae_bound(lw, k).double().cpu())
+        i += len(x)
     model.train(was_training)
     out: dict = {"bounds": {}, "stderr": {}, "per_example": {}}
     for k in ks:

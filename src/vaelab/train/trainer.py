@@ -50,6 +50,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overwrite: bo
     device = resolve_device(cfg.device)
     dinfo = distributed.setup(device)
     if device.type == "cuda" and dinfo.enabled:
+        if dinfo.local_rank >= torch.cuda.device_count():
+            raise ConfigError(f"process {dinfo.local_rank} of this node has no GPU of its own "
+                              f"({torch.cuda.device_count()} visible): start torchrun with "
+                              "--nproc_per_node at most the number of GPUs, or use --device cpu")
         device = torch.device("cuda", dinfo.local_rank)
         torch.cuda.set_device(device)
     ckpt_dir = out / "checkpoints"
