@@ -46,7 +46,9 @@ def evaluate_bounds(model: nn.Module, data: torch.Tensor, ks: Sequence[int] = (1
     model.eval()
     K = max(ks)
     device = next(model.parameters()).device
-    max_samples = max_samples or default_max_samples(device)
+    # models whose samples are costly (a PixelCNN decoder) say how many fit in one pass
+    max_samples = max_samples or min(getattr(model, "eval_max_samples", 1 << 62),
+                                     default_max_samples(device))
     batch_size = batch_size or max(1, min(len(data), max_samples // min(K, 1 << 10)))
     per = {k: [] for k in ks}
     i = 0

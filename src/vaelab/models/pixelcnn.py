@@ -73,6 +73,13 @@ class PixelCNN(nn.Module):
                                   nn.Conv2d(channels, out, 1)) if n_layers else None
         self.cond_out = nn.Conv2d(cond_channels, out, 1) if cond_channels else None
 
+    def eval_max_samples(self, image_shape: tuple[int, int], budget: int = 1 << 31) -> int:
+        """Images per no-grad forward pass that keep its feature maps within ``budget`` bytes
+        (about 8 live [2C, H, W] float32 maps per image, plus the output logits)."""
+        per_image = 4 * image_shape[0] * image_shape[1] * (16 * self.layers[0].h_out.out_channels
+                                                           if self.n_layers else 8)
+        return max(1, budget // (per_image + 4 * image_shape[0] * image_shape[1] * self.levels))
+
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         if self.embed is not None:
             return self.embed(x[:, 0].long()).permute(0, 3, 1, 2)

@@ -73,6 +73,11 @@ class PixelVAE(SingleLatentModel):
     def x_dim(self) -> int:
         return self.config.image_shape[0] * self.config.image_shape[1]
 
+    @property
+    def eval_max_samples(self) -> int:
+        """Sample-example products per evaluation pass (each one is a PixelCNN forward)."""
+        return self.decoder["pixelcnn"].eval_max_samples(self.config.image_shape)
+
     def _img(self, x: torch.Tensor) -> torch.Tensor:
         """[B, D] in [0, 1] -> [B, 1, H, W] pixel values (0/1, or grey levels 0..255)."""
         x = x.view(-1, 1, *self.config.image_shape)
@@ -121,6 +126,10 @@ class PixelCNNDensity(nn.Module):
         self.args = dict(image_shape=list(image_shape), n_layers=n_layers, channels=channels,
                          kernel=kernel, levels=levels)
         self.n_layers = 0
+
+    @property
+    def eval_max_samples(self) -> int:
+        return self.net.eval_max_samples(self.image_shape)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log p(x), ``[B]``, for x ``[B, D]`` in [0, 1]."""
