@@ -6,8 +6,10 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from vaelab.cli.main import main
+from vaelab.train import load_run
 
 SMALL = ["--hidden", "32", "--latent", "4", "--eval-k", "5", "--batch-size", "500",
          "--no-progress"]
@@ -106,6 +108,25 @@ def test_info_command(run_dir, capsys):
     assert len(out["per_dimension_kl"]) == 4 and out["active_units"] <= 4
     assert out["elbo"] == -(out["rate"]["value"] + out["distortion"]["value"])
     assert (run_dir / "per_dimension_kl.png").is_file()
+
+
+def test_info_takes_a_random_subset(run_dir, monkeypatch):
+    import vaelab.info
+
+    class Seen(Exception):
+        pass
+
+    def capture(model, x, n, samples):
+        raise Seen(x)
+
+    monkeypatch.setattr(vaelab.info, "vae_information", capture)
+    with pytest.raises(Seen) as e:
+        main(["info", str(run_dir), "--n", "50", "--json"])
+    seen = {"x": e.value.args[0]}
+    test = load_run(run_dir).data.test
+    x = seen["x"]
+    assert x.shape == (50, test.shape[1]) and not torch.equal(x, test[:50])
+    assert all((test == row).all(1).any() for row in x)  # rows of the test split
 
 
 def test_traverse_and_disentangle(tmp_path, capsys):
