@@ -64,7 +64,7 @@ class PixelCNN(nn.Module):
         self.embed = nn.Embedding(levels, embed_dim) if embed_dim else None
         if n_layers == 0 and not cond_channels:
             raise ValueError("a 0-layer PixelCNN needs a conditioning map (factorized decoder)")
-        self.levels, self.n_layers = levels, n_layers
+        self.levels, self.n_layers, self.channels = levels, n_layers, channels
         out = 1 if levels == 2 else levels
         self.layers = nn.ModuleList(
             GatedLayer(channels if i else (embed_dim or 1), channels, kernel,
@@ -76,9 +76,8 @@ class PixelCNN(nn.Module):
     def eval_max_samples(self, image_shape: tuple[int, int], budget: int = 1 << 31) -> int:
         """Images per no-grad forward pass that keep its feature maps within ``budget`` bytes
         (about 8 live [2C, H, W] float32 maps per image, plus the output logits)."""
-        per_image = 4 * image_shape[0] * image_shape[1] * (16 * self.layers[0].h_out.out_channels
-                                                           if self.n_layers else 8)
-        return max(1, budget // (per_image + 4 * image_shape[0] * image_shape[1] * self.levels))
+        maps = 16 * self.channels if self.n_layers else 8
+        return max(1, budget // (4 * image_shape[0] * image_shape[1] * (maps + self.levels)))
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         if self.embed is not None:
