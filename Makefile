@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 run: setup
-	$(VENV)/bin/vaelab train --model iwae --k 5 --layers 1 --dataset embedded --epochs 100 --eval-every 10 \
+	$(VENV)/bin/vaelab train --model vae --objective iwae --k 5 --layers 1 --dataset embedded --epochs 100 --eval-every 10 \
 	  --batch-size 100 --out $(RUN_DIR) --overwrite
 	$(VENV)/bin/vaelab eval $(RUN_DIR) --k 1 5 50 5000 --split test
 	$(VENV)/bin/vaelab sample $(RUN_DIR)

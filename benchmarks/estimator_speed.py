@@ -18,7 +18,8 @@ from common import machine, time_steps
 from vaelab.data import embedded
 from vaelab.estimators import make_estimator
 from vaelab.models import VAE, VAEConfig
-from vaelab.train.run import Objective
+from vaelab.objectives import make_objective
+from vaelab.train.loop import Step
 
 VARIANTS = [("reparam", "none"), ("stl", "none"), ("dreg", "none"), ("score_function", "nvil"),
             ("score_function", "vimco")]
@@ -39,8 +40,10 @@ def main() -> None:
         for est, base in VARIANTS:
             if (est == "dreg" or base == "vimco") and K == 1:
                 continue
-            model = VAE(VAEConfig.burda(1)).to(dev)
-            obj = Objective(model, make_estimator(est, "iwae", K, base, x.shape[1])).to(dev)
+            model = VAE(VAEConfig()).to(dev)
+            opts = {"baseline": base} if est == "score_function" else {}
+            obj = Step(model, make_estimator(est, K, x[0].numel(), **opts),
+                       make_objective("iwae")).to(dev)
             opt = torch.optim.Adam(obj.parameters(), 1e-3)
 
             def step(obj=obj, opt=opt):

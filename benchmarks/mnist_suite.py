@@ -15,17 +15,18 @@ import json
 import time
 from pathlib import Path
 
-import torch
 from common import machine
 
+import vaelab
 from vaelab.estimators import make_estimator
 from vaelab.estimators.diagnostics import fit_baseline, gradient_statistics
-from vaelab.eval import active_units, evaluate_bounds, posterior_means
+from vaelab.eval import evaluate, random_subset
 from vaelab.info import vae_information
-from vaelab.train import TrainConfig, load_run, train
+from vaelab.objectives import make_objective
 
 
 def parse(name: str) -> dict:
+    """vae-k5-l1 -> the ELBO averaged over 5 samples; iwae-k5-l1 -> L_5; 1 stochastic layer."""
     parts = name.split("-")
     model, k, layers = parts[0], int(parts[1][1:]), int(parts[2][1:])
     est, base = "reparam", "none"
@@ -33,6 +34,15 @@ def parse(name: str) -> dict:
         est, _, b = parts[3].partition("+")
         base = b or "none"
     return dict(model=model, k=k, layers=layers, estimator=est, baseline=base)
+
+
+def train_options(name: str) -> dict:
+    p = parse(name)
+    opts = dict(model="vae", objective="elbo" if p["model"] == "vae" else "iwae", k=p["k"],
+                layers=p["layers"], estimator=p["estimator"])
+    if p["estimator"] == "score_function":
+        opts["baseline"] = p["baseline"]
+    return opts
 
 
 def main() -> None:
@@ -50,47 +60,44 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name in args.configs:
         run = out / name
-        cfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, schedule=args.schedule,
-                          eval_every=5, **parse(name))
+        opts = dict(dataset=args.dataset, epochs=args.epochs, schedule=args.schedule,
+                    eval_every=5, **train_options(name))
         t0 = time.perf_counter()
-        resume = (run / "checkpoints" / "last.safetensors").is_file()
-        train(cfg, run, resume=resume, progress=False)
+        if (run / "checkpoints" / "last.safetensors").is_file():
+            vaelab.train(out=run, resume=True, epochs=opts["epochs"], progress=False)
+        else:
+            vaelab.train(out=run, progress=False, **opts)
         train_s = time.perf_counter() - t0
         epochs_run = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         sec_per_epoch = sum(m["epoch_seconds"] for m in epochs_run) / len(epochs_run)
-        lr = load_run(run)
-        x = lr.data.test
-        if args.eval_n and args.eval_n < len(x):
-            x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:args.eval_n]]
-        torch.manual_seed(0)
-        t0 = time.perf_counter()
-        ev = evaluate_bounds(lr.model, x, ks=(1, 5, 50, args.eval_k))
-        eval_s = time.perf_counter() - t0
-        g = torch.Generator().manual_seed(1)
-        xi = lr.data.test[torch.randperm(len(lr.data.test), generator=g)[:5000]]
+        lr = vaelab.load_run(run)
+        x = random_subset(lr.data.test, args.eval_n, seed=0)
+        ev = evaluate(lr.model, x, (1, 5, 50, args.eval_k), seed=0)
+        xi = random_subset(lr.data.test, 5000, seed=1)
         info = vae_information(lr.model, xi, n=len(xi))  # I(z;x) lower bound is <= log n
-        au = [active_units(m)[0] for m in posterior_means(lr.model, x)]
         snr = {}
         xb = lr.data.train[:100].to(lr.device)
-        for K in sorted({1, cfg.k}):
+        p = parse(name)
+        for K in sorted({1, p["k"]}):
             # at K = 1 DReG is STL and VIMCO has no other samples to build its baseline from
-            kind = "stl" if cfg.estimator == "dreg" and K == 1 else cfg.estimator
-            base = "none" if cfg.baseline == "vimco" and K == 1 else cfg.baseline
-            est = make_estimator(kind, cfg.objective if K > 1 else "elbo", K, base,
-                                 x_dim=xb.shape[1])
-            fit_baseline(est, lr.model, xb)
-            st = gradient_statistics(lr.model, est, xb, args.snr_repeats)
+            kind = "stl" if p["estimator"] == "dreg" and K == 1 else p["estimator"]
+            base = "none" if p["baseline"] == "vimco" and K == 1 else p["baseline"]
+            opts = {"baseline": base} if kind == "score_function" else {}
+            est = make_estimator(kind, K, xb[0].numel(), **opts)
+            obj = make_objective("iwae" if K > 1 and p["model"] == "iwae" else "elbo")
+            fit_baseline(est, lr.model, obj, xb)
+            st = gradient_statistics(lr.model, est, obj, xb, args.snr_repeats)
             snr[K] = {g: s.snr for g, s in st.items()}
         mi = info.get("mi_kl_form", {}).get("value")
         klagg = (info.get("kl_aggregate_prior") or info.get("kl_aggregate_prior_layer1_prior_n01"))
         rec = {"config": name, **parse(name), "epochs": len(epochs_run), "machine": machine(),
                "train_seconds_this_call": train_s, "seconds_per_epoch": sec_per_epoch,
-               "eval_n": len(x), "eval_seconds": eval_s,
-               "bounds": {str(k): v for k, v in ev["bounds"].items()},
-               "nll": -ev["bounds"][args.eval_k], "nll_stderr": ev["stderr"][args.eval_k],
+               "eval_n": len(x), "eval_seconds": ev["seconds"], "bounds": ev["bounds"],
+               "nll": ev["nll"], "nll_stderr": ev["nll_stderr"],
                "mi": mi, "mi_upper": info["mi_upper"]["value"], "mi_n": len(xi),
                "kl_aggregate_prior": klagg["value"] if klagg else None,
-               "rate": info["rate"]["value"], "active_units": au, "snr": snr}
+               "rate": info["rate"]["value"], "active_units": ev["active_units_per_layer"],
+               "snr": snr}
         with open(out / "results.jsonl", "a") as f:
             f.write(json.dumps(rec) + "\n")
         print(json.dumps(rec), flush=True)

@@ -12,7 +12,7 @@ import json
 
 import torch
 
-from vaelab.train import load_run
+from vaelab import load_run
 
 
 def main() -> None:
@@ -22,8 +22,10 @@ def main() -> None:
     args = ap.parse_args()
     run = load_run(args.run_dir, device="cpu")
     net = run.model.net
-    H, W = run.model.image_shape
-    x = run.data.test[: args.n].view(-1, 1, H, W)
+    H, W = run.model.x_shape[1:]
+    x = run.data.test[: args.n]
+    if run.model.levels > 2:
+        x = torch.round(x * (run.model.levels - 1))
     with torch.no_grad():
         parallel = net.log_prob(x)
         sequential = torch.zeros(len(x), dtype=torch.float64)

@@ -19,6 +19,7 @@ import torch
 from vaelab.estimators import make_estimator
 from vaelab.estimators.diagnostics import gradient_statistics
 from vaelab.models.linear_gaussian import LinearGaussianVAE
+from vaelab.objectives import make_objective
 
 
 def model(D: int = 6, d: int = 3, widen: float = 1.2, shift: float = 0.3,
@@ -28,9 +29,9 @@ def model(D: int = 6, d: int = 3, widen: float = 1.2, shift: float = 0.3,
     g = torch.Generator().manual_seed(seed)
     m = LinearGaussianVAE(D, d)
     with torch.no_grad():
-        m.decoder[0].net[0].weight.copy_(torch.randn(D, d, generator=g))
-        m.decoder[0].net[0].bias.copy_(torch.randn(D, generator=g))
-        m.decoder[0].raw_std.copy_(torch.randn(D, generator=g) * 0.3)
+        m.decoder.linear.weight.copy_(torch.randn(D, d, generator=g))
+        m.decoder.linear.bias.copy_(torch.randn(D, generator=g))
+        m.decoder.raw_std.copy_(torch.randn(D, generator=g) * 0.3)
     m.set_q_overdispersed(widen, shift)
     return m
 
@@ -47,7 +48,8 @@ def main() -> None:
     print("| estimator | K | encoder SNR | decoder SNR |\n|---|---|---|---|")
     for name in ("reparam", "dreg"):
         for K in args.k:
-            st = gradient_statistics(m, make_estimator(name, "iwae", K), x, args.repeats)
+            st = gradient_statistics(m, make_estimator(name, K), make_objective("iwae"), x,
+                                     args.repeats)
             print(f"| {name} | {K} | {st['encoder'].snr:.3f} | {st['decoder'].snr:.3f} |")
 
 

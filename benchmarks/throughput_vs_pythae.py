@@ -27,7 +27,8 @@ from vaelab.data import load_dataset
 from vaelab.estimators import make_estimator
 from vaelab.eval import evaluate_bounds
 from vaelab.models import VAE, VAEConfig
-from vaelab.train.run import Objective
+from vaelab.objectives import make_objective
+from vaelab.train.loop import Step
 
 
 def pythae_iwae(k: int, device):
@@ -78,8 +79,8 @@ def main() -> None:
     test_theirs = test[: args.pythae_eval_n or args.eval_n]
     torch.manual_seed(0)
 
-    ours = VAE(VAEConfig.burda(1)).to(dev)
-    objective = Objective(ours, make_estimator("reparam", "iwae", args.k))
+    ours = VAE(VAEConfig()).to(dev)
+    objective = Step(ours, make_estimator("reparam", args.k), make_objective("iwae"))
     if args.compile:
         objective = torch.compile(objective, mode=args.compile)
     opt = torch.optim.Adam(ours.parameters(), 1e-3, fused=dev.type == "cuda")  # as in training

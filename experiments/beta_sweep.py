@@ -12,9 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
+import vaelab
 from vaelab.cli.main import main as cli
 from vaelab.info.vae import rate_distortion
-from vaelab.train import TrainConfig, load_run, train
 
 
 def main() -> None:
@@ -29,15 +29,16 @@ def main() -> None:
     out = Path(args.out)
     for beta in args.betas:
         run = out / f"beta{beta:g}"
-        cfg = TrainConfig(model="betavae", beta=beta, k=1, dataset=args.dataset,
-                          epochs=args.epochs, batch_size=64, latent=args.latent,
-                          eval_every=args.epochs, eval_k=10)
-        train(cfg, run, resume=(run / "checkpoints" / "last.safetensors").is_file(),
-              progress=False)
+        if (run / "checkpoints" / "last.safetensors").is_file():
+            vaelab.train(out=run, resume=True, epochs=args.epochs, progress=False)
+        else:
+            vaelab.train(out=run, model="convvae", beta=beta, dataset=args.dataset,
+                         epochs=args.epochs, batch_size=64, latent=args.latent,
+                         eval_every=args.epochs, eval_k=10, progress=False)
         cli(["disentangle", str(run), "--points", str(args.points)])
         cli(["traverse", str(run), "--dims", str(args.latent)])
         d = json.loads((run / "disentanglement.json").read_text())
-        lr = load_run(run)
+        lr = vaelab.load_run(run)
         rd = rate_distortion(lr.model, lr.data.test)
         row = {"beta": beta, "epochs": args.epochs, "mig": d["mig"],
                "mig_per_factor": d["mig_per_factor"], "beta_vae_metric": d["beta_vae_metric"],

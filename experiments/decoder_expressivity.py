@@ -14,11 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
-from vaelab.eval import active_units, evaluate_bounds, posterior_means
+import vaelab
+from vaelab.eval import evaluate, random_subset
 from vaelab.info import vae_information
-from vaelab.train import TrainConfig, load_run, train
 
 
 def main() -> None:
@@ -38,22 +36,21 @@ def main() -> None:
     for fb in args.free_bits:
         for n_layers in args.layers:
             run = out / f"pixelvae-l{n_layers}-fb{fb:g}"
-            cfg = TrainConfig(model="pixelvae", dataset=args.dataset, k=1, epochs=args.epochs,
-                              pixel_layers=n_layers, pixel_channels=args.channels,
-                              latent=args.latent, free_bits=fb, eval_every=args.epochs,
-                              eval_k=10)
-            train(cfg, run, resume=(run / "checkpoints" / "last.safetensors").is_file(),
-                  progress=False)
-            lr = load_run(run)
-            g = torch.Generator().manual_seed(0)
-            x = lr.data.test[torch.randperm(len(lr.data.test), generator=g)[: args.eval_n]]
-            torch.manual_seed(0)
-            ev = evaluate_bounds(lr.model, x, ks=(1, args.eval_k))
+            if (run / "checkpoints" / "last.safetensors").is_file():
+                vaelab.train(out=run, resume=True, epochs=args.epochs, progress=False)
+            else:
+                vaelab.train(out=run, model="pixelvae", dataset=args.dataset, epochs=args.epochs,
+                             pixel_layers=n_layers, pixel_channels=args.channels,
+                             latent=args.latent, free_bits=fb, eval_every=args.epochs,
+                             eval_k=10, progress=False)
+            lr = vaelab.load_run(run)
+            x = random_subset(lr.data.test, args.eval_n, seed=0)
+            ev = evaluate(lr.model, x, (1, args.eval_k), seed=0)
             info = vae_information(lr.model, x, n=len(x))
-            au = active_units(posterior_means(lr.model, x)[0])[0]
+            au = ev["active_units"]
             row = {"pixel_layers": n_layers, "free_bits": fb, "epochs": args.epochs,
-                   "nll": -ev["bounds"][args.eval_k], "nll_stderr": ev["stderr"][args.eval_k],
-                   "nll_k": args.eval_k, "elbo": ev["bounds"][1], "rate": info["rate"]["value"],
+                   "nll": ev["nll"], "nll_stderr": ev["nll_stderr"],
+                   "nll_k": args.eval_k, "elbo": ev["bounds"]["1"], "rate": info["rate"]["value"],
                    "mi": info["mi_kl_form"]["value"], "mi_stderr": info["mi_kl_form"]["stderr"],
                    "kl_aggregate_prior": info["kl_aggregate_prior"]["value"],
                    "active_units": au, "eval_n": len(x), "dataset": args.dataset}
@@ -69,12 +66,10 @@ def main() -> None:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig = Figure(figsize=(10, 3.5))
+    a, b = fig.subplots(1, 2)
     for fb in sorted({r["free_bits"] for r in rows}):
         rs = sorted((r for r in rows if r["free_bits"] == fb), key=lambda r: r["pixel_layers"])
         n = [r["pixel_layers"] for r in rs]

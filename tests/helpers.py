@@ -18,14 +18,14 @@ def linear_gaussian(D: int = 6, d: int = 3, seed: int = 0, exact_q: bool = False
         W = torch.randn(D, d, generator=g)
         if diagonal_posterior or exact_q:
             W = torch.linalg.qr(W).Q * torch.tensor([2.0, 1.0, 0.5][:d] + [1.0] * max(0, d - 3))
-            m.decoder[0].raw_std.fill_(0.3)
+            m.decoder.raw_std.fill_(0.3)
         else:
-            m.decoder[0].raw_std.copy_(torch.randn(D, generator=g) * 0.3)
-        m.decoder[0].net[0].weight.copy_(W)
-        m.decoder[0].net[0].bias.copy_(torch.randn(D, generator=g))
-        m.encoder[0].net[0].weight.copy_(torch.randn(d, D, generator=g) * 0.3)
-        m.encoder[0].net[0].bias.copy_(torch.randn(d, generator=g) * 0.3)
-        m.encoder[0].raw_std.copy_(torch.randn(d, generator=g) * 0.3)
+            m.decoder.raw_std.copy_(torch.randn(D, generator=g) * 0.3)
+        m.decoder.linear.weight.copy_(W)
+        m.decoder.linear.bias.copy_(torch.randn(D, generator=g))
+        m.encoder.linear.weight.copy_(torch.randn(d, D, generator=g) * 0.3)
+        m.encoder.linear.bias.copy_(torch.randn(d, generator=g) * 0.3)
+        m.encoder.raw_std.copy_(torch.randn(d, generator=g) * 0.3)
     m.set_q_to_posterior_diagonal()
     if not exact_q:
         with torch.no_grad():

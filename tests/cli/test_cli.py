@@ -18,8 +18,8 @@ SMALL = ["--hidden", "32", "--latent", "4", "--eval-k", "5", "--batch-size", "50
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli") / "run"
-    assert main(["train", "--model", "iwae", "--k", "2", "--epochs", "2", "--out", str(d),
-                 *SMALL]) == 0
+    assert main(["train", "--model", "vae", "--objective", "iwae", "--k", "2", "--epochs", "2",
+                 "--out", str(d), *SMALL]) == 0
     return d
 
 
@@ -31,6 +31,7 @@ def test_eval_json(run_dir, capsys):
     assert b["1"] < b["5"] < b["50"] < 0
     assert out["nll"] == pytest.approx(-b["50"]) and out["nll_stderr"] > 0
     assert 0 <= out["active_units"] <= 4
+    assert out["bits_per_dim"] == pytest.approx(out["nll"] / (784 * np.log(2)))
     assert (run_dir / "eval-test.json").is_file()
 
 
@@ -80,7 +81,14 @@ def test_missing_run_and_corrupt_checkpoint(run_dir, tmp_path, capsys):
 
 def test_bad_option_values(tmp_path, capsys):
     assert main(["train", "--k", "0", "--out", str(tmp_path)]) == 2
-    assert "--k must be >= 1" in _err(capsys)
+    assert "--k must be an integer >= 1" in _err(capsys)
+    assert main(["train", "--model", "iwae", "--out", str(tmp_path)]) == 2
+    assert "--objective iwae" in _err(capsys)
+    assert main(["train", "--objective", "iwae", "--beta", "2", "--out", str(tmp_path)]) == 2
+    assert "--beta is an option of objective elbo" in _err(capsys)
+    assert main(["train", "--device", "tpu", "--out", str(tmp_path)]) == 2
+    assert "--device" in _err(capsys)
+    assert not list(tmp_path.iterdir())  # nothing was written
 
 
 def test_python_dash_m(tmp_path):
@@ -122,20 +130,22 @@ def test_info_takes_a_random_subset(run_dir, monkeypatch):
     monkeypatch.setattr(vaelab.info, "vae_information", capture)
     with pytest.raises(Seen) as e:
         main(["info", str(run_dir), "--n", "50", "--json"])
-    seen = {"x": e.value.args[0]}
+    x = e.value.args[0]
     test = load_run(run_dir).data.test
-    x = seen["x"]
-    assert x.shape == (50, test.shape[1]) and not torch.equal(x, test[:50])
-    assert all((test == row).all(1).any() for row in x)  # rows of the test split
+    assert x.shape == (50, *test.shape[1:]) and not torch.equal(x, test[:50])
+    flat = test.flatten(1)
+    assert all((flat == row).all(1).any() for row in x.flatten(1))  # rows of the test split
 
 
 def test_traverse_and_disentangle(tmp_path, capsys):
     run = tmp_path / "bv"
-    assert main(["train", "--model", "betavae", "--beta", "2", "--k", "1", "--dataset",
+    assert main(["train", "--model", "convvae", "--beta", "2", "--dataset",
                  "shapes_small", "--epochs", "1", "--batch-size", "128", "--eval-k", "2",
                  "--out", str(run), "--no-progress"]) == 0
     assert main(["traverse", str(run), "--dims", "3", "--steps", "5"]) == 0
     assert (run / "traverse.png").is_file()
+    assert main(["traverse", str(run), "--index", "99999"]) == 2
+    assert "--index 99999" in _err(capsys)
     capsys.readouterr()
     assert main(["disentangle", str(run), "--json", "--points", "60", "--pairs", "8"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -152,8 +162,8 @@ def test_vq_commands(tmp_path, capsys):
                  "--epochs", "1", "--num-codes", "16", "--code-dim", "4", "--eval-k", "1",
                  "--out", str(run), "--no-progress"]) == 0
     capsys.readouterr()
-    assert main(["prior", str(run), "--epochs", "1", "--layers", "1", "--channels", "8",
-                 "--no-progress", "--json"]) == 0
+    assert main(["prior", str(run), "--epochs", "1", "--pixel-layers", "1",
+                 "--pixel-channels", "8", "--no-progress", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     u = rep["uniform"]
     assert u["prior_nll"] == pytest.approx(49 * np.log(16), rel=1e-5)  # 7x7 codes, 16 each

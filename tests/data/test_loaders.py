@@ -125,7 +125,7 @@ def test_mnist_offline_without_training_images(shared_data, monkeypatch, tmp_pat
 
 def test_freyfaces(shared_data):
     d = freyfaces()
-    assert d.image_shape == (28, 20) and d.likelihood == "gaussian"
+    assert d.image_shape == (1, 28, 20) and d.likelihood == "gaussian" and d.levels == 256
     assert len(d.train) + len(d.valid) + len(d.test) == 1965
     assert 0 <= float(d.train.min()) and float(d.train.max()) <= 1
 
@@ -139,22 +139,26 @@ def test_omniglot_from_a_small_mat_file(tmp_path):
     data = np.stack([col] * 20, axis=1)  # [784, 20]
     savemat(tmp_path / "chardata.mat", {"data": data, "testdata": data[:, :5]})
     d = omniglot(tmp_path / "chardata.mat", binarize="none")
-    assert d.test.shape == (5, 784)
-    assert torch.equal(d.test[0, :28], torch.ones(28)) and float(d.test[0, 28:].sum()) == 0
+    assert d.test.shape == (5, 1, 28, 28)
+    assert torch.equal(d.test[0, 0, 0], torch.ones(28)) and float(d.test[0, 0, 1:].sum()) == 0
 
 
 def test_user_files_and_validation(tmp_path):
     x = (np.random.default_rng(0).random((50, 8, 8)) > 0.5).astype(np.uint8)
     np.save(tmp_path / "a.npy", x)
     d = from_file(tmp_path / "a.npy")
-    assert d.binary and d.image_shape == (8, 8) and len(d.train) + len(d.valid) + len(d.test) == 50
+    assert d.binary and d.image_shape == (1, 8, 8)
+    assert len(d.train) + len(d.valid) + len(d.test) == 50
     np.savez(tmp_path / "b.npz", train=x[:40], test=x[40:])
     d = load_dataset(str(tmp_path / "b.npz"))
     assert len(d.test) == 10 and len(d.train) + len(d.valid) == 40
     grey = np.random.default_rng(0).integers(0, 256, (30, 16)).astype(np.uint8)
     np.save(tmp_path / "g.npy", grey)
-    g = from_file(tmp_path / "g.npy")
-    assert not g.binary and g.likelihood == "gaussian" and float(g.train.max()) <= 1
+    g = from_file(tmp_path / "g.npy")  # 8-bit levels: the discretized logistic by default
+    assert not g.binary and g.levels == 256 and g.likelihood == "logistic"
+    assert g.image_shape == (1, 4, 4) and float(g.train.max()) <= 1
+    np.save(tmp_path / "f.npy", np.random.default_rng(0).random((30, 16)).astype(np.float32))
+    assert from_file(tmp_path / "f.npy").likelihood == "gaussian"  # continuous values
     with pytest.raises(DataError, match="Bernoulli decoder needs binary data"):
         require_binary(g.train, "g")
 
@@ -162,7 +166,11 @@ def test_user_files_and_validation(tmp_path):
 @pytest.mark.parametrize("make,match", [
     (lambda p: None, "does not exist"),
     (lambda p: p.write_text("junk"), "could not be read"),
-    (lambda p: np.save(p, np.zeros((2, 3, 4, 5))), r"expected an array of shape"),
+    (lambda p: np.save(p, np.zeros((2, 3, 4, 5, 6))), r"expected an array of shape"),
+    (lambda p: np.save(p, np.array(["a", "b"] * 10).reshape(10, 2)), "unsupported dtype"),
+    (lambda p: np.save(p, np.zeros((0, 4))), "empty"),
+    (lambda p: np.save(p, np.zeros((10, 7))), "not square images.*--image-shape"),
+    (lambda p: np.save(p, np.full((10, 4), 300, dtype=np.int64)), r"integer values lie in"),
     (lambda p: np.save(p, np.full((10, 4), 3.5)), r"values lie in"),
     (lambda p: np.save(p, np.array([[np.nan] * 4] * 10)), "NaN"),
 ])

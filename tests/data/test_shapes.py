@@ -8,11 +8,11 @@ def test_shapes_grid_is_complete_deterministic_and_labelled():
     d = shapes(small=True)
     sizes = factor_sizes(small=True)
     n = int(np.prod(sizes))
-    assert len(d.train) + len(d.valid) + len(d.test) == n and d.image_shape == (64, 64)
+    assert len(d.train) + len(d.valid) + len(d.test) == n and d.image_shape == (1, 64, 64)
     assert d.binary
     labels = torch.cat([d.labels[s] for s in ("train", "valid", "test")])
     assert len({tuple(r) for r in labels.tolist()}) == n  # every combination exactly once
-    again = render(*factor_values(d.labels["test"].numpy(), sizes)).reshape(len(d.test), -1)
+    again = render(*factor_values(d.labels["test"].numpy(), sizes))[:, None]
     assert torch.equal(torch.as_tensor(again, dtype=torch.float32), d.test)
     assert torch.equal(shapes(small=True).train, d.train)  # same seed, same data
 

@@ -1,3 +1,6 @@
+import math
+
+import pytest
 import torch
 
 from tests.helpers import linear_gaussian, sample_data
@@ -21,8 +24,8 @@ def test_importance_sampled_log_likelihood_matches_exact():
 def test_active_units_counts_units_whose_mean_varies():
     m = linear_gaussian(D=6, d=3)
     with torch.no_grad():
-        m.encoder[0].net[0].weight[1].zero_()  # unit 1's mean is constant in x
-        m.encoder[0].net[0].weight[2].mul_(1e-3)  # unit 2 barely moves
+        m.encoder.linear.weight[1].zero_()  # unit 1's mean is constant in x
+        m.encoder.linear.weight[2].mul_(1e-3)  # unit 2 barely moves
     x = sample_data(m, 500)
     (means,) = posterior_means(m, x)
     n, var = active_units(means)
@@ -36,11 +39,11 @@ def test_out_of_memory_halves_the_chunk_and_gives_the_same_bounds():
     passes = []
     orig = m.log_weights
 
-    def limited(x, K, **kw):
+    def limited(x, K):
         passes.append(K * len(x))
         if K * len(x) > 400:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return orig(x, K, **kw)
+        return orig(x, K)
 
     torch.manual_seed(0)
     ref = evaluate_bounds(m, x, ks=(1, 100), batch_size=20, max_samples=400)
@@ -55,14 +58,47 @@ def test_out_of_memory_halves_the_chunk_and_gives_the_same_bounds():
     torch.manual_seed(0)
     ref = evaluate_bounds(m, x, ks=(1,), batch_size=5, max_samples=5)
 
-    def heavy(x, K, **kw):  # 40x the memory per sample-example product
+    def heavy(x, K):  # 40x the memory per sample-example product
         passes.append(40 * K * len(x))
         if 40 * K * len(x) > 200:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return orig(x, K, **kw)
+        return orig(x, K)
 
     m.log_weights, passes[:] = heavy, []
     torch.manual_seed(0)
     res = evaluate_bounds(m, x, ks=(1,), batch_size=20, max_samples=20)
     assert passes[:3] == [800, 400, 200] and set(passes[2:]) == {200}
     assert torch.allclose(res["per_example"][1], ref["per_example"][1])
+
+
+def test_deterministic_latents_are_evaluated_once():
+    """A VQ-VAE's log-weights do not vary with the sample: every L_k is log p(x|z_q) + log p(c),
+    computed in one pass instead of K."""
+    from vaelab.models import build_model
+
+    m = build_model("vqvae", {"num_codes": 8, "code_dim": 4, "channels": 8}, (1, 8, 8),
+                    "bernoulli").eval()
+    x = torch.bernoulli(torch.full((5, 1, 8, 8), 0.3))
+    calls = []
+    orig = m.log_weights
+    m.log_weights = lambda x, K: calls.append(K) or orig(x, K)
+    res = evaluate_bounds(m, x, ks=(1, 5000))
+    assert calls == [1]
+    assert torch.allclose(res["per_example"][1], res["per_example"][5000])
+    q = m.posterior(x)
+    exact = m.log_joint(x, q.rsample((1,)))[0]
+    assert torch.allclose(res["per_example"][1].float(), exact, atol=1e-4)
+
+
+def test_evaluate_recipe_reports_bits_per_dim_and_a_seeded_subset():
+    from vaelab.eval import evaluate, random_subset
+    from vaelab.models import build_model
+
+    m = build_model("vae", {"hidden": 16, "latent": 3}, (1, 6, 6), "bernoulli").eval()
+    x = torch.bernoulli(torch.full((40, 1, 6, 6), 0.3))
+    sub = random_subset(x, 10, seed=1)
+    assert torch.equal(sub, random_subset(x, 10, seed=1)) and not torch.equal(sub, x[:10])
+    out = evaluate(m, sub, ks=(1, 10))
+    assert out["n_examples"] == 10 and out["nll_k"] == 10
+    assert out["bits_per_dim"] == pytest.approx(out["nll"] / (36 * math.log(2)))
+    assert len(out["active_units_per_layer"]) == 1

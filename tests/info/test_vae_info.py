@@ -18,8 +18,8 @@ from vaelab.models import VAE, VAEConfig
 
 def _exact_encoder_mi(m):
     with torch.no_grad():
-        A = m.encoder[0].net[0].weight
-        s = m.encoder[0](torch.zeros(1, A.shape[1])).scale[0]
+        A = m.encoder.linear.weight
+        s = m.encoder.std
         C = m.W @ m.W.T + torch.diag(m.psi)
         cov = A @ C @ A.T + torch.diag(s ** 2)
         return float(0.5 * torch.logdet(cov) - torch.log(s).sum()), cov, s
@@ -30,7 +30,7 @@ def test_three_mi_estimates_match_the_exact_value():
     x = sample_data(m, 3000)
     exact, cov, s = _exact_encoder_mi(m)
     with torch.no_grad():
-        q = m.encode(x)
+        q = m.encoder(x)
     r = mutual_information(q.loc, q.scale, samples=4)
     for k in ("mi_entropy_form", "mi_kl_form", "mi_elbo_surgery", "mi_upper"):
         assert abs(r[k].value - exact) < 4 * r[k].stderr + 0.02, (k, r[k], exact)
@@ -50,8 +50,8 @@ def test_lecture_bound_is_below_the_true_mutual_information():
     torch.manual_seed(3)
     with torch.no_grad():
         z = torch.randn(20000, 2)
-        x = m.decode(z).sample()
-        log_q = m.encode(x).log_prob(z).sum(-1)
+        x = m.decoder(z).sample()
+        log_q = m.posterior(x).log_prob(z)
         S = m.exact_posterior(x[:1]).covariance_matrix[0]
     exact = float(-0.5 * torch.logdet(S))
     h_z = float(torch.distributions.Normal(0.0, 1.0).entropy()) * 2
@@ -60,16 +60,16 @@ def test_lecture_bound_is_below_the_true_mutual_information():
     # and with the exact posterior's (diagonal) form the bound closes
     m2 = linear_gaussian(D=6, d=2, exact_q=True)
     with torch.no_grad():
-        x2 = m2.decode(z).sample()
-        tight = variational_mi_bound(h_z, m2.encode(x2).log_prob(z).sum(-1))
+        x2 = m2.decoder(z).sample()
+        tight = variational_mi_bound(h_z, m2.posterior(x2).log_prob(z))
         S2 = m2.exact_posterior(x2[:1]).covariance_matrix[0]
     assert abs(tight.value - float(-0.5 * torch.logdet(S2))) < 4 * tight.stderr + 1e-3
 
 
 def test_vae_information_report_is_consistent():
     torch.manual_seed(0)
-    m = VAE(VAEConfig(latent_dims=[6], hidden=[[32]]))
-    x = torch.bernoulli(torch.rand(300, 784))
+    m = VAE(VAEConfig(latent=6, hidden=32))
+    x = torch.bernoulli(torch.rand(300, 1, 28, 28))
     r = vae_information(m, x, n=300)
     assert len(r["per_dimension_kl"]) == 6
     assert abs(sum(r["per_dimension_kl"]) - r["average_kl"]["value"]) < 1e-6
@@ -80,11 +80,11 @@ def test_vae_information_report_is_consistent():
 def test_diagnostics_agree_on_a_trained_mnist_model(tmp_path):
     """On a model trained on the embedded MNIST digits: the ELBO-surgery split adds up to the
     average KL, and the three I(z;x) estimates agree within their errors."""
-    from vaelab.train import TrainConfig, load_run, train
+    import vaelab
 
-    train(TrainConfig(model="vae", k=1, epochs=3, hidden=64, latent=10, eval_k=10,
-                      batch_size=100), tmp_path, progress=False)
-    run = load_run(tmp_path)
+    vaelab.train(out=tmp_path, epochs=3, hidden=64, latent=10, eval_k=10, batch_size=100,
+                 progress=False)
+    run = vaelab.load_run(tmp_path)
     r = vae_information(run.model, run.data.test, n=1000, samples=4)
     split = r["mi_kl_form"]["value"] + r["kl_aggregate_prior"]["value"]
     assert abs(split - r["average_kl"]["value"]) < 4 * r["average_kl"]["stderr"]

@@ -1,73 +1,74 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
-from vaelab.models.pixelvae import PixelCNNDensity, PixelVAE, PixelVAEConfig
-from vaelab.objectives import iwae_bound
-from vaelab.objectives.kl_control import beta_elbo, free_bits_elbo
-from vaelab.train import TrainConfig, train
+import vaelab
+from vaelab.estimators import score
+from vaelab.models.pixelcnn_density import PixelCNNConfig, PixelCNNDensity
+from vaelab.models.pixelvae import PixelVAE, PixelVAEConfig
+from vaelab.objectives import ELBO, ELBOConfig, iwae_bound, make_objective
 
-TINY = PixelVAEConfig(image_shape=(8, 8), latent=4, pixel_layers=2, channels=8, cond_channels=4,
-                      enc_channels=8)
+TINY = PixelVAEConfig(x_shape=(1, 8, 8), latent=4, pixel_layers=2, pixel_channels=8,
+                      cond_channels=4, enc_channels=8)
 
 
-def test_pixelvae_log_weights_contract():
+def test_pixelvae_likelihood_is_the_pixelcnn_applied_directly():
     m = PixelVAE(TINY)
-    x = torch.bernoulli(torch.full((3, 64), 0.3))
-    lw = m.log_weights(x, 5)
-    assert lw.log_w.shape == (5, 3)
-    # log p(x|z) is a real normalised likelihood: compare with the PixelCNN applied directly
-    z = lw.z[0]
-    direct = m.log_px_given_z(x, z)
-    assert torch.allclose(direct, lw.log_px_z)
-    assert (lw.log_px_z < 0).all()
-    assert m.sample(2).shape == (2, 64) and m.reconstruct(x).shape == (3, 64)
+    x = torch.bernoulli(torch.full((3, 1, 8, 8), 0.3))
+    z = m.posterior(x).rsample((5,))
+    feats = m.decoder["features"](z.reshape(15, -1))
+    direct = m.decoder["pixelcnn"].log_prob(x.repeat(5, 1, 1, 1), cond_map=feats).view(5, 3)
+    assert torch.allclose(direct, m.log_likelihood(x, z))
+    assert (m.log_likelihood(x, z) < 0).all()
 
 
 def test_pixelcnn_density_bounds_are_exact():
-    m = PixelCNNDensity((6, 6), n_layers=2, channels=8)
-    x = torch.bernoulli(torch.full((4, 36), 0.3))
+    m = PixelCNNDensity(PixelCNNConfig(x_shape=(1, 6, 6), pixel_layers=2, pixel_channels=8))
+    x = torch.bernoulli(torch.full((4, 1, 6, 6), 0.3))
     lw = m.log_weights(x, 7)
-    assert torch.allclose(iwae_bound(lw.log_w), m.log_prob(x), atol=1e-5)
+    assert torch.allclose(iwae_bound(lw), m.log_prob(x), atol=1e-5)
+    assert torch.equal(m.reconstruct(x), x)
 
 
-def test_kl_controls():
+def test_free_bits_use_the_models_prior_and_stop_the_kl_gradient_below_lambda():
     m = PixelVAE(TINY)
-    x = torch.bernoulli(torch.full((6, 64), 0.3))
-    lw = m.log_weights(x, 2)
-    assert torch.allclose(beta_elbo(lw, 1.0), lw.log_w.mean(0))  # beta = 1: the ELBO
-    # free bits: a KL below lambda per dimension gives no gradient towards the prior
-    obj = free_bits_elbo(lw, free_bits=100.0).mean()
-    g_mu = torch.autograd.grad(obj, lw.q0.loc, retain_graph=True)[0]
-    g_rec = torch.autograd.grad(lw.log_px_z.mean(), lw.q0.loc, retain_graph=True)[0]
+    x = torch.bernoulli(torch.full((6, 1, 8, 8), 0.3))
+    q = m.posterior(x)
+    s = score(m, x, q.rsample((2,)), q)
+    loc = q.base_dist.loc
+    obj = make_objective("elbo", free_bits=100.0)(s).mean()
+    g_mu = torch.autograd.grad(obj, loc, retain_graph=True)[0]
+    g_rec = torch.autograd.grad(s.log_likelihood.mean(), loc, retain_graph=True)[0]
     assert torch.allclose(g_mu, g_rec, atol=1e-6)  # only the reconstruction term acts
-    g_kl = torch.autograd.grad(free_bits_elbo(lw, free_bits=0.0).mean(), lw.q0.loc)[0]
+    g_kl = torch.autograd.grad(make_objective("elbo", free_bits=0.01)(s).mean(), loc)[0]
     assert not torch.allclose(g_kl, g_rec)
 
 
-def test_warmup_schedule():
-    cfg = TrainConfig(model="vae", kl_warmup=4, beta=1.0)
-    assert [cfg.kl_weight(e) for e in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+def test_warmup_schedule_is_a_new_objective_per_epoch():
+    obj = ELBO(ELBOConfig(beta=1.0, kl_warmup=4))
+    assert [obj.at_epoch(e).kl_weight for e in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert obj.kl_weight == 1.0  # the original is unchanged: schedules are not state
+
+
+def _small_npz(tmp_path, n=300):
+    d = vaelab.data.embedded()
+    sub = {s: getattr(d, s)[:n, 0].numpy().astype(np.uint8) for s in ("train", "valid", "test")}
+    path = tmp_path / "small.npz"
+    np.savez(path, **sub)
+    return str(path)
 
 
 @pytest.mark.parametrize("model,extra", [
-    ("pixelcnn", {}), ("pixelvae", {}), ("pixelvae", {"free_bits": 0.5, "kl_warmup": 2}),
-    ("pixelvae", {"objective": "iwae", "k": 3}),
+    ("pixelcnn", {}), ("pixelvae", {"latent": 4}),
+    ("pixelvae", {"latent": 4, "free_bits": 0.5, "kl_warmup": 2}),
+    ("pixelvae", {"latent": 4, "objective": "iwae", "k": 3}),
 ])
 def test_training_tiny_pixel_models_improves(tmp_path, model, extra):
-    cfg = TrainConfig(model=model, epochs=2, batch_size=100, latent=4, pixel_layers=2,
-                      pixel_channels=8, eval_k=2, **{"k": 1, **extra})
-    import vaelab.data.loaders as L
-
-    d = L.embedded()
-    sub = {s: getattr(d, s)[:300].view(-1, 28, 28).numpy() for s in ("train", "valid", "test")}
-    path = tmp_path / "small.npz"
-    import numpy as np
-
-    np.savez(path, **{k: v.astype(np.uint8) for k, v in sub.items()})
-    cfg.dataset = str(path)
-    train(cfg, tmp_path / "run", progress=False)
-    m = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    key = "valid_L2"
-    assert m[-1][key] > m[0][key] + 1
+    vaelab.train(out=tmp_path / "run", model=model, dataset=_small_npz(tmp_path), epochs=2,
+                 batch_size=100, pixel_layers=2, pixel_channels=8, eval_k=2, progress=False,
+                 **extra)
+    m = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text()
+         .splitlines()]
+    assert m[-1]["valid_L2"] > m[0]["valid_L2"] + 1

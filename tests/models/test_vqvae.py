@@ -6,25 +6,27 @@ import numpy as np
 import pytest
 import torch
 
+import vaelab
 from vaelab.models.code_prior import CodePrior, PriorConfig
 from vaelab.models.vqvae import VQVAE, VQConfig
-from vaelab.train import TrainConfig, load_run, train
+from vaelab.train import load_run
 from vaelab.train.prior import fit_prior, vq_bound
 
 
 @pytest.mark.parametrize("hierarchical", [False, True])
 def test_vqvae_contract_and_round_trip(hierarchical):
     m = VQVAE(VQConfig(num_codes=16, code_dim=8, channels=16, hierarchical=hierarchical))
-    x = torch.bernoulli(torch.full((3, 784), 0.2))
-    lw = m.log_weights(x)
+    x = torch.bernoulli(torch.full((3, 1, 28, 28), 0.2))
+    q = m.posterior(x)
+    z = q.rsample((1,))
     n = sum(h * w for h, w in m.code_shapes())
-    assert torch.allclose(lw.log_pz, torch.full((1, 3), -n * math.log(16)))
-    assert lw.penalty.shape == (3,) and (lw.log_px_z < 0).all()
-    qs = m.encode(x)
-    assert [tuple(q.indices.shape[1:]) for q in qs] == m.code_shapes()
-    a = m.decode_indices([q.indices for q in qs]).logits
-    b = m.decode_codes([q.z_q for q in qs]).logits
-    assert torch.allclose(a, b, atol=1e-5)  # decode(indices) == decode(quantized output)
+    assert torch.allclose(m.prior.log_prob(z), torch.full((1, 3), -n * math.log(16)))
+    assert torch.equal(q.log_prob(z), torch.zeros(1, 3))  # one-hot q: log q = 0
+    assert m.auxiliary_loss(q).shape == (3,) and (m.log_likelihood(x, z) < 0).all()
+    assert [tuple(lv.indices.shape[1:]) for lv in q.levels] == m.code_shapes()
+    from_indices = m.generate(m.codes_to_latent([lv.indices for lv in q.levels]))
+    assert torch.allclose(from_indices, m.generate(z[0]), atol=1e-5)  # decode(indices) ==
+    # decode(quantized output)
 
 
 def test_code_prior_is_normalised_per_class():
@@ -45,7 +47,7 @@ def _small_npz(tmp_path, n=300):
 
     d = embedded()
     path = tmp_path / "small.npz"
-    np.savez(path, **{s: getattr(d, s)[:n].view(-1, 28, 28).numpy().astype(np.uint8)
+    np.savez(path, **{s: getattr(d, s)[:n, 0].numpy().astype(np.uint8)
                       for s in ("train", "valid", "test")})
     return str(path)
 
@@ -53,9 +55,8 @@ def _small_npz(tmp_path, n=300):
 @pytest.mark.parametrize("model,ema", [("vqvae", False), ("vqvae", True), ("vqvae2", False)])
 def test_training_vq_models_improves_and_prior_tightens_the_bound(tmp_path, model, ema):
     # EMA codebooks collapse early and recover through dead-code restarts: ~80 steps
-    cfg = TrainConfig(model=model, dataset=_small_npz(tmp_path, 800), epochs=5, batch_size=50,
-                      num_codes=32, code_dim=8, ema=ema, eval_k=1)
-    train(cfg, tmp_path / "run", progress=False)
+    vaelab.train(out=tmp_path / "run", model=model, dataset=_small_npz(tmp_path, 800), epochs=5,
+                 batch_size=50, num_codes=32, code_dim=8, ema=ema, eval_k=1, progress=False)
     m = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert m[-1]["valid_L1"] > m[0]["valid_L1"] + 5
     assert m[-1]["perplexity_0"] > 2

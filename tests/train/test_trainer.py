@@ -6,12 +6,13 @@ import sys
 import pytest
 import torch
 
+import vaelab
 from vaelab.errors import ConfigError, DivergenceError
 from vaelab.estimators.pathwise import Reparam
-from vaelab.train import TrainConfig, load_checkpoint, load_run, train
+from vaelab.train import OptimConfig, RunConfig, config_from_file, load_checkpoint, load_run
 from vaelab.train import trainer as trainer_mod
 
-SMALL = dict(dataset="embedded", hidden=64, latent=8, eval_k=10, batch_size=200)
+SMALL = dict(dataset="embedded", hidden=64, latent=8, eval_k=10, batch_size=200, progress=False)
 
 
 def _metrics(run):
@@ -20,37 +21,49 @@ def _metrics(run):
 
 def test_training_improves_the_bound_and_writes_a_run(tmp_path):
     run = tmp_path / "run"
-    train(TrainConfig(model="iwae", k=5, epochs=4, **SMALL), run, progress=False)
+    res = vaelab.train(out=run, objective="iwae", k=5, epochs=4, **SMALL)
     m = _metrics(run)
     assert m[-1]["valid_L10"] > m[0]["valid_L10"] + 5  # nats
     assert m[-1]["train_iwae_k5"] > m[0]["train_iwae_k5"]
+    assert res.record == m[-1] and res.out == run
     for f in ("config.json", "checkpoints/last.safetensors", "checkpoints/best.safetensors"):
         assert (run / f).is_file()
     assert any((run / "tb").iterdir())  # TensorBoard events
     loaded = load_run(run)
-    assert loaded.model.config.latent_dims == [8]
+    assert loaded.model.latent_sizes == (8,) and loaded.config.estimator.k == 5
 
 
 def test_resume_continues_exactly(tmp_path):
-    cfg = TrainConfig(model="vae", k=1, epochs=3, **SMALL)
-    train(cfg, tmp_path / "a", progress=False)
-    train(TrainConfig(model="vae", k=1, epochs=2, **SMALL), tmp_path / "b", progress=False)
-    train(TrainConfig(model="vae", k=1, epochs=3, **SMALL), tmp_path / "b", resume=True,
-          progress=False)
+    vaelab.train(out=tmp_path / "a", epochs=3, **SMALL)
+    vaelab.train(out=tmp_path / "b", epochs=2, **SMALL)
+    vaelab.train(out=tmp_path / "b", resume=True, epochs=3, progress=False)
     ta, _ = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.safetensors")
     tb, _ = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.safetensors")
     assert ta.keys() == tb.keys()
     for k in ta:
         assert torch.equal(ta[k], tb[k]), k
-    assert _metrics(tmp_path / "a")[-1]["train_elbo_k1"] == _metrics(tmp_path / "b")[-1][
-        "train_elbo_k1"]
+    assert _metrics(tmp_path / "a") == [
+        {**r, "epoch_seconds": a["epoch_seconds"]}
+        for r, a in zip(_metrics(tmp_path / "b"), _metrics(tmp_path / "a"))]
+
+
+def test_resume_changes_what_may_change_and_refuses_the_rest(tmp_path):
+    vaelab.train(out=tmp_path, epochs=1, **SMALL)
+    with pytest.raises(ConfigError, match="cannot change --latent"):
+        vaelab.train(out=tmp_path, resume=True, epochs=2, latent=4, progress=False)
+    with pytest.raises(ConfigError, match="cannot change --objective"):
+        vaelab.train(out=tmp_path, resume=True, epochs=2, objective="iwae", progress=False)
+    vaelab.train(out=tmp_path, resume=True, epochs=2, lr=1e-4, latent=8, progress=False)
+    m = _metrics(tmp_path)
+    assert [r["lr"] for r in m] == [1e-3, 1e-4]  # the new rate applies from the resumed epoch
+    assert RunConfig.load(tmp_path).optim.lr == 1e-4
 
 
 def test_existing_run_needs_resume_or_overwrite(tmp_path):
-    train(TrainConfig(epochs=1, **SMALL), tmp_path, progress=False)
+    vaelab.train(out=tmp_path, epochs=1, **SMALL)
     with pytest.raises(ConfigError, match="--resume.*--overwrite"):
-        train(TrainConfig(epochs=1, **SMALL), tmp_path, progress=False)
-    train(TrainConfig(epochs=1, **SMALL), tmp_path, overwrite=True, progress=False)
+        vaelab.train(out=tmp_path, epochs=1, **SMALL)
+    vaelab.train(out=tmp_path, epochs=1, overwrite=True, **SMALL)
     assert len(_metrics(tmp_path)) == 1
 
 
@@ -58,8 +71,8 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, monkeypatch
     calls = {"n": 0}
     orig = Reparam.forward
 
-    def poisoned(self, model, x):
-        out = orig(self, model, x)
+    def poisoned(self, model, x, objective):
+        out = orig(self, model, x, objective)
         calls["n"] += 1
         if calls["n"] > 40:  # second epoch (30 steps per epoch)
             out.surrogate = out.surrogate * float("nan")
@@ -67,7 +80,7 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, monkeypatch
 
     monkeypatch.setattr(Reparam, "forward", poisoned)
     with pytest.raises(DivergenceError, match="NaN/Inf in epoch 2.*last good checkpoint"):
-        train(TrainConfig(epochs=3, **SMALL), tmp_path, progress=False)
+        vaelab.train(out=tmp_path, epochs=3, **SMALL)
     tensors, header = load_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
     assert header["meta"]["epoch"] == 1
     assert all(torch.isfinite(t.float()).all() for t in tensors.values())
@@ -77,18 +90,21 @@ def test_early_stopping(tmp_path, monkeypatch):
     vals = iter([-100.0, -101.0, -102.0, -90.0, -80.0])
     monkeypatch.setattr(trainer_mod, "evaluate_bounds",
                         lambda *a, **k: {"bounds": {10: next(vals)}})
-    train(TrainConfig(epochs=5, patience=2, **SMALL), tmp_path, progress=False)
+    vaelab.train(out=tmp_path, epochs=5, patience=2, **SMALL)
     assert len(_metrics(tmp_path)) == 3
     _, header = load_checkpoint(tmp_path / "checkpoints" / "best.safetensors")
     assert header["meta"]["epoch"] == 1
 
 
 def test_burda_schedule():
-    cfg = TrainConfig(schedule="burda", burda_stages=3)
+    cfg = OptimConfig(schedule="burda", burda_stages=3)
     assert cfg.epochs == 1 + 3 + 9
     lrs = [cfg.lr_at(e) for e in range(cfg.epochs)]
     assert lrs[0] == 1e-3 and lrs[1] == lrs[3] == pytest.approx(1e-3 * 10 ** (-1 / 7))
     assert lrs[4] == lrs[12] == pytest.approx(1e-3 * 10 ** (-2 / 7))
+    with pytest.raises(ConfigError, match="burda runs .* = 13 epochs"):
+        OptimConfig(schedule="burda", burda_stages=3, epochs=2)  # not silently 13
+    assert OptimConfig(schedule="burda", burda_stages=3, epochs=13).epochs == 13
 
 
 def test_ddp_two_cpu_processes(tmp_path):
@@ -109,29 +125,61 @@ def test_ddp_two_cpu_processes(tmp_path):
 
 def test_compiled_training_matches_eager(tmp_path):
     """--compile changes how the step runs, not what it computes: same seed, same trajectory."""
-    cfg = dict(model="iwae", k=5, epochs=2, **SMALL)
-    eager = train(TrainConfig(**cfg), tmp_path / "eager", progress=False)
-    comp = train(TrainConfig(compile="default", **cfg), tmp_path / "compiled", progress=False)
+    cfg = dict(objective="iwae", k=5, epochs=2, **SMALL)
+    eager = vaelab.train(out=tmp_path / "eager", **cfg).record
+    comp = vaelab.train(out=tmp_path / "compiled", compile="default", **cfg).record
     assert comp["train_iwae_k5"] == pytest.approx(eager["train_iwae_k5"], abs=0.05)
     assert comp["valid_L10"] == pytest.approx(eager["valid_L10"], abs=0.05)
     with pytest.raises(ConfigError, match="--compile"):
-        TrainConfig(compile="fast")
+        RunConfig.from_options({"compile": "fast"})
 
 
 def test_cosine_schedule():
-    cfg = TrainConfig(schedule="cosine", epochs=10, lr=2e-3)
+    cfg = OptimConfig(schedule="cosine", epochs=10, lr=2e-3)
     lrs = [cfg.lr_at(e) for e in range(10)]
     assert lrs[0] == 2e-3 and lrs[5] == pytest.approx(1e-3)
     assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 1e-4
 
 
 def test_time_limit_stops_cleanly_and_resume_finishes(tmp_path):
-    cfg = dict(model="vae", k=1, epochs=3, **SMALL)
-    rec = train(TrainConfig(time_limit=1e-6, **cfg), tmp_path, progress=False)
+    rec = vaelab.train(out=tmp_path, epochs=3, time_limit=1e-6, **SMALL).record
     assert rec["stopped"] == "time_limit" and len(_metrics(tmp_path)) == 1
     _, header = load_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
     assert header["meta"]["epoch"] == 1
-    rec = train(TrainConfig(**cfg), tmp_path, resume=True, progress=False)
+    rec = vaelab.train(out=tmp_path, resume=True, time_limit=0.0, progress=False).record
     assert "stopped" not in rec and [m["epoch"] for m in _metrics(tmp_path)] == [1, 2, 3]
     with pytest.raises(ConfigError, match="--time-limit"):
-        TrainConfig(time_limit=-1)
+        RunConfig.from_options({"time_limit": -1.0})
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_config_files_nested_or_flat_and_flags_override(tmp_path, suffix):
+    if suffix == ".yaml":
+        yaml = pytest.importorskip("yaml")
+        dump = yaml.safe_dump
+    else:
+        dump = json.dumps
+    nested = RunConfig.from_options({"objective": "iwae", "k": 3, "layers": 2, "lr": 5e-4})
+    (tmp_path / f"nested{suffix}").write_text(dump(nested.to_dict()))
+    (tmp_path / f"flat{suffix}").write_text(dump({"objective": "iwae", "k": 3, "layers": 2,
+                                                 "lr": 5e-4}))
+    for name in ("nested", "flat"):
+        cfg = config_from_file(tmp_path / f"{name}{suffix}")
+        assert cfg == nested
+        over = RunConfig.from_options({"lr": 1e-2}, cfg)
+        assert over.optim.lr == 1e-2 and over.estimator.k == 3
+        assert over.model.model_args == {"layers": 2}
+    (tmp_path / f"bad{suffix}").write_text(dump({"objective": "iwae", "warp": 9}))
+    with pytest.raises(ConfigError, match="unknown option warp"):
+        config_from_file(tmp_path / f"bad{suffix}")
+
+
+def test_options_of_components_that_were_not_chosen_are_refused():
+    with pytest.raises(ConfigError, match="--beta is an option of objective elbo, not of iwae"):
+        RunConfig.from_options({"objective": "iwae", "beta": 2.0})
+    with pytest.raises(ConfigError, match="--pixel-layers is an option of model"):
+        RunConfig.from_options({"model": "vae", "pixel_layers": 3})
+    with pytest.raises(ConfigError, match="objective, not a model.*--objective iwae"):
+        RunConfig.from_options({"model": "iwae"})
+    cfg = RunConfig.from_options({"model": "pixelvae", "pixel_layers": 3, "latent": 4})
+    assert cfg.model.model_args == {"pixel_layers": 3, "latent": 4}

@@ -1,110 +1,87 @@
-"""The sub-commands. Each is ``(add_arguments, run, help)``; ``run(args)`` returns an exit code."""
+"""The sub-commands on trained runs. Each is ``(add_arguments, run, help)``; ``run(args)``
+loads the run, calls the library, writes its files and prints (or ``--json``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
-from dataclasses import fields
 from pathlib import Path
 
-from vaelab.train.config import MODELS, TrainConfig
-
-CHOICES = {"model": MODELS, "objective": ("auto", "elbo", "iwae"), "layers": (1, 2),
-           "estimator": ("reparam", "score_function", "stl", "dreg"),
-           "baseline": ("none", "mean", "nvil", "vimco"),
-           "schedule": ("constant", "burda", "cosine"),
-           "likelihood": ("auto", "bernoulli", "gaussian"),
-           "binarize": ("auto", "dynamic", "static", "none")}
+from vaelab.cli.train import add_train, run_train
+from vaelab.errors import ConfigError
 
 
 def add_run_args(p: argparse.ArgumentParser, seed: bool = True, as_json: bool = True) -> None:
     """The arguments every command on a trained run takes."""
-    p.add_argument("run_dir")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    p.add_argument("--device", default="auto")
+    p.add_argument("run_dir", help="a run directory written by `vaelab train`")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"),
+                   help="which checkpoint to load (default: best)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
+    p.add_argument("--data", default=None, metavar="FILE",
+                   help="evaluate on this .npy/.npz file instead of the run's data (its test "
+                        "split, or the whole array)")
     if seed:
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     if as_json:
         p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-# ---- train -------------------------------------------------------------------------------
-def add_train(p: argparse.ArgumentParser) -> None:
-    for f in fields(TrainConfig):
-        default = f.default  # the declared default, before __post_init__ resolves 'auto'
-        if isinstance(default, bool):
-            p.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
-            continue
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
-                       choices=CHOICES.get(f.name), help=f"(default: {default})")
-    p.add_argument("--out", required=True, help="run directory to write")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly "
-                   "where it stopped (--epochs is the new total)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+def _load(args):
+    from vaelab.train import load_run
+
+    return load_run(args.run_dir, args.checkpoint, args.device, args.data)
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from vaelab.train import train
-
-    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    rec = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
-                progress=not args.no_progress)
-    if rec:
-        print(json.dumps(rec))
-    return 0
+def _positive(args, *names: str) -> None:
+    for n in names:
+        v = getattr(args, n)
+        if v is not None and v < 1:
+            raise ConfigError(f"--{n.replace('_', '-')} must be >= 1, got {v}")
 
 
 # ---- eval --------------------------------------------------------------------------------
 def add_eval(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
     p.add_argument("--k", type=int, nargs="+", default=[1, 5, 50, 5000],
-                   help="bounds L_k to report; the largest is the log-likelihood estimate")
+                   help="bounds L_k to report; the largest K gives the log-likelihood estimate "
+                        "-L_K. Every L_k with k < K reuses the same K draws, averaged over "
+                        "floor(K/k) disjoint groups (default: 1 5 50 5000)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
     p.add_argument("--subset", type=int, default=0,
-                   help="evaluate a random subset of N examples (fixed by --seed)")
+                   help="evaluate a random subset of N examples, fixed by --seed (0: all)")
     p.add_argument("--max-samples", type=int, default=0,
                    help="samples x examples per forward pass (memory bound; 0: by device)")
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    import torch
-
-    from vaelab.errors import ConfigError
-    from vaelab.eval import active_units, evaluate_bounds, posterior_means
-    from vaelab.train import load_run
+    from vaelab.eval import evaluate, random_subset
 
     if min(args.k) < 1:
         raise ConfigError("--k values must be >= 1")
-    run = load_run(args.run_dir, args.checkpoint, args.device)
-    x = run.data.split(args.split)
-    if args.subset and args.subset < len(x):  # random: test splits may be sorted by class
-        g = torch.Generator().manual_seed(args.seed)
-        x = x[torch.randperm(len(x), generator=g)[: args.subset]]
-    torch.manual_seed(args.seed)
-    t0 = time.perf_counter()
-    res = evaluate_bounds(run.model, x, ks=sorted(set(args.k)),
-                          max_samples=args.max_samples or None, binarize=run.data.dynamic_binarize,
-                          generator=torch.Generator(device=run.device).manual_seed(args.seed))
-    seconds = time.perf_counter() - t0
-    per_layer = [active_units(m)[0] for m in posterior_means(run.model, x)]
-    kmax = max(args.k)
-    out = {"split": args.split, "n_examples": len(x), "checkpoint": args.checkpoint,
-           "bounds": {str(k): v for k, v in res["bounds"].items()},
-           "bounds_stderr": {str(k): v for k, v in res["stderr"].items()},
-           "nll": -res["bounds"][kmax], "nll_stderr": res["stderr"][kmax], "nll_k": kmax,
-           "active_units": sum(per_layer), "active_units_per_layer": per_layer,
-           "seconds": seconds, "device": str(run.device)}
-    Path(args.run_dir, f"eval-{args.split}.json").write_text(json.dumps(out, indent=2))
+    run = _load(args)
+    x = random_subset(run.split(args.split), args.subset, args.seed)
+    out = {"split": args.split, "checkpoint": args.checkpoint,
+           "data": args.data or run.data.name,
+           **evaluate(run.model, x, args.k, seed=args.seed, max_samples=args.max_samples or None,
+                      binarize=run.data.dynamic_binarize)}
+    name = f"eval-{args.split}.json" if args.data is None else f"eval-{Path(args.data).stem}.json"
+    path = Path(args.run_dir, name)
+    path.write_text(json.dumps(out, indent=2))
     if args.json:
         print(json.dumps(out))
-    else:
-        print(f"{args.run_dir}: {args.split} split, {len(x)} examples ({seconds:.1f} s)")
-        for k in sorted(res["bounds"]):
-            print(f"  L_{k:<5d} = {res['bounds'][k]:9.3f} +- {res['stderr'][k]:.3f} nats")
-        print(f"  NLL (K={kmax}) = {out['nll']:.3f} +- {out['nll_stderr']:.3f} nats")
-        print(f"  active units = {out['active_units']} (per layer: {per_layer})")
+        return 0
+    print(f"{args.run_dir}: {out['data']} {args.split} split, {out['n_examples']} examples "
+          f"({out['seconds']:.1f} s); +- is the standard error over examples")
+    for k, v in out["bounds"].items():
+        print(f"  L_{int(k):<5d} = {v:9.3f} +- {out['bounds_stderr'][k]:.3f} nats")
+    line = f"  NLL (K={out['nll_k']}) = {out['nll']:.3f} +- {out['nll_stderr']:.3f} nats"
+    if "bits_per_dim" in out:
+        line += f" = {out['bits_per_dim']:.4f} bits/dim"
+    print(line)
+    if out["active_units_per_layer"]:
+        print(f"  active units = {out['active_units']} (per layer: "
+              f"{out['active_units_per_layer']})")
+    print(f"wrote {path}")
     return 0
 
 
@@ -119,30 +96,31 @@ def run_sample(args: argparse.Namespace) -> int:
     import torch
 
     from vaelab.models.vqvae import VQVAE
-    from vaelab.train import load_run
     from vaelab.train.prior import load_prior
     from vaelab.viz import save_grid
 
-    run = load_run(args.run_dir, args.checkpoint, args.device)
+    _positive(args, "n")
+    run = _load(args)
     torch.manual_seed(args.seed)
     out = Path(args.out or args.run_dir)
-    shape = run.data.image_shape
-    if isinstance(run.model, VQVAE):  # codes from the fitted prior (class per column if any)
-        samples = run.model.sample(args.n, load_prior(Path(args.run_dir), run.device))
-    else:
-        samples = run.model.sample(args.n)
-    s = save_grid(samples, shape, out / "samples.png")
-    pick = torch.randperm(len(run.data.test), generator=torch.Generator().manual_seed(args.seed))
-    x = run.data.test[pick[: args.n // 2]].to(run.device)  # test splits may be sorted by class
-    pairs = torch.stack([x, run.model.reconstruct(x)], 1).reshape(-1, x.shape[1])
-    r = save_grid(pairs, shape, out / "reconstructions.png")
+    model = run.model
+    prior = load_prior(Path(args.run_dir), run.device) if isinstance(model, VQVAE) else None
+    samples = model.sample_from(prior, args.n) if prior is not None else model.sample(args.n)
+    s = save_grid(samples, None, out / "samples.png")
+    test = run.split("test")
+    pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))
+    x = test[pick[: max(1, args.n // 2)]].to(run.device)  # test splits may be sorted by class
+    if run.data.dynamic_binarize:
+        x = torch.bernoulli(x)
+    pairs = torch.stack([x, model.reconstruct(x)], 1).flatten(0, 1)
+    r = save_grid(pairs, None, out / "reconstructions.png")
     print(f"wrote {s} and {r} (reconstructions: original | reconstruction pairs)")
     return 0
 
 
 # ---- datasets ----------------------------------------------------------------------------
 def add_datasets(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run_datasets(args: argparse.Namespace) -> int:
@@ -160,30 +138,17 @@ def run_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {
-    "train": (add_train, run_train, "train a VAE or IWAE"),
-    "eval": (add_eval, run_eval, "importance-sampled log-likelihood, bounds, active units"),
-    "sample": (add_sample, run_sample, "PNG grids of samples and reconstructions"),
-    "datasets": (add_datasets, run_datasets, "list the data sets and where they were found"),
-}
-
-
 def require_latent(model, command: str) -> None:
-    from vaelab.errors import ConfigError
-
-    if getattr(model, "n_layers", 1) == 0:
-        raise ConfigError(f"`vaelab {command}` needs a model with latent variables; a pixelcnn "
-                          "run has none (its log-likelihood is exact: use `vaelab eval`)")
-
-
-def register(name: str, add, run, help_: str) -> None:
-    COMMANDS[name] = (add, run, help_)
+    if model.capabilities.latent != "continuous":
+        raise ConfigError(f"`vaelab {command}` needs a model with a continuous latent; "
+                          f"{type(model).__name__} has a {model.capabilities.latent} latent")
 
 
 # ---- gradients ---------------------------------------------------------------------------
 def add_gradients(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
-    p.add_argument("--k", type=int, nargs="+", default=[1, 5, 50])
+    p.add_argument("--k", type=int, nargs="+", default=[1, 5, 50],
+                   help="samples per example to compare (default: 1 5 50)")
     p.add_argument("--repeats", type=int, default=100, help="independent estimates per setting")
     p.add_argument("--batch-size", type=int, default=100, help="training images in the batch")
     p.add_argument("--objective", default="iwae", choices=("elbo", "iwae"))
@@ -195,13 +160,16 @@ def run_gradients(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from vaelab.estimators.study import format_table, gradient_study, plot_snr
-    from vaelab.train import load_run
+    from vaelab.estimators.study import format_table, gradient_study
+    from vaelab.viz import save, snr_figure
 
-    run = load_run(args.run_dir, args.checkpoint, args.device)
+    _positive(args, "batch_size")
+    if min(args.k) < 1:
+        raise ConfigError("--k values must be >= 1")
+    run = _load(args)
     require_latent(run.model, "gradients")
     torch.manual_seed(args.seed)
-    x = run.data.train[: args.batch_size].to(run.device)
+    x = run.split("train")[: args.batch_size].to(run.device)
     if run.data.dynamic_binarize:
         x = torch.bernoulli(x)
     variants = None
@@ -211,17 +179,13 @@ def run_gradients(args: argparse.Namespace) -> int:
                           variants, progress=lambda j: tqdm(j, desc="gradients", leave=False))
     out = Path(args.run_dir)
     (out / "gradients.json").write_text(json.dumps(rows, indent=2))
-    plot = plot_snr(rows, out / "gradients_snr.png")
+    plot = save(snr_figure(rows), out / "gradients_snr.png")
     if args.json:
         print(json.dumps({"rows": rows, "plot": str(plot)}))
     else:
         print(format_table(rows))
         print(f"wrote {out / 'gradients.json'} and {plot}")
     return 0
-
-
-register("gradients", add_gradients, run_gradients,
-         "variance and signal-to-noise ratio of every gradient estimator")
 
 
 # ---- info --------------------------------------------------------------------------------
@@ -235,32 +199,34 @@ def add_info(p: argparse.ArgumentParser) -> None:
 def run_info(args: argparse.Namespace) -> int:
     import torch
 
-    from vaelab.info import vae_information
-    from vaelab.train import load_run
-    from vaelab.viz.plots import plot_per_dimension_kl
+    import vaelab.info
+    from vaelab.eval import random_subset
+    from vaelab.viz import per_dimension_kl_figure, save
 
-    run = load_run(args.run_dir, args.checkpoint, args.device)
+    _positive(args, "n", "samples")
+    run = _load(args)
     require_latent(run.model, "info")
     torch.manual_seed(args.seed)
-    x = run.data.split(args.split)
-    if args.n < len(x):  # random: a split's order can be far from random (static MNIST's test
-        # split starts with images ~12 nats harder than its average)
-        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[:args.n]]
+    # random: a split's order can be far from random (static MNIST's test split starts with
+    # images ~12 nats harder than its average)
+    x = random_subset(run.split(args.split), args.n, args.seed)
     if run.data.dynamic_binarize:
         x = torch.bernoulli(x)
-    info = vae_information(run.model, x, args.n, args.samples)
+    info = vaelab.info.vae_information(run.model, x, args.n, args.samples)
     info["split"] = args.split
     out = Path(args.run_dir)
     (out / f"info-{args.split}.json").write_text(json.dumps(info, indent=2))
-    plot = plot_per_dimension_kl(info["per_dimension_kl"], out / "per_dimension_kl.png")
+    plot = save(per_dimension_kl_figure(info["per_dimension_kl"]), out / "per_dimension_kl.png")
     if args.json:
         print(json.dumps(info))
         return 0
+
     def pm(k):
         v = info.get(k) or info.get(k + "_layer1_prior_n01")
         return f"{v['value']:.3f} +- {v['stderr']:.3f}"
 
-    print(f"{args.run_dir}: {args.split} split, {info['n_examples']} examples (nats)")
+    print(f"{args.run_dir}: {args.split} split, {info['n_examples']} examples (nats; +- is the "
+          "Monte Carlo standard error)")
     print(f"  I(z;x)  H(z)+E[log q(z|x)]  = {pm('mi_entropy_form')}")
     print(f"  I(z;x)  E_x KL(q(z|x)||q(z)) = {pm('mi_kl_form')}")
     print(f"  I(z;x)  ELBO surgery         = {pm('mi_elbo_surgery')}   (lower bounds, at most "
@@ -273,36 +239,33 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-register("info", add_info, run_info, "mutual information, KL split, active units, rate/distortion")
-
-
 # ---- traverse ----------------------------------------------------------------------------
 def add_traverse(p: argparse.ArgumentParser) -> None:
     add_run_args(p, seed=False, as_json=False)
     p.add_argument("--dims", type=int, default=10, help="the DIMS dimensions of largest KL")
-    p.add_argument("--steps", type=int, default=9)
+    p.add_argument("--steps", type=int, default=9, help="images per dimension")
     p.add_argument("--span", type=float, default=3.0, help="sweep z_j over [-span, span]")
     p.add_argument("--index", type=int, default=0, help="test image to start from")
-    p.add_argument("--out", default=None)
+    p.add_argument("--out", default=None, help="folder for traverse.png (default: the run dir)")
 
 
 def run_traverse(args: argparse.Namespace) -> int:
-    from vaelab.errors import ConfigError
     from vaelab.eval.traverse import traversal
     from vaelab.info.vae import encoder_params, per_dimension_kl
-    from vaelab.train import load_run
     from vaelab.viz import save_grid
 
-    run = load_run(args.run_dir, args.checkpoint, args.device)
+    _positive(args, "dims", "steps")
+    run = _load(args)
     require_latent(run.model, "traverse")
-    if not hasattr(run.model, "decode") or getattr(run.model, "n_layers", 1) != 1:
-        raise ConfigError("traversals need a model with one latent layer and a factorized "
-                          "decoder (vae/iwae --layers 1, betavae)")
-    kl = per_dimension_kl(*encoder_params(run.model, run.data.test[:1000]))
+    test = run.split("test")
+    if not 0 <= args.index < len(test):
+        raise ConfigError(f"--index {args.index}: the test split has {len(test)} examples "
+                          f"(0 .. {len(test) - 1})")
+    kl = per_dimension_kl(*encoder_params(run.model, test[:1000]))
     dims = kl.argsort(descending=True)[: args.dims].tolist()
-    x = run.data.test[args.index: args.index + 1].to(run.device)
+    x = test[args.index: args.index + 1].to(run.device)
     img = traversal(run.model, x, dims, args.steps, args.span)
-    path = save_grid(img, run.data.image_shape, Path(args.out or args.run_dir) / "traverse.png",
+    path = save_grid(img, None, Path(args.out or args.run_dir) / "traverse.png",
                      nrow=args.steps, scale=2)
     print(f"wrote {path}: rows = latent dims {dims} (largest KL first), columns = "
           f"z_j from {-args.span} to {args.span}")
@@ -322,26 +285,29 @@ def run_disentangle(args: argparse.Namespace) -> int:
     import torch
 
     from vaelab.data import shapes as S
-    from vaelab.errors import ConfigError
     from vaelab.eval.disentanglement import beta_vae_metric, mig
-    from vaelab.info.vae import encoder_params
-    from vaelab.train import load_run
 
-    run = load_run(args.run_dir, args.checkpoint, args.device)
+    _positive(args, "points", "pairs")
+    run = _load(args)
+    require_latent(run.model, "disentangle")
     if not run.data.name.startswith("shapes"):
         raise ConfigError("disentanglement metrics need known factors: train on --dataset "
                           "shapes or shapes_small")
     sizes = S.factor_sizes(run.data.name == "shapes_small")
-    loc, _ = encoder_params(run.model, run.data.test)
-    m = mig(loc.cpu().double(), run.data.labels["test"])
 
-    def encode(v: np.ndarray) -> torch.Tensor:
-        imgs = S.render(*S.factor_values(v, sizes), size=run.data.image_shape[0])
-        x = torch.as_tensor(imgs.reshape(len(v), -1), dtype=torch.float32, device=run.device)
-        return run.model.encode(x).loc.detach().cpu().double()
+    @torch.no_grad()
+    def encode(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([run.model.posterior(x[i:i + 1000].to(run.device)).mean.cpu()
+                          for i in range(0, len(x), 1000)]).double()
+
+    m = mig(encode(run.split("test")), run.data.labels["test"])
+
+    def encode_factors(v: np.ndarray) -> torch.Tensor:
+        imgs = S.render(*S.factor_values(v, sizes), size=run.model.x_shape[-1])
+        return encode(torch.as_tensor(imgs[:, None], dtype=torch.float32))
 
     n_train = int(0.6 * args.points)
-    b = beta_vae_metric(encode, sizes, n_train, args.points - n_train, args.pairs)
+    b = beta_vae_metric(encode_factors, sizes, n_train, args.points - n_train, args.pairs)
     out = {"mig": m["mig"], "mig_per_factor": dict(zip(S.FACTORS, m["per_factor"])),
            "beta_vae_metric": b["accuracy"], "chance": b["chance"]}
     Path(args.run_dir, "disentanglement.json").write_text(json.dumps(out, indent=2))
@@ -349,29 +315,29 @@ def run_disentangle(args: argparse.Namespace) -> int:
     return 0
 
 
-register("traverse", add_traverse, run_traverse, "latent traversal grid (PNG)")
-register("disentangle", add_disentangle, run_disentangle,
-         "MIG and beta-VAE metric on the shapes data set")
-
-
 # ---- prior -------------------------------------------------------------------------------
 def add_prior(p: argparse.ArgumentParser) -> None:
     add_run_args(p, seed=False)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--layers", type=int, default=6)
-    p.add_argument("--channels", type=int, default=64)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--class-conditional", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--epochs", type=int, default=10, help="passes over the training codes")
+    p.add_argument("--pixel-layers", type=int, default=6, help="gated PixelCNN layers")
+    p.add_argument("--pixel-channels", type=int, default=64, help="PixelCNN channels")
+    p.add_argument("--batch-size", type=int, default=64, help="code maps per step")
+    p.add_argument("--class-conditional", action="store_true",
+                   help="condition on the data's labels (e.g. --dataset mnist_test)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run_prior(args: argparse.Namespace) -> int:
-    from vaelab.train import load_run
+    from vaelab.models.vqvae import VQVAE
     from vaelab.train.prior import fit_prior
 
-    run = load_run(args.run_dir, args.checkpoint, args.device)
-    rep = fit_prior(run, Path(args.run_dir), args.epochs, args.class_conditional, args.layers,
-                    args.channels, args.batch_size, progress=not args.no_progress)
+    _positive(args, "epochs", "pixel_layers", "pixel_channels", "batch_size")
+    run = _load(args)
+    if not isinstance(run.model, VQVAE):
+        raise ConfigError("`vaelab prior` fits a prior over VQ codes: give a vqvae or vqvae2 run")
+    rep = fit_prior(run, Path(args.run_dir), args.epochs, args.class_conditional,
+                    args.pixel_layers, args.pixel_channels, args.batch_size,
+                    progress=not args.no_progress)
     if args.json:
         print(json.dumps(rep))
     else:
@@ -383,5 +349,18 @@ def run_prior(args: argparse.Namespace) -> int:
     return 0
 
 
-register("prior", add_prior, run_prior,
-         "fit a PixelCNN prior over VQ codes and report the likelihood bound")
+COMMANDS = {
+    "train": (add_train, run_train, "train a model (any registered or your own)"),
+    "eval": (add_eval, run_eval, "importance-sampled log-likelihood, bounds, bits/dim, active "
+             "units"),
+    "sample": (add_sample, run_sample, "PNG grids of samples and reconstructions"),
+    "gradients": (add_gradients, run_gradients,
+                  "variance and signal-to-noise ratio of every gradient estimator"),
+    "info": (add_info, run_info, "mutual information, KL split, active units, rate/distortion"),
+    "traverse": (add_traverse, run_traverse, "latent traversal grid (PNG)"),
+    "disentangle": (add_disentangle, run_disentangle,
+                    "MIG and beta-VAE metric on the shapes data set"),
+    "prior": (add_prior, run_prior,
+              "fit a PixelCNN prior over VQ codes and report the likelihood bound"),
+    "datasets": (add_datasets, run_datasets, "list the data sets and where they were found"),
+}

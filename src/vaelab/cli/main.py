@@ -9,10 +9,12 @@ from vaelab.errors import VaelabError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from vaelab import __version__
     from vaelab.cli import commands
 
     p = argparse.ArgumentParser(prog="vaelab", description="Variational autoencoders with tight "
                                 "bounds: train, evaluate, sample, diagnose.")
+    p.add_argument("--version", action="version", version=f"vaelab {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for name, (add_args, _run, help_) in commands.COMMANDS.items():
         add_args(sub.add_parser(name, help=help_, description=help_))
@@ -25,10 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return commands.COMMANDS[args.command][1](args) or 0
-    except VaelabError as e:
-        print(f"vaelab {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except FloatingPointError as e:
+    except (VaelabError, FloatingPointError) as e:
         print(f"vaelab {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

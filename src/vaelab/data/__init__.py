@@ -1,7 +1,13 @@
-"""Data sets: static/dynamic binarized MNIST, Frey faces, Omniglot, an embedded subset, files."""
+"""Data sets: images ``[N, C, H, W]`` in [0, 1], by name or from a user's file."""
 
 from vaelab.data.batches import TensorBatches
-from vaelab.data.dataset import ImageDataset, is_binary, require_binary, to_unit_float
+from vaelab.data.dataset import (
+    ImageDataset,
+    is_binary,
+    parse_image_shape,
+    require_binary,
+    to_images,
+)
 from vaelab.data.loaders import (
     binarized_mnist,
     embedded,
@@ -12,10 +18,18 @@ from vaelab.data.loaders import (
     omniglot,
     read_idx,
 )
-from vaelab.data.registry import DATASETS, available, load_dataset
+from vaelab.data.registry import (
+    DATASETS,
+    DataConfig,
+    available,
+    data_from_identity,
+    load_data,
+    load_dataset,
+)
 
 __all__ = [
-    "DATASETS", "ImageDataset", "TensorBatches", "available", "binarized_mnist", "embedded",
-    "freyfaces", "from_array", "from_file", "is_binary", "load_dataset", "mnist", "omniglot",
-    "read_idx", "require_binary", "to_unit_float",
+    "DATASETS", "DataConfig", "ImageDataset", "TensorBatches", "available", "binarized_mnist",
+    "data_from_identity", "embedded", "freyfaces", "from_array", "from_file", "is_binary",
+    "load_data", "load_dataset", "mnist", "omniglot", "parse_image_shape", "read_idx",
+    "require_binary", "to_images",
 ]

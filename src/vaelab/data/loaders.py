@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zipfile
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vaelab.data.dataset import ImageDataset, is_binary, to_unit_float
-from vaelab.data.sources import cache_dir, fetch, find_file
+from vaelab.data.dataset import SPLITS, ImageDataset, to_images
+from vaelab.data.sources import cache_dir, digest, fetch, find_file
 from vaelab.errors import DataError
 
 BMNIST_URL = "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/binarized_mnist_{}.amat"
@@ -47,6 +48,10 @@ def read_amat(path: Path, what: str) -> np.ndarray:
     return a.astype(np.uint8)
 
 
+def _images(a, what: str, image_shape=None) -> torch.Tensor:
+    return to_images(a, what, image_shape)[0]
+
+
 def binarized_mnist() -> ImageDataset:
     """Static binarized MNIST, the Larochelle & Murray (2011) 50k/10k/10k split.
 
@@ -55,18 +60,16 @@ def binarized_mnist() -> ImageDataset:
     ``binarized_mnist.npz`` in the cache."""
     npz = find_file("binarized_mnist.npz")
     if npz is None:
-        names = [f"binarized_mnist_{s}.amat" for s in ("train", "valid", "test")]
-        paths = fetch(names, [BMNIST_URL.format(s) for s in ("train", "valid", "test")],
-                      "static binarized MNIST")
-        arrays = {s: read_amat(p, "binarized_mnist") for s, p in zip(("train", "valid", "test"),
-                                                                      paths)}
+        names = [f"binarized_mnist_{s}.amat" for s in SPLITS]
+        paths = fetch(names, [BMNIST_URL.format(s) for s in SPLITS], "static binarized MNIST")
+        arrays = {s: read_amat(p, "binarized_mnist") for s, p in zip(SPLITS, paths)}
         npz = cache_dir() / "binarized_mnist.npz"
         npz.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(npz, **arrays)
     try:
         with np.load(npz) as d:
-            arrays = {s: d[s] for s in ("train", "valid", "test")}
-    except (KeyError, ValueError, OSError) as e:
+            arrays = {s: d[s] for s in SPLITS}
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"binarized_mnist: {npz} is corrupt or lacks train/valid/test ({e}); "
                         "delete it and load again") from None
     expected = {"train": 50000, "valid": 10000, "test": 10000}
@@ -74,14 +77,14 @@ def binarized_mnist() -> ImageDataset:
         if a.shape != (expected[s], 784):
             raise DataError(f"binarized_mnist: split {s} has shape {a.shape}, expected "
                             f"({expected[s]}, 784); the file {npz} is not the standard split")
-    t = {s: to_unit_float(a, f"binarized_mnist/{s}") for s, a in arrays.items()}
+    t = {s: _images(a, f"binarized_mnist/{s}") for s, a in arrays.items()}
     labels = {}
     lab = find_file("binarized_mnist_test_labels.npz")
     if lab is not None:
         with np.load(lab) as d:
             labels["test"] = torch.as_tensor(d["labels"].astype(np.int64))
-    return ImageDataset("binarized_mnist", t["train"], t["valid"], t["test"], (28, 28),
-                        binary=True, source=str(npz), labels=labels)
+    return ImageDataset("binarized_mnist", t["train"], t["valid"], t["test"], binary=True,
+                        source=str(npz), labels=labels)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -107,8 +110,6 @@ def mnist(binarize: str = "dynamic", n_valid: int = 10000, seed: int = 0) -> Ima
 
     The last ``n_valid`` training images are the validation split. Offline, without the training
     images at hand, this raises an error that lists the paths searched and the URLs."""
-    if binarize not in ("dynamic", "static", "none"):
-        raise DataError(f"mnist: binarize must be dynamic, static or none, not '{binarize}'")
     test_names = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     train_names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
     names = train_names + test_names
@@ -128,17 +129,13 @@ def mnist_from_arrays(x_train, y_train, x_test, y_test, binarize="dynamic", n_va
     if len(x_train) <= n_valid:
         raise DataError(f"mnist: {len(x_train)} training images cannot give {n_valid} for "
                         "validation; lower n_valid")
-    tr = to_unit_float(x_train.reshape(len(x_train), -1).astype(np.float32) / 255.0, "mnist")
-    te = to_unit_float(x_test.reshape(len(x_test), -1).astype(np.float32) / 255.0, "mnist")
-    if binarize == "static":
-        g = torch.Generator().manual_seed(seed)
-        tr, te = torch.bernoulli(tr, generator=g), torch.bernoulli(te, generator=g)
+    tr, te = _images(x_train, "mnist"), _images(x_test, "mnist")
     labels = {"train": torch.as_tensor(y_train[:-n_valid].astype(np.int64)),
               "valid": torch.as_tensor(y_train[-n_valid:].astype(np.int64)),
               "test": torch.as_tensor(y_test.astype(np.int64))}
-    return ImageDataset("mnist", tr[:-n_valid], tr[-n_valid:], te, (28, 28),
-                        binary=binarize == "static", dynamic_binarize=binarize == "dynamic",
-                        source=f"IDX, binarize={binarize}", labels=labels)
+    d = ImageDataset("mnist", tr[:-n_valid], tr[-n_valid:], te, binary=False, levels=256,
+                     source="MNIST IDX files", labels=labels, default_binarize="dynamic")
+    return d.binarized(binarize, seed)
 
 
 def mnist_test(binarize: str = "none", seed: int = 0) -> ImageDataset:
@@ -148,46 +145,45 @@ def mnist_test(binarize: str = "none", seed: int = 0) -> ImageDataset:
     local = [find_file(n, f"mnist/{n}") for n in names]
     paths = local if all(local) else fetch(names, [MNIST_URL.format(n) for n in names],
                                            "MNIST test set", [MNIST_MD5[n] for n in names])
-    x = to_unit_float(read_idx(paths[0]).reshape(-1, 784).astype(np.float32) / 255, "mnist_test")
+    x = _images(read_idx(paths[0]), "mnist_test")
     y = torch.as_tensor(read_idx(paths[1]).astype(np.int64))
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     parts = {"train": perm[:8000], "valid": perm[8000:9000], "test": perm[9000:]}
-    if binarize == "static":
-        x = torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
-    return ImageDataset("mnist_test", *(x[parts[s]] for s in ("train", "valid", "test")),
-                        (28, 28), binary=binarize == "static",
-                        dynamic_binarize=binarize == "dynamic",
-                        source="MNIST test images split 8000/1000/1000",
-                        labels={s: y[p] for s, p in parts.items()})
+    d = ImageDataset("mnist_test", *(x[parts[s]] for s in SPLITS), binary=False, levels=256,
+                     source="MNIST test images split 8000/1000/1000",
+                     labels={s: y[p] for s, p in parts.items()})
+    return d.binarized(binarize, seed)
 
 
 def freyfaces(n_valid: int = 200, n_test: int = 200) -> ImageDataset:
-    """Frey faces (1965 images, 28x20, continuous): ``freyfaces.npz`` (key ``faces``) or the
-    upstream ``frey_rawface.mat``. Split with a fixed seed into train/valid/test."""
+    """Frey faces (1965 images, 28x20, 8-bit grey): ``freyfaces.npz`` (key ``faces``) or the
+    upstream ``frey_rawface.mat``. Split with a fixed seed into train/valid/test. Kingma &
+    Welling modelled them with a Gaussian decoder, the default here."""
     p = find_file("freyfaces.npz")
     if p is not None:
         with np.load(p) as d:
             faces = d["faces"]
     else:
-        from scipy.io import loadmat
+        from vaelab.data.sources import require_scipy
 
+        loadmat = require_scipy("Frey faces' .mat file")
         (p,) = fetch(["frey_rawface.mat"], [FREY_URL], "Frey faces")
         faces = loadmat(p)["ff"].T
-    x = to_unit_float(faces.reshape(len(faces), -1), "freyfaces")
-    if x.shape[1] != 560:
-        raise DataError(f"freyfaces: expected 560 pixels (28x20) per image, got {x.shape[1]}")
+    x = _images(np.asarray(faces).reshape(len(faces), -1), "freyfaces", (1, 28, 20))
     g = torch.Generator().manual_seed(0)
     x = x[torch.randperm(len(x), generator=g)]
-    return ImageDataset("freyfaces", x[n_valid + n_test:], x[:n_valid], x[n_valid:n_valid + n_test],
-                        (28, 20), binary=False, source=str(p))
+    return ImageDataset("freyfaces", x[n_valid + n_test:], x[:n_valid],
+                        x[n_valid:n_valid + n_test], binary=False, levels=256, source=str(p),
+                        preferred_likelihood="gaussian")
 
 
 def omniglot(path: Path | None = None, binarize: str = "dynamic", n_valid: int = 1345,
              seed: int = 0) -> ImageDataset:
     """Omniglot as Burda et al. used it: ``chardata.mat`` with ``data`` (784 x N) and
     ``testdata``, column-major 28x28 images, grey levels in [0, 1]."""
-    from scipy.io import loadmat
+    from vaelab.data.sources import require_scipy
 
+    loadmat = require_scipy("Omniglot's chardata.mat")
     if path is None:
         (path,) = fetch(["chardata.mat"], [OMNIGLOT_URL], "Omniglot (chardata.mat)")
     try:
@@ -197,34 +193,32 @@ def omniglot(path: Path | None = None, binarize: str = "dynamic", n_valid: int =
         raise DataError(f"omniglot: {path} is not Burda's chardata.mat ({e})") from None
 
     def fix(a):  # Burda's Fortran-order flattening -> row-major 28x28
-        return a.reshape(-1, 28, 28, order="F").reshape(len(a), 784)
+        return a.reshape(-1, 28, 28, order="F")
 
-    tr, te = to_unit_float(fix(train), "omniglot"), to_unit_float(fix(test), "omniglot")
-    if binarize == "static":
-        g = torch.Generator().manual_seed(seed)
-        tr, te = torch.bernoulli(tr, generator=g), torch.bernoulli(te, generator=g)
+    tr, te = _images(fix(train), "omniglot"), _images(fix(test), "omniglot")
     tr, va = _split_valid(tr, min(n_valid, len(tr) // 10), seed)
-    return ImageDataset("omniglot", tr, va, te, (28, 28), binary=binarize == "static",
-                        dynamic_binarize=binarize == "dynamic", source=str(path))
+    d = ImageDataset("omniglot", tr, va, te, binary=False, source=str(path),
+                     default_binarize="dynamic")
+    return d.binarized(binarize, seed)
 
 
 def embedded() -> ImageDataset:
     """A 6000/1000/1000 subset of static binarized MNIST shipped in the package (bit-packed)."""
     ref = resources.files("vaelab.data") / "embedded" / "binarized_mnist_small.npz"
     with resources.as_file(ref) as p, np.load(p) as d:
-        t = {s: torch.as_tensor(np.unpackbits(d[s], axis=1)[:, :784]).float()
-             for s in ("train", "valid", "test")}
-    return ImageDataset("embedded", t["train"], t["valid"], t["test"], (28, 28), binary=True,
+        t = {s: torch.as_tensor(np.unpackbits(d[s], axis=1)[:, :784]).float().view(-1, 1, 28, 28)
+             for s in SPLITS}
+    return ImageDataset("embedded", t["train"], t["valid"], t["test"], binary=True,
                         source="package data: 6000/1000/1000 subset of static binarized MNIST")
 
 
-def from_array(arrays: dict[str, np.ndarray] | np.ndarray | torch.Tensor, name: str = "array",
-               image_shape: tuple[int, int] | None = None, n_valid_frac: float = 0.1,
-               seed: int = 0) -> ImageDataset:
+def from_array(arrays: dict | np.ndarray | torch.Tensor, name: str = "array",
+               image_shape: tuple | None = None, n_valid_frac: float = 0.1,
+               seed: int = 0, identity: dict | None = None) -> ImageDataset:
     """A user's own images: one array (split 80/10/10 with a fixed seed) or a dict with ``train``
-    and optionally ``valid``/``test``. Values must be in [0,1] or uint8; validated like the rest."""
+    and optionally ``valid``/``test``. Any layout ``to_images`` reads; validated like the rest."""
     if not isinstance(arrays, dict):
-        x = to_unit_float(arrays, name)
+        x, _, _ = to_images(arrays, name, image_shape)
         g = torch.Generator().manual_seed(seed)
         x = x[torch.randperm(len(x), generator=g)]
         n = max(1, int(len(x) * n_valid_frac))
@@ -235,23 +229,25 @@ def from_array(arrays: dict[str, np.ndarray] | np.ndarray | torch.Tensor, name: 
         if "train" not in arrays:
             raise DataError(f"{name}: the .npz needs a 'train' array (found keys: "
                             f"{', '.join(arrays) or 'none'})")
-        splits = {s: to_unit_float(a, f"{name}/{s}") for s, a in arrays.items()
-                  if s in ("train", "valid", "test")}
+        splits = {s: to_images(a, f"{name}/{s}", image_shape)[0] for s, a in arrays.items()
+                  if s in SPLITS}
         if "valid" not in splits:
+            if len(splits["train"]) < 2:
+                raise DataError(f"{name}: 'train' needs at least 2 images to hold out a "
+                                "validation split (or give a 'valid' array)")
             splits["train"], splits["valid"] = _split_valid(
                 splits["train"], max(1, int(len(splits["train"]) * n_valid_frac)), seed)
         splits.setdefault("test", splits["valid"])
-    d = splits["train"].shape[1]
-    if image_shape is None:
-        side = int(round(d ** 0.5))
-        image_shape = (side, side) if side * side == d else (1, d)
-    binary = all(is_binary(t) for t in splits.values())
-    return ImageDataset(name, splits["train"], splits["valid"], splits["test"], image_shape,
-                        binary=binary, source=name)
+    all_x = torch.cat([t.flatten() for t in splits.values()])
+    binary = bool(((all_x == 0) | (all_x == 1)).all())
+    scaled = all_x * 255
+    levels = None if binary or not torch.equal(scaled, scaled.round()) else 256
+    return ImageDataset(name, splits["train"], splits["valid"], splits["test"], binary=binary,
+                        levels=levels, source=name, identity=identity or {"name": name})
 
 
-def from_file(path: str | Path) -> ImageDataset:
-    """Load ``.npy`` (one array) or ``.npz`` (``train``/``valid``/``test`` keys, or one array)."""
+def read_arrays(path: str | Path) -> dict | np.ndarray:
+    """The arrays of a ``.npy`` or ``.npz`` file, read fully (every read error a DataError)."""
     p = Path(path)
     if not p.is_file():
         raise DataError(f"data file {p} does not exist; give the path to a .npy or .npz file")
@@ -260,13 +256,30 @@ def from_file(path: str | Path) -> ImageDataset:
                         "numpy.save (.npy) or numpy.savez (.npz)")
     try:
         loaded = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"{p} could not be read as a numpy file ({e}); it may be corrupt") from None
-    if isinstance(loaded, np.ndarray):
-        return from_array(loaded, name=p.name)
-    with loaded as d:
-        keys = list(d.keys())
-        arrays = {k: d[k] for k in keys}
-    if len(keys) == 1 and keys[0] not in ("train", "valid", "test"):
-        return from_array(arrays[keys[0]], name=p.name)
-    return from_array(arrays, name=p.name)
+        if isinstance(loaded, np.ndarray):
+            return loaded
+        with loaded as d:
+            return {k: d[k] for k in d.keys()}
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
+        raise DataError(f"{p} could not be read as a numpy file ({type(e).__name__}: {e}); it "
+                        "may be truncated or hold Python objects: re-save it with numpy") from None
+
+
+def from_file(path: str | Path, image_shape: tuple | None = None,
+              whole: bool = False) -> ImageDataset:
+    """Load ``.npy`` (one array) or ``.npz`` (``train``/``valid``/``test`` keys, or one array).
+    One array is split 80/10/10 with a fixed seed, or with ``whole`` used whole as every split
+    (evaluating a trained model on a file). The identity is the absolute path and sha256."""
+    p = Path(path)
+    arrays = read_arrays(p)
+    identity = {"path": str(p.resolve()), "sha256": digest(p, "sha256")}
+    if isinstance(arrays, dict) and len(arrays) == 1 and next(iter(arrays)) not in SPLITS:
+        arrays = next(iter(arrays.values()))
+    if whole:  # every split present: a single array, or whichever splits the file has
+        present = arrays if isinstance(arrays, dict) else {"test": arrays}
+        have = [present[k] for k in ("test", "valid", "train") if k in present]
+        if not have:
+            raise DataError(f"{p}: no array named train, valid or test (found "
+                            f"{', '.join(present) or 'none'})")
+        arrays = {s: present.get(s, have[0]) for s in SPLITS}
+    return from_array(arrays, name=p.name, image_shape=image_shape, identity=identity)

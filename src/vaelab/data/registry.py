@@ -1,50 +1,140 @@
-"""``load_dataset(name)``: one entry point for named data sets and files."""
+"""Data sets by name, and the run's data section: which data, binarized how, as what shape.
+
+``load_data(DataConfig(...))`` is the one entry point: a registered name (``vaelab datasets``)
+or a path to a ``.npy``/``.npz`` file, then binarization, then a check that the values suit the
+likelihood (binary for Bernoulli, 8-bit levels for the discretized ones).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from vaelab.data import loaders, shapes
-from vaelab.data.dataset import ImageDataset
-from vaelab.data.sources import find_file
+from vaelab.data import colour_shapes, loaders, shapes
+from vaelab.data.dataset import (
+    BINARIZE,
+    ImageDataset,
+    parse_image_shape,
+    require_binary,
+    require_levels,
+)
+from vaelab.data.sources import digest, find_file
 from vaelab.errors import DataError
+from vaelab.registry import Registry, option
 
-DATASETS: dict[str, tuple[Callable[..., ImageDataset], str, list[str]]] = {
-    "embedded": (loaders.embedded, "6000/1000/1000 static binarized MNIST subset (in package)",
-                 []),
-    "binarized_mnist": (loaders.binarized_mnist, "static binarized MNIST (Larochelle & Murray)",
-                        ["binarized_mnist.npz", "binarized_mnist_train.amat"]),
-    "mnist": (loaders.mnist, "grayscale MNIST, dynamically binarized (Burda et al.)",
-              ["train-images-idx3-ubyte.gz", "mnist/train-images-idx3-ubyte.gz"]),
-    "mnist_test": (loaders.mnist_test, "MNIST test images with labels, split 8000/1000/1000",
-                   ["t10k-images-idx3-ubyte.gz", "mnist/t10k-images-idx3-ubyte.gz"]),
-    "freyfaces": (loaders.freyfaces, "Frey faces, continuous 28x20 (Gaussian decoder)",
-                  ["freyfaces.npz", "frey_rawface.mat"]),
-    "shapes": (shapes.shapes, "procedural dSprites-style shapes, 64x64, 5 known factors", []),
-    "shapes_small": (lambda: shapes.shapes(small=True), "648-image version of shapes", []),
-    "omniglot": (loaders.omniglot, "Omniglot 28x28 (Burda's chardata.mat), dynamic binarization",
-                 ["chardata.mat"]),
+DATASETS = Registry("data set")
+DATASETS.add("embedded", loaders.embedded,
+             help="6000/1000/1000 static binarized MNIST subset (in the package)")
+DATASETS.add("binarized_mnist", loaders.binarized_mnist,
+             help="static binarized MNIST, 50k/10k/10k (Larochelle & Murray)")
+DATASETS.add("mnist", loaders.mnist, help="grayscale MNIST, dynamically binarized (Burda et al.)")
+DATASETS.add("mnist_test", loaders.mnist_test,
+             help="MNIST test images with labels, split 8000/1000/1000 (8-bit grey)")
+DATASETS.add("freyfaces", loaders.freyfaces, help="Frey faces, 28x20 8-bit grey (Gaussian "
+             "decoder)")
+DATASETS.add("shapes", shapes.shapes, help="procedural dSprites-style shapes, 64x64, 5 known "
+             "factors")
+DATASETS.add("shapes_small", lambda: shapes.shapes(small=True), help="648-image version of "
+             "shapes")
+DATASETS.add("colour_shapes", colour_shapes.colour_shapes,
+             help="procedural coloured shapes, 32x32 RGB 8-bit, 6 known factors")
+DATASETS.add("omniglot", loaders.omniglot, help="Omniglot 28x28 (Burda's chardata.mat), "
+             "dynamically binarized")
+
+# files that show a named data set is available locally (`vaelab datasets`)
+LOCAL_FILES = {
+    "binarized_mnist": ["binarized_mnist.npz", "binarized_mnist_train.amat"],
+    "mnist": ["train-images-idx3-ubyte.gz", "mnist/train-images-idx3-ubyte.gz"],
+    "mnist_test": ["t10k-images-idx3-ubyte.gz", "mnist/t10k-images-idx3-ubyte.gz"],
+    "freyfaces": ["freyfaces.npz", "frey_rawface.mat"],
+    "omniglot": ["chardata.mat"],
 }
+LIKELIHOOD_CHOICES = ("auto", "bernoulli", "gaussian", "logistic", "categorical")
 
 
-def load_dataset(name: str, binarize: str | None = None) -> ImageDataset:
+@dataclass
+class DataConfig:
+    dataset: str = option("embedded", "a registered data set (see `vaelab datasets`) or a "
+                          ".npy/.npz file of images")
+    binarize: str = option("auto", "Bernoulli-sample grey values: dynamic (fresh every use), "
+                           "static (once, fixed seed), none, or the data set's default",
+                           choices=BINARIZE)
+    image_shape: str = option("", "C,H,W of flat data, e.g. 1,28,20 (or D for plain vectors); "
+                              "empty: from the array")
+    likelihood: str = option("auto", "observation model: bernoulli (binary data), gaussian, "
+                             "logistic (discretized, 8-bit), categorical (256-way, 8-bit); "
+                             "auto: from the data", choices=LIKELIHOOD_CHOICES)
+
+    def __post_init__(self) -> None:
+        if self.binarize not in BINARIZE:
+            raise DataError(f"--binarize must be one of {', '.join(BINARIZE)}, not "
+                            f"'{self.binarize}'")
+        if self.likelihood not in LIKELIHOOD_CHOICES:
+            raise DataError(f"--likelihood must be one of {', '.join(LIKELIHOOD_CHOICES)}, not "
+                            f"'{self.likelihood}'")
+        shape = parse_image_shape(self.image_shape)
+        self.image_shape = ",".join(map(str, shape)) if shape else ""
+
+
+def load_dataset(name: str, image_shape: tuple | None = None) -> ImageDataset:
     """A named data set (see ``DATASETS``) or a path to a ``.npy``/``.npz`` file."""
     if name in DATASETS:
-        fn = DATASETS[name][0]
-        takes = ("mnist", "omniglot", "mnist_test")
-        return fn(binarize=binarize) if binarize and name in takes else fn()
+        if image_shape is not None:
+            raise DataError(f"--image-shape applies to a user's file, not to data set {name}")
+        return DATASETS.get(name).target()
     if name.endswith((".npy", ".npz")) or Path(name).exists():
-        return loaders.from_file(name)
-    raise DataError(f"unknown data set '{name}': choose one of {', '.join(DATASETS)}, "
+        return loaders.from_file(name, image_shape)
+    raise DataError(f"unknown data set '{name}': choose one of {', '.join(DATASETS.names())}, "
                     "or give a path to a .npy/.npz file")
+
+
+def likelihood_of(cfg: DataConfig, data: ImageDataset) -> str:
+    return data.likelihood if cfg.likelihood == "auto" else cfg.likelihood
+
+
+def check_likelihood(data: ImageDataset, likelihood: str) -> None:
+    """Raise a one-line error when the values do not suit ``likelihood``."""
+    if data.dynamic_binarize:
+        if likelihood != "bernoulli":
+            raise DataError(f"{data.name} is binarized dynamically: train it with the bernoulli "
+                            f"likelihood, not {likelihood} (or --binarize none)")
+        return
+    for s in ("train", "valid", "test"):
+        if likelihood == "bernoulli":
+            require_binary(data.split(s), f"{data.name}/{s}")
+        elif likelihood in ("logistic", "categorical"):
+            require_levels(data.split(s), f"{data.name}/{s}", likelihood)
+
+
+def load_data(cfg: DataConfig, seed: int = 0) -> tuple[ImageDataset, str]:
+    """The data a run trains on, and its likelihood (validated against the values)."""
+    data = load_dataset(cfg.dataset, parse_image_shape(cfg.image_shape))
+    data = data.binarized(cfg.binarize, seed)
+    likelihood = likelihood_of(cfg, data)
+    check_likelihood(data, likelihood)
+    return data, likelihood
+
+
+def data_from_identity(identity: dict, image_shape: tuple | None = None) -> ImageDataset:
+    """The data a run recorded: by registry name, or by file path checked against its sha256."""
+    if "name" in identity and "path" not in identity:
+        return load_dataset(identity["name"])
+    path = Path(identity.get("path", ""))
+    if not path.is_file():
+        raise DataError(f"the run's data file {path} is not on this machine; give the data "
+                        "with --data FILE")
+    if identity.get("sha256") and digest(path, "sha256") != identity["sha256"]:
+        raise DataError(f"the run's data file {path} has changed since training (sha256 "
+                        "differs); pass it explicitly with --data FILE to use it anyway")
+    return loaders.from_file(path, image_shape)
 
 
 def available() -> list[dict]:
     """Each named data set with where it was found locally (None if it would be downloaded)."""
     rows = []
-    for name, (_, desc, files) in DATASETS.items():
-        where = "package" if name == "embedded" else "generated" if not files else next(
+    for e in DATASETS.entries():
+        files = LOCAL_FILES.get(e.name)
+        where = "package" if e.name == "embedded" else "generated" if files is None else next(
             (str(p) for p in (find_file(f) for f in files) if p), None)
-        rows.append({"name": name, "description": desc, "found": where})
+        rows.append({"name": e.name, "description": e.help, "found": where})
     return rows

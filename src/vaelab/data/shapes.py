@@ -62,12 +62,11 @@ def shapes(small: bool = False, seed: int = 0, size: int = 64) -> ImageDataset:
     idx = all_factors(sizes)
     vals = factor_values(idx, sizes)
     imgs = np.concatenate([render(*(v[i:i + 512] for v in vals), size=size)
-                           for i in range(0, len(idx), 512)]).reshape(len(idx), -1)
+                           for i in range(0, len(idx), 512)])[:, None]  # [N, 1, H, W]
     perm = np.random.default_rng(seed).permutation(len(idx))
     n = len(idx) // 10
     parts = {"valid": perm[:n], "test": perm[n:2 * n], "train": perm[2 * n:]}
     t = {k: torch.as_tensor(imgs[p], dtype=torch.float32) for k, p in parts.items()}
     labels = {k: torch.as_tensor(idx[p]) for k, p in parts.items()}
     return ImageDataset("shapes_small" if small else "shapes", t["train"], t["valid"], t["test"],
-                        (size, size), binary=True, source=f"procedural, factor sizes {sizes}",
-                        labels=labels)
+                        binary=True, source=f"procedural, factor sizes {sizes}", labels=labels)

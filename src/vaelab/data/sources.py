@@ -16,6 +16,16 @@ from pathlib import Path
 from vaelab.errors import DataError
 
 
+def require_scipy(what: str):
+    """``scipy.io.loadmat``, or a one-line error naming the extra that installs it."""
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        raise DataError(f"reading {what} needs SciPy: pip install 'vaelab[mat]' (or scipy)"
+                        ) from None
+    return loadmat
+
+
 def search_dirs() -> list[Path]:
     """Directories searched for data files, in order: ``$VAELAB_DATA`` (``os.pathsep``-separated),
     then the cache ``$VAELAB_CACHE`` (default ``~/.cache/vaelab``)."""

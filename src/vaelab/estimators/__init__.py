@@ -1,26 +1,22 @@
-"""Gradient estimators for the inference network (the decoder always takes the pathwise one)."""
+"""Gradient estimators: each draws the samples, and gives the objective's value and surrogates
+whose gradients are the estimate (separately for theta and phi; ``Estimator.terms``)."""
 
 from vaelab.errors import ConfigError
-from vaelab.estimators.base import Estimator, EstimatorOutput
+from vaelab.estimators.base import ESTIMATORS, Estimator, EstimatorOutput, Terms, score
 from vaelab.estimators.baselines import BASELINES, NVIL, Baseline, LeaveOneOut, RunningMean
 from vaelab.estimators.pathwise import STL, DReG, Reparam
-from vaelab.estimators.score_function import ScoreFunction
-
-ESTIMATORS = {"reparam": Reparam, "score_function": ScoreFunction, "stl": STL, "dreg": DReG}
-
-
-def make_estimator(name: str, objective: str, K: int, baseline: str = "none",
-                   x_dim: int | None = None) -> Estimator:
-    """Build an estimator by name (see ``ESTIMATORS``)."""
-    if name not in ESTIMATORS:
-        raise ConfigError(f"unknown estimator '{name}': choose one of {', '.join(ESTIMATORS)}")
-    if name == "score_function":
-        return ScoreFunction(objective, K, baseline, x_dim)
-    if baseline != "none":
-        raise ConfigError(f"--baseline applies to the score_function estimator, not {name}")
-    return ESTIMATORS[name](objective, K)
+from vaelab.estimators.score_function import ScoreFunction, ScoreFunctionConfig
+from vaelab.registry import build_config
 
 
-__all__ = ["BASELINES", "ESTIMATORS", "NVIL", "STL", "Baseline", "DReG", "Estimator",
-           "EstimatorOutput", "LeaveOneOut", "Reparam", "RunningMean", "ScoreFunction",
-           "make_estimator"]
+def make_estimator(name: str, K: int = 1, x_dim: int | None = None, **options) -> Estimator:
+    """An estimator by registry name with its options, e.g.
+    ``make_estimator("score_function", K=5, baseline="vimco")``. ``x_dim`` (the size of one
+    example) is needed by the NVIL baseline only."""
+    entry = ESTIMATORS.get(name)
+    return entry.target(K, build_config(entry.config, options, f"estimator {name}"), x_dim)
+
+
+__all__ = ["BASELINES", "ESTIMATORS", "NVIL", "STL", "Baseline", "ConfigError", "DReG",
+           "Estimator", "EstimatorOutput", "LeaveOneOut", "Reparam", "RunningMean",
+           "ScoreFunction", "ScoreFunctionConfig", "Terms", "make_estimator", "score"]

@@ -1,10 +1,19 @@
-"""Gradient estimators for the ELBO and the IWAE bound, built on ``model.log_weights``.
+"""Gradient estimators for variational objectives. An estimator owns the samples: it draws
+z ~ q(z|x) through ``model.posterior(x)``, decides what is detached, and returns the objective's
+value with surrogate objectives whose gradients are the estimate.
 
-Every estimator returns an :class:`EstimatorOutput` whose ``surrogate`` is built so that one
-backward pass gives both gradients: w.r.t. the generative parameters theta it is the pathwise
-gradient of the objective, w.r.t. the inference parameters phi it is the estimator's gradient.
-(The DReG reference code returns two objectives and differentiates each w.r.t. one parameter set;
-folding them into one surrogate saves a second backward pass.)
+As in the DReG reference code (Tucker et al. 2019), each estimator states two surrogates per
+example (``terms``): the **model term**, whose gradient w.r.t. the generative parameters theta
+is the estimate for theta, and the **inference term**, whose gradient w.r.t. the inference
+parameters phi is the estimate for phi. Training needs one backward pass, so ``forward`` builds a
+single ``surrogate`` with
+
+    grad_theta surrogate = grad_theta model_term,    grad_phi surrogate = grad_phi inference_term.
+
+The default forward is the model term when both terms are the same expression (reparam, STL),
+else their sum, which is right when the model term does not depend on phi and the inference
+term not on theta (score function: z is detached). Estimators whose terms share a
+reparameterized path (DReG) override it; a test checks the identity for every estimator.
 """
 
 from __future__ import annotations
@@ -14,51 +23,91 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vaelab.distributions import stop_gradient
 from vaelab.errors import ConfigError
-from vaelab.models.log_weights import LogWeights
-from vaelab.objectives.bounds import OBJECTIVES
-from vaelab.objectives.kl_control import beta_elbo, free_bits_elbo
+from vaelab.models.base import Model
+from vaelab.objectives.base import Objective
+from vaelab.objectives.samples import Samples
+from vaelab.registry import Registry
+
+ESTIMATORS = Registry("estimator")
+
+
+@dataclass
+class Terms:
+    """bound: the objective's bound per example ``[B]`` (detached).
+    model_term / inference_term: surrogates ``[B]`` for theta and phi (see the module docstring).
+    aux_loss: a scalar to *minimise* for parameters outside the model's two sets (a learned
+    baseline) and the model's auxiliary loss (VQ codebook and commitment terms)."""
+
+    bound: torch.Tensor
+    model_term: torch.Tensor
+    inference_term: torch.Tensor
+    samples: Samples
+    aux_loss: torch.Tensor
 
 
 @dataclass
 class EstimatorOutput:
-    """bound: the objective's value per example, ``[B]`` (no gradient needed from it).
-    surrogate: maximise ``surrogate.mean()``; its gradient is the estimate, ``[B]``.
-    log_weights: the model's output, for diagnostics."""
+    """bound ``[B]`` (detached); surrogate ``[B]``: maximise its mean and minimise ``aux_loss``
+    (``loss`` combines them); samples: the draws, for diagnostics."""
 
     bound: torch.Tensor
     surrogate: torch.Tensor
-    log_weights: LogWeights
+    samples: Samples
+    aux_loss: torch.Tensor
+
+    @property
+    def loss(self) -> torch.Tensor:
+        """The scalar to minimise in one backward pass."""
+        return -self.surrogate.mean() + self.aux_loss
+
+
+def score(model: Model, x: torch.Tensor, z: torch.Tensor, q, stop_q: bool = False) -> Samples:
+    """The densities of draws ``z`` ``[K, B, D]`` of ``q``; ``stop_q`` evaluates log q with q's
+    parameters cut from the graph (the path through z stays)."""
+    prior = model.prior
+    log_q = (stop_gradient(q) if stop_q else q).log_prob(z)
+    return Samples(z, model.log_likelihood(x, z), prior.log_prob(z), log_q, q, prior)
 
 
 class Estimator(nn.Module):
-    """Base: ``objective`` is 'elbo' ((1/K) sum log w_k) or 'iwae' (L_K); K samples per example."""
+    """Base class: K samples per example. Subclasses define ``terms`` (and ``forward`` when the
+    default combination does not route the gradients)."""
 
     name = "base"
+    needs_rsample = False      # draws must carry a path to phi (q.rsample)
+    needs_stochastic_q = False  # meaningless for a point-mass posterior
 
-    def __init__(self, objective: str = "iwae", K: int = 1) -> None:
+    def __init__(self, K: int = 1, config=None, x_dim: int | None = None) -> None:
         super().__init__()
-        if objective not in OBJECTIVES:
-            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective}")
         if K < 1:
-            raise ConfigError(f"K must be >= 1, got {K}")
-        self.objective, self.K = objective, K
-        self.objective_fn = OBJECTIVES[objective]
-        self.beta, self.free_bits = 1.0, 0.0  # KL weight and free bits (ELBO only)
+            raise ConfigError(f"--k must be >= 1, got {K}")
+        self.K, self.config = K, config
 
-    def training_objective(self, lw: LogWeights) -> torch.Tensor:
-        """The objective to differentiate, ``[B]``: the bound, or its KL-reweighted form, minus
-        any auxiliary penalty the model reports."""
-        if self.objective == "elbo" and self.free_bits > 0:
-            obj = free_bits_elbo(lw, self.free_bits, self.beta)
-        elif self.objective == "elbo" and self.beta != 1.0:
-            obj = beta_elbo(lw, self.beta)
-        else:
-            obj = self.objective_fn(lw.log_w)
-        return obj if lw.penalty is None else obj - lw.penalty
+    def check(self, model: Model, objective: Objective) -> None:
+        """Raise a ConfigError if this estimator cannot serve ``model`` and ``objective``."""
+        latent = model.capabilities.latent
+        if self.needs_rsample and latent != "continuous":
+            raise ConfigError(f"the {self.name} estimator needs a reparameterizable latent; "
+                              f"{type(model).__name__} has a {latent} latent: use reparam")
+        if self.needs_stochastic_q and latent != "continuous":
+            raise ConfigError(f"the {self.name} estimator needs a stochastic posterior; "
+                              f"{type(model).__name__} has a {latent} latent: use reparam")
 
-    def forward(self, model: nn.Module, x: torch.Tensor) -> EstimatorOutput:
+    def _aux(self, model: Model, s: Samples) -> torch.Tensor:
+        if model.capabilities.auxiliary_loss:
+            return model.auxiliary_loss(s.q).mean()
+        return torch.zeros((), device=s.log_w.device)
+
+    def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
         raise NotImplementedError
 
+    def forward(self, model: Model, x: torch.Tensor, objective: Objective) -> EstimatorOutput:
+        t = self.terms(model, x, objective)
+        same = t.model_term is t.inference_term
+        surrogate = t.model_term if same else t.model_term + t.inference_term
+        return EstimatorOutput(t.bound, surrogate, t.samples, t.aux_loss)
+
     def extra_repr(self) -> str:
-        return f"objective={self.objective}, K={self.K}"
+        return f"K={self.K}"

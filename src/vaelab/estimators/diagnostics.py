@@ -14,6 +14,8 @@ import torch
 from torch import nn
 
 from vaelab.estimators.base import Estimator
+from vaelab.models.base import Model
+from vaelab.objectives.base import Objective
 
 
 @dataclass
@@ -29,19 +31,19 @@ class GradientStats:
         return asdict(self)
 
 
-def parameter_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
-    """Inference network (phi) and generative network (theta)."""
-    return {"encoder": list(model.encoder.parameters()),
-            "decoder": list(model.decoder.parameters())}
+def parameter_groups(model: Model) -> dict[str, list[nn.Parameter]]:
+    """Inference network (phi, "encoder") and generative model (theta, "decoder")."""
+    return {"encoder": model.inference_parameters(), "decoder": model.generative_parameters()}
 
 
-def gradient_samples(model: nn.Module, estimator: Estimator, x: torch.Tensor, repeats: int,
-                     params: list[nn.Parameter]) -> tuple[torch.Tensor, torch.Tensor]:
+def gradient_samples(model: Model, estimator: Estimator, objective: Objective, x: torch.Tensor,
+                     repeats: int, params: list[nn.Parameter]
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Running sums of g and g^2 (float64, ``[P]``) over ``repeats`` estimates of the gradient of
     the batch-mean objective w.r.t. ``params``."""
     s1 = s2 = None
     for _ in range(repeats):
-        out = estimator(model, x)
+        out = estimator(model, x, objective)
         grads = torch.autograd.grad(out.surrogate.mean(), params, allow_unused=True)
         g = torch.cat([(gi if gi is not None else torch.zeros_like(p)).flatten()
                        for gi, p in zip(grads, params)]).double()
@@ -60,14 +62,15 @@ def summarize(s1: torch.Tensor, s2: torch.Tensor, repeats: int) -> GradientStats
                          float(snr.median()) if ok.any() else float("inf"), len(mean), repeats)
 
 
-def gradient_statistics(model: nn.Module, estimator: Estimator, x: torch.Tensor, repeats: int,
+def gradient_statistics(model: Model, estimator: Estimator, objective: Objective,
+                        x: torch.Tensor, repeats: int,
                         groups: dict[str, list[nn.Parameter]] | None = None
                         ) -> dict[str, GradientStats]:
     """Statistics of ``repeats`` independent gradient estimates, per parameter group."""
     groups = groups or parameter_groups(model)
     names = list(groups)
     flat = [p for n in names for p in groups[n]]
-    s1, s2 = gradient_samples(model, estimator, x, repeats, flat)
+    s1, s2 = gradient_samples(model, estimator, objective, x, repeats, flat)
     out, i = {}, 0
     for n in names:
         size = sum(p.numel() for p in groups[n])
@@ -76,19 +79,19 @@ def gradient_statistics(model: nn.Module, estimator: Estimator, x: torch.Tensor,
     return out
 
 
-def fit_baseline(estimator: Estimator, model: nn.Module, x: torch.Tensor, steps: int = 200,
-                 lr: float = 1e-3) -> None:
-    """Fit a learned baseline (NVIL) and its running mean to a fixed model before diagnostics."""
+def fit_baseline(estimator: Estimator, model: Model, objective: Objective, x: torch.Tensor,
+                 steps: int = 200, lr: float = 1e-3) -> None:
+    """Fit an estimator's own state (a learned baseline and its running mean) to a fixed model
+    before diagnostics; estimators without state are left as they are."""
     params = list(estimator.parameters())
-    baseline = getattr(estimator, "baseline", None)
-    if baseline is None:
+    if not params and not list(estimator.buffers()):
         return
     opt = torch.optim.Adam(params, lr=lr) if params else None
-    baseline.train()
+    estimator.train()
     for _ in range(steps):
-        out = estimator(model, x)
+        out = estimator(model, x, objective)
         if opt is not None:
             opt.zero_grad()
-            (-out.surrogate.mean()).backward(inputs=params)
+            out.aux_loss.backward(inputs=params)
             opt.step()
-    baseline.eval()
+    estimator.eval()

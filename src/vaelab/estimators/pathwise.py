@@ -2,61 +2,93 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
-from torch import nn
 
 from vaelab.errors import ConfigError
-from vaelab.estimators.base import Estimator, EstimatorOutput
-from vaelab.objectives.bounds import normalized_weights
+from vaelab.estimators.base import ESTIMATORS, Estimator, EstimatorOutput, Terms, score
+from vaelab.models.base import Model
+from vaelab.objectives.base import Objective
+from vaelab.objectives.bounds import iwae_bound, normalized_weights
 
 
+@dataclass(frozen=True)
+class NoOptions:
+    """This estimator has no options besides K."""
+
+
+@ESTIMATORS.register("reparam", NoOptions, help="reparameterization: the gradient through "
+                     "z = mu + sigma * eps (Kingma & Welling 2014)")
 class Reparam(Estimator):
-    """grad of E_eps[f(mu + sigma * eps)] through the sample (Kingma & Welling 2014)."""
+    """grad of E_eps[f(z(eps, phi))] through the sample; both terms are the objective."""
 
     name = "reparam"
 
-    def forward(self, model: nn.Module, x: torch.Tensor) -> EstimatorOutput:
-        lw = model.log_weights(x, self.K)
-        return EstimatorOutput(self.objective_fn(lw.log_w).detach(), self.training_objective(lw),
-                               lw)
+    def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
+        q = model.posterior(x)
+        z = q.rsample((self.K,)) if q.has_rsample else q.sample((self.K,))
+        s = score(model, x, z, q)
+        obj = objective(s)
+        return Terms(objective.bound(s.log_w).detach(), obj, obj, s, self._aux(model, s))
 
 
+@ESTIMATORS.register("stl", NoOptions, help="sticking the landing (Roeder et al. 2017): "
+                     "reparameterization without the score term; unbiased for the ELBO only")
 class STL(Estimator):
-    """Sticking the landing (Roeder et al. 2017): the pathwise gradient with the score term
-    grad_phi log q_phi(z)|_z dropped, by evaluating log q with stopped parameters. Unbiased; zero
-    variance for the encoder when q equals the true posterior."""
+    """The pathwise gradient with the score term grad_phi log q_phi(z)|_z dropped: log q is
+    evaluated with stopped parameters. For theta log q does not matter, so the model and
+    inference terms are one expression. Unbiased for the ELBO, zero encoder variance when q is
+    the exact posterior; biased for L_K with K > 1 (Tucker et al. 2019)."""
 
     name = "stl"
+    needs_rsample = True
 
-    def forward(self, model: nn.Module, x: torch.Tensor) -> EstimatorOutput:
-        lw = model.log_weights(x, self.K, stop_q_params=True)
-        return EstimatorOutput(self.objective_fn(lw.log_w).detach(), self.training_objective(lw),
-                               lw)
+    def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
+        q = model.posterior(x)
+        s = score(model, x, q.rsample((self.K,)), q, stop_q=True)
+        obj = objective(s)
+        return Terms(objective.bound(s.log_w).detach(), obj, obj, s, self._aux(model, s))
 
 
+@ESTIMATORS.register("dreg", NoOptions, help="doubly reparameterized gradient for L_K "
+                     "(Tucker et al. 2019): unbiased, encoder SNR that does not fall with K")
 class DReG(Estimator):
-    """Doubly reparameterized gradient for IWAE (Tucker et al. 2019):
+    """Doubly reparameterized gradient for the IWAE bound (Tucker et al. 2019), log q with
+    stopped parameters:
 
-        grad_phi L_K ~= sum_k w~_k^2 (d log w_k / d z_k) (d z_k / d phi),
+        model term      L_K = log (1/K) sum_k w_k        -> theta: sum_k w~_k grad log p(x, z_k)
+        inference term  sum_k stop(w~_k)^2 log w_k       -> phi:   sum_k w~_k^2 (d log w_k/dz_k)
+                                                                    (d z_k / d phi)
 
-    with log q under stopped parameters; theta keeps the IWAE gradient sum_k w~_k grad log p_k.
-    One backward pass: the gradient reaching each z_k is scaled by w~_k (a hook), so the
-    logsumexp's w~_k becomes w~_k^2 on the phi path only."""
+    ``forward`` gets both in one backward pass: the gradient reaching each z_k is scaled by
+    w~_k (a hook), so the logsumexp's w~_k becomes w~_k^2 on the phi path only."""
 
     name = "dreg"
+    needs_rsample = True
 
-    def __init__(self, objective: str = "iwae", K: int = 1) -> None:
-        super().__init__(objective, K)
-        if objective != "iwae":
-            raise ConfigError("dreg is an estimator for the IWAE bound (--model iwae); for the "
-                              "ELBO use stl, which DReG reduces to there")
+    def check(self, model: Model, objective: Objective) -> None:
+        super().check(model, objective)
+        if objective.name != "iwae":
+            raise ConfigError("dreg estimates the gradient of L_K: use --objective iwae (for the "
+                              "ELBO use stl, which DReG reduces to there)")
 
-    def forward(self, model: nn.Module, x: torch.Tensor) -> EstimatorOutput:
-        lw = model.log_weights(x, self.K, stop_q_params=True)
-        log_w = lw.log_w
-        w = normalized_weights(log_w).unsqueeze(-1)  # [K, B, 1]
-        for z in lw.z:
-            if z.requires_grad:
-                z.register_hook(lambda g, w=w: g * w)
-        bound = self.objective_fn(log_w)
-        return EstimatorOutput(bound.detach(), bound, lw)
+    def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
+        q = model.posterior(x)
+        s = score(model, x, q.rsample((self.K,)), q, stop_q=True)
+        log_w = s.log_w
+        inference = (normalized_weights(log_w) ** 2 * log_w).sum(0)
+        bound = iwae_bound(log_w)
+        return Terms(bound.detach(), bound, inference, s, self._aux(model, s))
+
+    def forward(self, model: Model, x: torch.Tensor, objective: Objective) -> EstimatorOutput:
+        q = model.posterior(x)
+        z = q.rsample((self.K,))
+        z_used = z.view_as(z)  # a node of its own: its hook sees only the densities' gradient
+        s = score(model, x, z_used, q, stop_q=True)
+        log_w = s.log_w
+        if z_used.requires_grad:
+            w = normalized_weights(log_w).unsqueeze(-1)  # [K, B, 1]
+            z_used.register_hook(lambda g: g * w)
+        bound = iwae_bound(log_w)
+        return EstimatorOutput(bound.detach(), bound, s, self._aux(model, s))

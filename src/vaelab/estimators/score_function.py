@@ -5,48 +5,75 @@ grad_phi E_q[f(z)] = E_q[f(z) grad_phi log q_phi(z)]   (the lecture's "Likelihoo
 ELBO:  grad_phi ~= (1/K) sum_k (log w_k - b_k) grad_phi log q(z_k|x)
 IWAE:  grad_phi ~= sum_k (L^ - b_k - w~_k) grad_phi log q(z_k|x)   (Mnih & Rezende 2016)
 
-The samples are detached, so the generative network still gets its pathwise gradient.
+The samples are detached, so theta keeps its pathwise gradient and the two terms touch disjoint
+parameters: model term f(log p(x, z) - stop(log q)), inference term f(stop(log p) - log q) +
+sum_k stop(coef_k) log q(z_k|x).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
-from torch import nn
 
 from vaelab.errors import ConfigError
-from vaelab.estimators.base import Estimator, EstimatorOutput
+from vaelab.estimators.base import ESTIMATORS, Estimator, Terms, score
 from vaelab.estimators.baselines import BASELINES, NVIL, Baseline
+from vaelab.models.base import Model
+from vaelab.objectives.base import Objective
+from vaelab.registry import option
 
 
+@dataclass(frozen=True)
+class ScoreFunctionConfig:
+    baseline: str = option("none", "control variate: none, mean (running average), nvil "
+                           "(input-dependent, Mnih & Gregor 2014) or vimco (leave-one-out, "
+                           "Mnih & Rezende 2016; K >= 2)", choices=tuple(BASELINES))
+
+
+@ESTIMATORS.register("score_function", ScoreFunctionConfig,
+                     help="likelihood ratio / REINFORCE with a baseline (unbiased, any q)")
 class ScoreFunction(Estimator):
     name = "score_function"
+    needs_stochastic_q = True
 
-    def __init__(self, objective: str = "iwae", K: int = 1, baseline: str = "none",
+    def __init__(self, K: int = 1, config: ScoreFunctionConfig | None = None,
                  x_dim: int | None = None) -> None:
-        super().__init__(objective, K)
+        super().__init__(K, config or ScoreFunctionConfig())
+        baseline = self.config.baseline
         if baseline not in BASELINES:
             raise ConfigError(f"unknown baseline '{baseline}': choose {', '.join(BASELINES)}")
         if baseline == "vimco" and K < 2:
             raise ConfigError("the vimco (leave-one-out) baseline needs --k 2 or more")
         if baseline == "nvil":
             if x_dim is None:
-                raise ConfigError("the nvil baseline needs x_dim")
+                raise ConfigError("the nvil baseline needs x_dim, the size of one example")
             self.baseline: Baseline = NVIL(x_dim)
         else:
             self.baseline = BASELINES[baseline]()
 
-    def forward(self, model: nn.Module, x: torch.Tensor) -> EstimatorOutput:
-        lw = model.log_weights(x, self.K, reparameterize=False)
-        log_w = lw.log_w
-        bound = self.objective_fn(log_w)  # theta: pathwise; phi: -w~_k grad log q (IWAE), etc.
-        if self.objective == "elbo":
+    def check(self, model: Model, objective: Objective) -> None:
+        super().check(model, objective)
+        if not objective.log_w_only or objective.name not in ("elbo", "iwae"):
+            raise ConfigError("the score-function estimator needs the plain ELBO or L_K: beta, "
+                              "KL warm-up and free bits train with reparam or stl")
+
+    def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
+        q = model.posterior(x)
+        s = score(model, x, q.sample((self.K,)), q)
+        log_w = s.log_w
+        f = objective.bound
+        model_term = f(s.log_likelihood + s.log_prior - s.log_q.detach())
+        bound = f(log_w).detach()
+        if objective.name == "elbo":
             signal, scale = log_w.detach(), 1.0 / self.K
         else:
-            signal, scale = bound.detach().expand_as(log_w), 1.0
-        b, aux = self.baseline(signal, x, log_w, self.objective)
+            signal, scale = bound.expand_as(log_w), 1.0
+        b, aux = self.baseline(signal, x.flatten(1), log_w, objective.name)
         coef = (scale * (signal - b)).detach()
-        surrogate = bound + (coef * lw.log_qz).sum(0) - aux
-        return EstimatorOutput(bound.detach(), surrogate, lw)
+        direct = f((s.log_likelihood + s.log_prior).detach() - s.log_q)
+        inference_term = direct + (coef * s.log_q).sum(0)
+        return Terms(bound, model_term, inference_term, s, aux + self._aux(model, s))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, baseline={self.baseline.name}"

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
+
+from vaelab.distributions import GaussianChain
+from vaelab.models.base import Model
 
 
 @torch.no_grad()
-def posterior_means(model: nn.Module, data: torch.Tensor, batch_size: int = 1000,
+def posterior_means(model: Model, data: torch.Tensor, batch_size: int = 1000,
                     n_samples: int = 32) -> list[torch.Tensor]:
-    """E_q[z_l | x] for each stochastic layer l, each ``[N, d_l]``. Layer 1 is exact (mu(x));
-    deeper layers average mu_l(z_{l-1}) over ``n_samples`` draws of z_{l-1}."""
+    """E_q[z_l | x] for each stochastic layer l, each ``[N, d_l]``. The first layer (and a
+    single-layer model's q) is exact; deeper layers of a hierarchy average loc_l(z_{l-1}) over
+    ``n_samples`` draws of z_{l-1}."""
+    if model.latent_dim == 0:
+        return []
     device = next(model.parameters()).device
-    n_layers = getattr(model, "n_layers", 1)
-    outs: list[list[torch.Tensor]] = [[] for _ in range(n_layers)]
-    for i in range(0, len(data), batch_size) if n_layers else []:
-        x = data[i:i + batch_size].to(device)
-        q = model.encode(x)
-        outs[0].append(q.loc.cpu())
-        z = q.sample((n_samples,))
-        for li in range(1, n_layers):
-            q = model.encoder[li](z)
-            outs[li].append(q.loc.mean(0).cpu())
-            z = q.sample()
+    outs: list[list[torch.Tensor]] = [[] for _ in model.latent_sizes]
+    for i in range(0, len(data), batch_size):
+        q = model.posterior(data[i:i + batch_size].to(device))
+        means = (q.layer_means(n_samples) if isinstance(q, GaussianChain) else
+                 q.mean.split(model.latent_sizes, -1))
+        for out, m in zip(outs, means):
+            out.append(m.cpu())
     return [torch.cat(o) for o in outs]
 
 

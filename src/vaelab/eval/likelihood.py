@@ -11,8 +11,8 @@ import math
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
+from vaelab.models.base import Model
 from vaelab.objectives.bounds import grouped_iwae_bound
 
 
@@ -22,23 +22,29 @@ def default_max_samples(device: torch.device) -> int:
 
 
 @torch.no_grad()
-def log_weights_matrix(model: nn.Module, x: torch.Tensor, K: int,
+def log_weights_matrix(model: Model, x: torch.Tensor, K: int,
                        max_samples: int | None = None) -> torch.Tensor:
-    """``[K, B]`` log-weights, drawn in chunks of at most ``max_samples // B`` samples."""
+    """``[K, B]`` log-weights, drawn in chunks of at most ``max_samples // B`` samples. A model
+    whose posterior is deterministic (or absent) gives the same log-weight for every sample:
+    it is computed once."""
+    if model.capabilities.latent != "continuous":
+        return model.log_weights(x, 1).expand(K, -1)
     max_samples = max_samples or default_max_samples(x.device)
     chunk = max(1, max_samples // len(x))
-    parts = [model.log_weights(x, min(chunk, K - i)).log_w for i in range(0, K, chunk)]
+    parts = [model.log_weights(x, min(chunk, K - i)) for i in range(0, K, chunk)]
     return torch.cat(parts, 0)
 
 
 @torch.no_grad()
-def evaluate_bounds(model: nn.Module, data: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000),
+def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000),
                     batch_size: int | None = None, max_samples: int | None = None,
                     binarize: bool = False, generator: torch.Generator | None = None) -> dict:
     """Per-example L_k for every k in ``ks`` over ``data`` ``[N, D]``.
 
-    Samples are drawn in chunks of ``max_samples`` sample-example products, halved (with the
-    batch when needed) on a GPU out-of-memory error. Returns ``{"bounds": {k: mean}, "stderr":
+    Every L_k comes from the same K = max(ks) draws per example: the mean over floor(K/k)
+    disjoint groups of k (``grouped_iwae_bound``). Samples are drawn in chunks of
+    ``max_samples`` sample-example products, halved (with the batch when needed) on a GPU
+    out-of-memory error. Returns ``{"bounds": {k: mean}, "stderr":
     {k: se}, "per_example": {k: [N]}}``; bounds are means over examples in nats. ``binarize``
     draws a Bernoulli sample of grey-level data first.
     """
@@ -47,7 +53,7 @@ def evaluate_bounds(model: nn.Module, data: torch.Tensor, ks: Sequence[int] = (1
     K = max(ks)
     device = next(model.parameters()).device
     # models whose samples are costly (a PixelCNN decoder) say how many fit in one pass
-    max_samples = max_samples or min(getattr(model, "eval_max_samples", 1 << 62),
+    max_samples = max_samples or min(model.eval_max_samples() or 1 << 62,
                                      default_max_samples(device))
     batch_size = batch_size or max(1, min(len(data), max_samples // min(K, 1 << 10)))
     per = {k: [] for k in ks}

@@ -22,11 +22,13 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 from torch.distributions import Normal, kl_divergence
 
+from vaelab.distributions import gaussian_params
+from vaelab.errors import ConfigError
 from vaelab.eval.active_units import active_units, posterior_means
 from vaelab.info.continuous import Estimate, _mean_se
+from vaelab.models.base import Model
 
 
 def log_aggregate_posterior(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor,
@@ -89,30 +91,32 @@ def variational_mi_bound(entropy_z: float, log_q: torch.Tensor) -> Estimate:
 
 
 @torch.no_grad()
-def encoder_params(model: nn.Module, data: torch.Tensor, batch_size: int = 1000):
+def encoder_params(model: Model, data: torch.Tensor, batch_size: int = 1000):
     """q(z_1|x) location and scale for every row of ``data``, ``[N, d_1]`` each."""
     device = next(model.parameters()).device
     locs, scales = [], []
     for i in range(0, len(data), batch_size):
-        q = model.encode(data[i:i + batch_size].to(device))
-        locs.append(q.loc)
-        scales.append(q.scale)
+        loc, scale = gaussian_params(model.posterior(data[i:i + batch_size].to(device)))
+        locs.append(loc)
+        scales.append(scale)
     return torch.cat(locs), torch.cat(scales)
 
 
 @torch.no_grad()
-def rate_distortion(model: nn.Module, data: torch.Tensor, batch_size: int = 500,
+def rate_distortion(model: Model, data: torch.Tensor, batch_size: int = 500,
                     samples: int = 10) -> dict:
-    """Rate E[KL(q(z|x) || p(z))] (closed form for one layer, else E_q[log q - log p]) and
-    distortion -E[log p(x|z)], in nats; ELBO = -(rate + distortion)."""
+    """Rate E[KL(q(z|x) || p(z))] (closed form where the model declares it, else
+    E_q[log q - log p]) and distortion -E[log p(x|z)], in nats; ELBO = -(rate + distortion)."""
     device = next(model.parameters()).device
     rates, dists = [], []
     for i in range(0, len(data), batch_size):
         x = data[i:i + batch_size].to(device)
-        lw = model.log_weights(x, samples)
-        kl = model.analytic_kl(x)
-        rates.append(kl if kl is not None else (lw.log_qz - lw.log_pz).mean(0))
-        dists.append(-lw.log_px_z.mean(0))
+        q = model.posterior(x)
+        z = q.sample((samples,))
+        kl = (model.analytic_kl(q) if model.capabilities.analytic_kl else
+              (q.log_prob(z) - model.prior.log_prob(z)).mean(0))
+        rates.append(kl)
+        dists.append(-model.log_likelihood(x, z).mean(0))
     r, d = _mean_se(torch.cat(rates)), _mean_se(torch.cat(dists))
     return {"rate": r, "distortion": d, "elbo": -(r.value + d.value)}
 
@@ -125,10 +129,14 @@ def per_dimension_kl(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def vae_information(model: nn.Module, data: torch.Tensor, n: int = 2000,
+def vae_information(model: Model, data: torch.Tensor, n: int = 2000,
                     samples: int = 4) -> dict:
     """All diagnostics for ``n`` data points: I(z;x) three ways, KL(q(z)||p(z)), per-dimension
-    KL, active units, rate and distortion."""
+    KL, active units, rate and distortion. Needs a diagonal Gaussian q(z_1|x); KL terms against
+    the prior are exact for an N(0, I) prior and labelled ``_layer1_prior_n01`` otherwise."""
+    if not model.capabilities.gaussian_posterior:
+        raise ConfigError(f"the information diagnostics need a diagonal Gaussian posterior; "
+                          f"{type(model).__name__} does not declare one")
     x = data[:n]
     loc, scale = encoder_params(model, x)
     mi = mutual_information(loc, scale, samples)
@@ -143,7 +151,7 @@ def vae_information(model: nn.Module, data: torch.Tensor, n: int = 2000,
         **{k: (v.to_dict() if isinstance(v, Estimate) else v)
            for k, v in rate_distortion(model, x).items()},
     })
-    if model.n_layers > 1:
+    if not model.capabilities.standard_normal_prior:
         for k in ("mi_elbo_surgery", "kl_aggregate_prior", "average_kl"):
             out[k + "_layer1_prior_n01"] = out.pop(k)  # p(z_1) is not N(0, I) there
     return out

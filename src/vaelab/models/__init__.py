@@ -1,9 +1,19 @@
-"""Models: each gives ``log_weights(x, K)`` -> :class:`LogWeights`, ``log_w`` of shape [K, B]."""
+"""Models: every one implements the protocol of :mod:`vaelab.models.base` and is registered by
+name in ``MODELS`` (users' own classes are named by ``module:Class`` or ``file.py:Class``)."""
 
-from vaelab.models.layers import BernoulliLayer, GaussianLayer, mlp
-from vaelab.models.linear_gaussian import LinearGaussianVAE
-from vaelab.models.log_weights import LogWeights
+from vaelab.models.base import Capabilities, Model
+from vaelab.models.conv_vae import ConvVAE, ConvVAEConfig
+from vaelab.models.layers import GaussianLayer, mlp
+from vaelab.models.likelihoods import LIKELIHOODS, Likelihood, get_likelihood
+from vaelab.models.linear_gaussian import LinearGaussianConfig, LinearGaussianVAE
+from vaelab.models.pixelcnn_density import PixelCNNConfig, PixelCNNDensity
+from vaelab.models.pixelvae import PixelVAE, PixelVAEConfig
+from vaelab.models.registry import MODELS, build_model, from_spec, resolve_class, spec
 from vaelab.models.vae import VAE, VAEConfig
+from vaelab.models.vqvae import VQVAE, VQConfig
 
-__all__ = ["VAE", "BernoulliLayer", "GaussianLayer", "LinearGaussianVAE", "LogWeights",
-           "VAEConfig", "mlp"]
+__all__ = ["LIKELIHOODS", "MODELS", "VAE", "VQVAE", "Capabilities", "ConvVAE", "ConvVAEConfig",
+           "GaussianLayer", "Likelihood", "LinearGaussianConfig", "LinearGaussianVAE", "Model",
+           "PixelCNNConfig", "PixelCNNDensity", "PixelVAE", "PixelVAEConfig", "VAEConfig",
+           "VQConfig", "build_model", "from_spec", "get_likelihood", "mlp", "resolve_class",
+           "spec"]

@@ -1,25 +1,41 @@
-"""A convolutional Gaussian VAE with a Bernoulli decoder (the beta-VAE architecture of Higgins
-et al. 2017 / Burgess et al. 2018: stride-2 4x4 convolutions, a 256-unit layer, 10 latents)."""
+"""A convolutional Gaussian VAE (the beta-VAE architecture of Higgins et al. 2017 / Burgess et
+al. 2018: stride-2 4x4 convolutions, a 256-unit layer, 10 latents) for images of any number of
+channels and any likelihood; ``--beta`` (an objective option) makes it a beta-VAE."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Bernoulli, Normal
+from torch.distributions import Independent, Normal
 
-from vaelab.models.layers import MIN_STD
-from vaelab.models.single_latent import SingleLatentModel
+from vaelab.errors import ConfigError
+from vaelab.models.base import Capabilities, Model
+from vaelab.models.layers import gaussian
+from vaelab.models.likelihoods import LIKELIHOODS, get_likelihood
+from vaelab.models.registry import MODELS
+from vaelab.registry import option
 
 
 @dataclass
 class ConvVAEConfig:
-    image_shape: tuple[int, int] = (64, 64)
-    latent: int = 10
-    channels: int = 32
-    hidden: int = 256
+    x_shape: tuple = option((1, 64, 64), "shape of one image (C, H, W)", cli=False)
+    likelihood: str = option("bernoulli", "observation model", tuple(LIKELIHOODS), cli=False)
+    latent: int = option(10, "latent dimensions")
+    channels: int = option(32, "channels of the first convolutions (doubled after two)")
+    hidden: int = option(256, "units of the fully connected layer")
+
+    def __post_init__(self) -> None:
+        self.x_shape = tuple(int(s) for s in self.x_shape)
+        if len(self.x_shape) != 3:
+            raise ConfigError(f"convvae needs images (C, H, W), got shape {self.x_shape}")
+        for name in ("latent", "channels", "hidden"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name} must be >= 1 for convvae, got {getattr(self, name)}")
+        if n_downsamples(self.x_shape[1:]) < 1:
+            raise ConfigError(f"convvae needs even image sides, got {self.x_shape[1:]}")
+        get_likelihood(self.likelihood)
 
 
 def n_downsamples(shape: tuple[int, int]) -> int:
@@ -30,24 +46,28 @@ def n_downsamples(shape: tuple[int, int]) -> int:
     return n
 
 
-class ConvVAE(SingleLatentModel):
-    def __init__(self, config: ConvVAEConfig) -> None:
-        super().__init__()
-        c = self.config = config
-        self.latent = c.latent
-        n = n_downsamples(c.image_shape)
-        if n < 1:
-            raise ValueError(f"image sides must be even, got {c.image_shape}")
-        self.small = (c.image_shape[0] >> n, c.image_shape[1] >> n)
-        ch = [1] + [c.channels * (1 if i < 2 else 2) for i in range(n)]
+@MODELS.register("convvae", ConvVAEConfig, help="convolutional VAE (the beta-VAE architecture; "
+                 "any channels); with --beta a beta-VAE")
+class ConvVAE(Model):
+    def __init__(self, config: ConvVAEConfig | None = None) -> None:
+        c = self.config = config or ConvVAEConfig()
+        lik = self.likelihood = get_likelihood(c.likelihood)
+        super().__init__(c.x_shape, c.latent, Capabilities(
+            gaussian_posterior=True, standard_normal_prior=True, analytic_kl=True,
+            discrete_data=lik.discrete))
+        C, H, W = c.x_shape
+        n = n_downsamples((H, W))
+        self.small = (H >> n, W >> n)
+        ch = [C] + [c.channels * (1 if i < 2 else 2) for i in range(n)]
         flat = ch[-1] * self.small[0] * self.small[1]
-        enc = []
+        enc: list[nn.Module] = []
         for a, b in zip(ch, ch[1:]):
             enc += [nn.Conv2d(a, b, 4, 2, 1), nn.ReLU()]
         self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, c.hidden), nn.ReLU(),
                                      nn.Linear(c.hidden, 2 * c.latent))
+        rev = [lik.n_params * C] + ch[1:]
+        rev = rev[::-1]
         dec: list[nn.Module] = []
-        rev = ch[::-1]
         for i, (a, b) in enumerate(zip(rev, rev[1:])):
             dec += [nn.ConvTranspose2d(a, b, 4, 2, 1)] + ([nn.ReLU()] if i < n - 1 else [])
         self.decoder = nn.ModuleDict({
@@ -55,32 +75,26 @@ class ConvVAE(SingleLatentModel):
                                 nn.ReLU()),
             "up": nn.Sequential(*dec)})
         self._ch = ch[-1]
+        self.register_buffer("prior_loc", torch.zeros(c.latent), persistent=False)
 
-    def encode(self, x: torch.Tensor) -> Normal:
-        mu, raw = self.encoder(x.view(-1, 1, *self.config.image_shape)).chunk(2, -1)
-        return Normal(mu, F.softplus(raw) + MIN_STD, validate_args=False)
+    def posterior(self, x: torch.Tensor) -> Independent:
+        return Independent(gaussian(self.encoder(x)), 1, validate_args=False)
 
-    def decode(self, z: torch.Tensor) -> Bernoulli:
-        """p(x|z) for z ``[..., d]``: Bernoulli logits ``[..., D]``."""
+    @property
+    def prior(self) -> Independent:
+        return Independent(Normal(self.prior_loc, torch.ones_like(self.prior_loc),
+                                  validate_args=False), 1, validate_args=False)
+
+    def decode(self, z: torch.Tensor):
+        """p(x|z) for z ``[..., d]``: a distribution over ``[..., C, H, W]``."""
         lead = z.shape[:-1]
-        h = self.decoder["fc"](z.reshape(-1, self.latent)).view(-1, self._ch, *self.small)
-        logits = self.decoder["up"](h).reshape(*lead, -1)
-        return Bernoulli(logits=logits, validate_args=False)
+        h = self.decoder["fc"](z.reshape(-1, self.latent_dim)).view(-1, self._ch, *self.small)
+        C, H, W = self.x_shape
+        params = self.decoder["up"](h).view(*lead, self.likelihood.n_params, C, H, W)
+        return self.likelihood.dist(params, 3)
 
-    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z).log_prob(x).sum(-1)
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.decode(z).log_prob(x)
 
-    @torch.no_grad()
-    def sample(self, n: int) -> torch.Tensor:
-        return self.decode(self.prior((n,)).sample()).probs
-
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x).loc).probs
-
-    @torch.no_grad()
-    def init_output_bias(self, mean_x: torch.Tensor) -> None:
-        pass
-
-    def config_dict(self) -> dict:
-        return {"kind": "betavae", **asdict(self.config)}
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode(z).mean.clamp(0, 1)

@@ -1,12 +1,15 @@
-"""Building blocks: MLPs and conditional distributions (Gaussian, Bernoulli) over vectors."""
+"""Building blocks: MLPs and Gaussian layers h -> N(mu(h), diag sigma(h)^2)."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Bernoulli, Normal
-from torch.func import functional_call
+from torch.distributions import Normal
+
+from vaelab.errors import ConfigError
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU,
                "softplus": nn.Softplus}
@@ -16,7 +19,8 @@ MIN_STD = 1e-4
 def mlp(in_dim: int, hidden: list[int], out_dim: int, activation: str = "tanh") -> nn.Sequential:
     """``in -> hidden[0] -> ... -> out``, with ``activation`` after each hidden layer."""
     if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation '{activation}': choose from {', '.join(ACTIVATIONS)}")
+        raise ConfigError(f"unknown activation '{activation}': choose from "
+                          f"{', '.join(ACTIVATIONS)}")
     layers: list[nn.Module] = []
     d = in_dim
     for h in hidden:
@@ -26,45 +30,43 @@ def mlp(in_dim: int, hidden: list[int], out_dim: int, activation: str = "tanh") 
     return nn.Sequential(*layers)
 
 
+def gaussian(params: torch.Tensor) -> Normal:
+    """Split ``[..., 2d]`` into a location and a softplus scale: N(mu, softplus(r) + 1e-4)."""
+    mu, raw = params.chunk(2, dim=-1)
+    return Normal(mu, F.softplus(raw) + MIN_STD, validate_args=False)
+
+
+def inverse_softplus(y: float | torch.Tensor):
+    """The raw parameter r with softplus(r) = y."""
+    if torch.is_tensor(y):
+        return torch.log(torch.expm1(y))
+    return math.log(math.expm1(y))
+
+
 class GaussianLayer(nn.Module):
-    """h -> N(mu(h), diag std(h)^2) over ``out_dim``; std = softplus(.) + MIN_STD.
-
-    ``constant_std``: std is a learned vector that does not depend on h (linear-Gaussian models).
-    """
-
-    def __init__(self, in_dim: int, hidden: list[int], out_dim: int, activation: str = "tanh",
-                 constant_std: bool = False) -> None:
-        super().__init__()
-        self.constant_std = constant_std
-        self.net = mlp(in_dim, hidden, out_dim if constant_std else 2 * out_dim, activation)
-        if constant_std:
-            self.raw_std = nn.Parameter(torch.zeros(out_dim))
-
-    def forward(self, h: torch.Tensor, stop_params: bool = False) -> Normal:
-        if stop_params:  # same function, parameters cut from the graph (STL, DReG)
-            detached = {k: v.detach() for k, v in self.named_parameters()}
-            return functional_call(self, detached, (h,))
-        out = self.net(h)
-        if self.constant_std:
-            mu, raw = out, self.raw_std.expand_as(out)
-        else:
-            mu, raw = out.chunk(2, dim=-1)
-        return Normal(mu, F.softplus(raw) + MIN_STD, validate_args=False)
-
-
-class BernoulliLayer(nn.Module):
-    """h -> Bernoulli(logits(h)) over ``out_dim`` independent binary pixels."""
+    """h -> N(mu(h), diag std(h)^2) over ``out_dim``; std = softplus(.) + 1e-4."""
 
     def __init__(self, in_dim: int, hidden: list[int], out_dim: int,
                  activation: str = "tanh") -> None:
         super().__init__()
-        self.net = mlp(in_dim, hidden, out_dim, activation)
+        self.net = mlp(in_dim, hidden, 2 * out_dim, activation)
 
-    def forward(self, h: torch.Tensor) -> Bernoulli:
-        return Bernoulli(logits=self.net(h), validate_args=False)
+    def forward(self, h: torch.Tensor) -> Normal:
+        return gaussian(self.net(h))
 
-    @torch.no_grad()
-    def init_bias(self, mean_x: torch.Tensor) -> None:
-        """Output bias = logit of the mean training image (Burda et al. 2015)."""
-        p = mean_x.clamp(1e-3, 1 - 1e-3)
-        self.net[-1].bias.copy_(torch.log(p) - torch.log1p(-p))
+
+class AffineGaussian(nn.Module):
+    """h -> N(A h + c, diag s^2) with a constant learned s: linear-Gaussian models."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_dim, out_dim)
+        self.raw_std = nn.Parameter(torch.zeros(out_dim))
+
+    @property
+    def std(self) -> torch.Tensor:
+        return F.softplus(self.raw_std) + MIN_STD
+
+    def forward(self, h: torch.Tensor) -> Normal:
+        mu = self.linear(h)
+        return Normal(mu, self.std.expand_as(mu), validate_args=False)

@@ -8,31 +8,69 @@ likelihood estimates, gradient estimators and information diagnostics.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
-from torch.distributions import MultivariateNormal, Normal, kl_divergence
+from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
-from vaelab.models.vae import VAE, VAEConfig
+from vaelab.models.base import Capabilities, Model
+from vaelab.models.layers import MIN_STD, AffineGaussian, inverse_softplus
+from vaelab.models.registry import MODELS
+from vaelab.registry import option
 
 
-class LinearGaussianVAE(VAE):
-    def __init__(self, x_dim: int, z_dim: int) -> None:
-        super().__init__(VAEConfig(x_dim=x_dim, latent_dims=[z_dim], hidden=[[]],
-                                   likelihood="gaussian"), constant_std=True)
+@dataclass
+class LinearGaussianConfig:
+    x_shape: tuple = option((6,), "shape of one example (a vector of D values)", cli=False)
+    likelihood: str = option("gaussian", "observation model (always Gaussian)", cli=False)
+    latent: int = option(3, "latent dimensions d")
 
-    # parameters in closed-form notation
+    def __post_init__(self) -> None:
+        self.x_shape = tuple(int(s) for s in self.x_shape)
+
+
+@MODELS.register("linear_gaussian", LinearGaussianConfig,
+                 help="factor analysis with a linear Gaussian encoder: exact log p(x), exact "
+                      "posterior (flat vectors, Gaussian likelihood)")
+class LinearGaussianVAE(Model):
+    def __init__(self, x_dim: int | LinearGaussianConfig = 6, z_dim: int = 3) -> None:
+        if isinstance(x_dim, LinearGaussianConfig):
+            x_dim, z_dim = math.prod(x_dim.x_shape), x_dim.latent
+        self.config = LinearGaussianConfig((x_dim,), latent=z_dim)
+        super().__init__((x_dim,), z_dim, Capabilities(
+            gaussian_posterior=True, standard_normal_prior=True, analytic_kl=True))
+        self.encoder = AffineGaussian(x_dim, z_dim)
+        self.decoder = AffineGaussian(z_dim, x_dim)
+        self.register_buffer("prior_loc", torch.zeros(z_dim), persistent=False)
+
+    # ---- the protocol -----------------------------------------------------------------------
+    def posterior(self, x: torch.Tensor) -> Independent:
+        return Independent(self.encoder(x), 1, validate_args=False)
+
+    @property
+    def prior(self) -> Independent:
+        return Independent(Normal(self.prior_loc, torch.ones_like(self.prior_loc),
+                                  validate_args=False), 1, validate_args=False)
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z).log_prob(x).sum(-1)
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z).loc
+
+    # ---- parameters in closed-form notation -------------------------------------------------
     @property
     def W(self) -> torch.Tensor:
-        return self.decoder[0].net[0].weight  # [D, d]
+        return self.decoder.linear.weight  # [D, d]
 
     @property
     def b(self) -> torch.Tensor:
-        return self.decoder[0].net[0].bias
+        return self.decoder.linear.bias
 
     @property
     def psi(self) -> torch.Tensor:
         """Observation noise variances, ``[D]``."""
-        return self.decoder[0](torch.zeros(1, self.config.latent_dims[0])).scale[0] ** 2
+        return self.decoder.std ** 2
 
     def marginal(self) -> MultivariateNormal:
         """p(x) = N(b, W W^T + diag psi)."""
@@ -46,8 +84,8 @@ class LinearGaussianVAE(VAE):
     def posterior_covariance(self) -> torch.Tensor:
         """S = (I + W^T Psi^-1 W)^-1, the same for every x, ``[d, d]``."""
         W = self.W
-        return torch.linalg.inv(torch.eye(W.shape[1], dtype=W.dtype)
-                                + W.T @ (W / self.psi[:, None]))
+        eye = torch.eye(W.shape[1], dtype=W.dtype, device=W.device)
+        return torch.linalg.inv(eye + W.T @ (W / self.psi[:, None]))
 
     def exact_posterior(self, x: torch.Tensor) -> MultivariateNormal:
         """p(z|x) = N(S W^T Psi^-1 (x - b), S), S = (I + W^T Psi^-1 W)^-1; batch ``[B]``."""
@@ -57,7 +95,7 @@ class LinearGaussianVAE(VAE):
 
     def closed_form_elbo(self, x: torch.Tensor) -> torch.Tensor:
         """E_q[log p(x|z)] - KL(q(z|x) || p(z)) exactly, ``[B]``; differentiable in all params."""
-        q = self.encode(x)
+        q = self.encoder(x)
         mu, var = q.loc, q.scale ** 2
         psi = self.psi
         resid = x - (mu @ self.W.T + self.b)
@@ -73,11 +111,9 @@ class LinearGaussianVAE(VAE):
         q is then exact when the posterior covariance is diagonal (W^T Psi^-1 W diagonal)."""
         S = self.posterior_covariance()
         A = S @ self.W.T / self.psi  # [d, D]
-        enc = self.encoder[0]
-        enc.net[0].weight.copy_(A)
-        enc.net[0].bias.copy_(-A @ self.b)
-        std = S.diagonal().sqrt() - 1e-4
-        enc.raw_std.copy_(torch.log(torch.expm1(std)))  # inverse softplus
+        self.encoder.linear.weight.copy_(A)
+        self.encoder.linear.bias.copy_(-A @ self.b)
+        self.encoder.raw_std.copy_(inverse_softplus(S.diagonal().sqrt() - MIN_STD))
 
     @torch.no_grad()
     def set_q_overdispersed(self, widen: float = 1.2, shift: float = 0.3) -> None:
@@ -87,6 +123,5 @@ class LinearGaussianVAE(VAE):
         (a q narrower than p in some direction can make E_q[w^4] infinite)."""
         self.set_q_to_posterior_diagonal()
         s = widen * torch.linalg.eigvalsh(self.posterior_covariance()).max().sqrt()
-        enc = self.encoder[0]
-        enc.raw_std.fill_(float(torch.log(torch.expm1(s))))
-        enc.net[0].bias.add_(shift * s)
+        self.encoder.raw_std.fill_(float(inverse_softplus(s - MIN_STD)))
+        self.encoder.linear.bias.add_(shift * s)

@@ -14,6 +14,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Bernoulli, Categorical
 
+from vaelab.errors import ConfigError
+
+
+def pixel_levels(likelihood: str, x_shape: tuple, model: str) -> int:
+    """Pixel levels of a PixelCNN decoder: 2 (Bernoulli) or 256 (softmax); one channel."""
+    if len(x_shape) != 3 or x_shape[0] != 1:
+        raise ConfigError(f"{model} models single-channel images (1, H, W), not {x_shape}; "
+                          "for colour images use convvae or vae")
+    if likelihood not in ("bernoulli", "categorical"):
+        raise ConfigError(f"{model} has Bernoulli (binary data) or 256-way categorical (8-bit) "
+                          f"pixels, not --likelihood {likelihood}")
+    return 2 if likelihood == "bernoulli" else 256
+
 
 class GatedLayer(nn.Module):
     def __init__(self, in_ch: int, ch: int, kernel: int, first: bool, cond_dim: int = 0,

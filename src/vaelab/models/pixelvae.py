@@ -1,41 +1,50 @@
-"""PixelVAE (Gulrajani et al. 2016) and a standalone PixelCNN density model, both giving the
-``log_weights`` contract so that the same bounds, estimators and K=5000 evaluation apply.
-
-PixelVAE: q(z|x) = N(mu(x), sigma(x)^2) from a convolutional encoder; p(z) = N(0, I);
-p(x|z) = prod_i p(x_i | x_<i, z), a gated PixelCNN conditioned on a feature map decoded from z.
-``pixel_layers = 0`` gives a factorized (conditionally independent) decoder.
+"""PixelVAE (Gulrajani et al. 2016): q(z|x) = N(mu(x), sigma(x)^2) from a convolutional
+encoder; p(z) = N(0, I); p(x|z) = prod_i p(x_i | x_<i, z), a gated PixelCNN conditioned on a
+feature map decoded from z. ``pixel_layers = 0`` gives a factorized (conditionally independent)
+decoder. Single-channel images; Bernoulli (binary) or 256-way softmax (8-bit) pixels.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Normal
+from torch.distributions import Independent, Normal
 
-from vaelab.models.layers import MIN_STD
-from vaelab.models.log_weights import LogWeights
-from vaelab.models.pixelcnn import PixelCNN
-from vaelab.models.single_latent import SingleLatentModel
+from vaelab.errors import ConfigError
+from vaelab.models.base import Capabilities, Model
+from vaelab.models.layers import gaussian
+from vaelab.models.pixelcnn import PixelCNN, pixel_levels
+from vaelab.models.registry import MODELS
+from vaelab.registry import option
 
 
 @dataclass
 class PixelVAEConfig:
-    image_shape: tuple[int, int] = (28, 28)
-    latent: int = 32
-    pixel_layers: int = 4
-    channels: int = 32        # PixelCNN channels
-    kernel: int = 5
-    cond_channels: int = 16   # decoder feature map fed to every PixelCNN layer
-    enc_channels: int = 32
-    levels: int = 2
+    x_shape: tuple = option((1, 28, 28), "shape of one image (1, H, W)", cli=False)
+    likelihood: str = option("bernoulli", "bernoulli or categorical pixels", cli=False)
+    latent: int = option(32, "latent dimensions")
+    pixel_layers: int = option(4, "gated PixelCNN layers of the decoder (0: factorized)")
+    pixel_channels: int = option(32, "channels of the PixelCNN layers")
+    kernel: int = option(5, "PixelCNN kernel size (odd)")
+    cond_channels: int = option(16, "channels of the feature map decoded from z")
+    enc_channels: int = option(32, "channels of the convolutional encoder")
+
+    def __post_init__(self) -> None:
+        self.x_shape = tuple(int(s) for s in self.x_shape)
+        pixel_levels(self.likelihood, self.x_shape, "pixelvae")
+        if self.x_shape[1] % 4 or self.x_shape[2] % 4:
+            raise ConfigError(f"pixelvae needs image sides divisible by 4, got {self.x_shape}")
+        if self.pixel_layers < 0 or min(self.latent, self.pixel_channels, self.cond_channels,
+                                        self.enc_channels) < 1 or self.kernel % 2 == 0:
+            raise ConfigError("pixelvae: --pixel-layers >= 0, positive sizes and an odd kernel")
 
 
-def conv_encoder(c: int, out: int, shape: tuple[int, int]) -> nn.Sequential:
+def conv_encoder(c: int, out: int, shape: tuple[int, int], in_ch: int = 1) -> nn.Sequential:
     h, w = shape
     return nn.Sequential(
-        nn.Conv2d(1, c, 3, padding=1), nn.ELU(), nn.Conv2d(c, c, 4, 2, 1), nn.ELU(),
+        nn.Conv2d(in_ch, c, 3, padding=1), nn.ELU(), nn.Conv2d(c, c, 4, 2, 1), nn.ELU(),
         nn.Conv2d(c, 2 * c, 4, 2, 1), nn.ELU(), nn.Flatten(),
         nn.Linear(2 * c * (h // 4) * (w // 4), 256), nn.ELU(), nn.Linear(256, out))
 
@@ -55,107 +64,49 @@ class ConvDecoder(nn.Module):
         return self.up(self.fc(z).view(-1, 2 * self.c, self.h4, self.w4))
 
 
-class PixelVAE(SingleLatentModel):
-    def __init__(self, config: PixelVAEConfig) -> None:
-        super().__init__()
-        c = self.config = config
-        self.latent = c.latent
-        h, w = c.image_shape
-        if h % 4 or w % 4:
-            raise ValueError(f"PixelVAE needs image sides divisible by 4, got {c.image_shape}")
-        self.encoder = conv_encoder(c.enc_channels, 2 * c.latent, c.image_shape)
+@MODELS.register("pixelvae", PixelVAEConfig, help="PixelVAE: conv encoder, gated PixelCNN "
+                 "decoder conditioned on z (Gulrajani et al. 2016)")
+class PixelVAE(Model):
+    def __init__(self, config: PixelVAEConfig | None = None) -> None:
+        c = self.config = config or PixelVAEConfig()
+        self.levels = pixel_levels(c.likelihood, c.x_shape, "pixelvae")
+        super().__init__(c.x_shape, c.latent, Capabilities(
+            gaussian_posterior=True, standard_normal_prior=True, analytic_kl=True,
+            autoregressive_decoder=True, discrete_data=True))
+        hw = c.x_shape[1:]
+        self.encoder = conv_encoder(c.enc_channels, 2 * c.latent, hw)
         self.decoder = nn.ModuleDict({
-            "features": ConvDecoder(c.latent, c.enc_channels, c.cond_channels, c.image_shape),
-            "pixelcnn": PixelCNN(c.pixel_layers, c.channels, c.kernel, c.levels,
+            "features": ConvDecoder(c.latent, c.enc_channels, c.cond_channels, hw),
+            "pixelcnn": PixelCNN(c.pixel_layers, c.pixel_channels, c.kernel, self.levels,
                                  cond_channels=c.cond_channels)})
+        self.register_buffer("prior_loc", torch.zeros(c.latent), persistent=False)
 
-    @property
-    def x_dim(self) -> int:
-        return self.config.image_shape[0] * self.config.image_shape[1]
-
-    @property
     def eval_max_samples(self) -> int:
         """Sample-example products per evaluation pass (each one is a PixelCNN forward)."""
-        return self.decoder["pixelcnn"].eval_max_samples(self.config.image_shape)
+        return self.decoder["pixelcnn"].eval_max_samples(self.x_shape[1:])
 
-    def _img(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, D] in [0, 1] -> [B, 1, H, W] pixel values (0/1, or grey levels 0..255)."""
-        x = x.view(-1, 1, *self.config.image_shape)
-        return x if self.config.levels == 2 else torch.round(x * (self.config.levels - 1))
+    def _levels(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 1, H, W] in [0, 1] -> pixel values (0/1, or grey levels 0..255)."""
+        return x if self.levels == 2 else torch.round(x * (self.levels - 1))
 
-    def encode(self, x: torch.Tensor) -> Normal:
-        mu, raw = self.encoder(self._img(x)).chunk(2, -1)
-        return Normal(mu, nn.functional.softplus(raw) + MIN_STD, validate_args=False)
+    def posterior(self, x: torch.Tensor) -> Independent:
+        return Independent(gaussian(self.encoder(x)), 1, validate_args=False)
 
-    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) for x ``[B, D]`` and z ``[K, B, d]`` -> ``[K, B]``."""
+    @property
+    def prior(self) -> Independent:
+        return Independent(Normal(self.prior_loc, torch.ones_like(self.prior_loc),
+                                  validate_args=False), 1, validate_args=False)
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) for x ``[B, 1, H, W]`` and z ``[K, B, d]`` -> ``[K, B]``."""
         K, B = z.shape[:2]
         feats = self.decoder["features"](z.reshape(K * B, -1))
-        xi = self._img(x).repeat(K, 1, 1, 1)
+        xi = self._levels(x).repeat(K, 1, 1, 1)
         return self.decoder["pixelcnn"].log_prob(xi, cond_map=feats).view(K, B)
 
     @torch.no_grad()
-    def sample(self, n: int, z: torch.Tensor | None = None) -> torch.Tensor:
-        z = self.prior((n,)).sample() if z is None else z
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """A sample of p(x | z): with a PixelCNN decoder, reconstructions are samples."""
         feats = self.decoder["features"](z)
-        x = self.decoder["pixelcnn"].sample(len(z), self.config.image_shape, cond_map=feats)
-        return x.flatten(1) / (self.config.levels - 1)
-
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """A sample of p(x | z = mu(x)): with a PixelCNN decoder, reconstructions are samples."""
-        return self.sample(len(x), self.encode(x).loc)
-
-    @torch.no_grad()
-    def init_output_bias(self, mean_x: torch.Tensor) -> None:
-        pass
-
-    def config_dict(self) -> dict:
-        return {"kind": "pixelvae", **asdict(self.config)}
-
-
-class PixelCNNDensity(nn.Module):
-    """A PixelCNN alone: exact log p(x), exposed as log-weights with no latent (log w = log p(x),
-    so every bound equals the exact log-likelihood)."""
-
-    def __init__(self, image_shape=(28, 28), n_layers: int = 8, channels: int = 64,
-                 kernel: int = 5, levels: int = 2) -> None:
-        super().__init__()
-        self.image_shape = tuple(image_shape)
-        self.net = PixelCNN(n_layers, channels, kernel, levels)
-        self.args = dict(image_shape=list(image_shape), n_layers=n_layers, channels=channels,
-                         kernel=kernel, levels=levels)
-        self.n_layers = 0
-
-    @property
-    def eval_max_samples(self) -> int:
-        return self.net.eval_max_samples(self.image_shape)
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact log p(x), ``[B]``, for x ``[B, D]`` in [0, 1]."""
-        xi = x.view(-1, 1, *self.image_shape)
-        if self.net.levels > 2:
-            xi = torch.round(xi * (self.net.levels - 1))
-        return self.net.log_prob(xi)
-
-    def log_weights(self, x: torch.Tensor, K: int = 1, **_) -> LogWeights:
-        lp = self.log_prob(x)
-        zero = torch.zeros_like(lp)
-        return LogWeights(lp.expand(K, -1), zero.expand(K, -1), zero.expand(K, -1), [], None)
-
-    def analytic_kl(self, x):
-        return None
-
-    @torch.no_grad()
-    def sample(self, n: int) -> torch.Tensor:
-        return self.net.sample(n, self.image_shape).flatten(1) / (self.net.levels - 1)
-
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def init_output_bias(self, mean_x) -> None:
-        pass
-
-    def config_dict(self) -> dict:
-        return {"kind": "pixelcnn", **self.args}
+        x = self.decoder["pixelcnn"].sample(len(z), self.x_shape[1:], cond_map=feats)
+        return x / (self.levels - 1)

@@ -1,35 +1,58 @@
-"""VQ-VAE (van den Oord et al. 2017) and VQ-VAE-2 (Razavi et al. 2019) for 28x28 images.
+"""VQ-VAE (van den Oord et al. 2017) and VQ-VAE-2 (Razavi et al. 2019) through the protocol.
 
-The posterior is deterministic (one-hot codes), so with a prior p(c) over code maps
+The posterior is a point mass at the quantized code vectors (one-hot q over codes, log q = 0);
+the latent z is those vectors, flattened (top level first for VQ-VAE-2). With a prior p(c) over
+code maps
     log p(x) >= log p(x | z_q(c)) + log p(c)      (the KL term reduces to -log p(c)).
-During training p(c) is uniform (log p(c) = -n log K); a PixelCNN prior fitted afterwards
-(``vaelab prior``) tightens the bound. ``log_weights`` follows the library's contract with K = 1
-draw (the posterior has no randomness) and reports the VQ losses as ``penalty``.
+During training p(c) is uniform (log p(c) = -n log K for every code map); a PixelCNN prior
+fitted afterwards (``vaelab prior``) tightens the bound. The codebook and commitment losses are
+the model's declared auxiliary loss.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Bernoulli, Categorical
+from torch.distributions import Distribution, constraints
 
-from vaelab.models.log_weights import LogWeights
-from vaelab.models.quantizer import VectorQuantizer
+from vaelab.distributions import PointMass
+from vaelab.errors import ConfigError
+from vaelab.models.base import Capabilities, Model
+from vaelab.models.likelihoods import get_likelihood
+from vaelab.models.quantizer import Quantized, VectorQuantizer
+from vaelab.models.registry import MODELS, register_variant
+from vaelab.registry import option
 
 
 @dataclass
 class VQConfig:
-    image_shape: tuple[int, int] = (28, 28)
-    num_codes: int = 128
-    code_dim: int = 32
-    channels: int = 64
-    commitment: float = 0.25
-    ema: bool = False
-    levels: int = 2           # 2: Bernoulli pixels; 256: 256-way softmax over grey levels
-    hierarchical: bool = False  # VQ-VAE-2: top codes at 7x7, bottom codes at 14x14
+    x_shape: tuple = option((1, 28, 28), "shape of one image (C, H, W), sides divisible by 4",
+                            cli=False)
+    likelihood: str = option("bernoulli", "bernoulli or categorical values", cli=False)
+    num_codes: int = option(128, "codebook size K (codes per level)")
+    code_dim: int = option(32, "dimension of each code vector")
+    channels: int = option(64, "channels of the encoder and decoder convolutions")
+    commitment: float = option(0.25, "weight of the commitment loss (beta in van den Oord "
+                               "et al.)")
+    ema: bool = option(False, "update the codebook by exponential moving averages instead of "
+                       "the codebook loss")
+    hierarchical: bool = option(False, "VQ-VAE-2: top codes at H/4 x W/4, bottom at H/2 x W/2",
+                                cli=False)
+
+    def __post_init__(self) -> None:
+        self.x_shape = tuple(int(s) for s in self.x_shape)
+        if len(self.x_shape) != 3 or self.x_shape[1] % 4 or self.x_shape[2] % 4:
+            raise ConfigError(f"VQ-VAE needs images (C, H, W) with sides divisible by 4, got "
+                              f"{self.x_shape}")
+        if self.likelihood not in ("bernoulli", "categorical"):
+            raise ConfigError(f"VQ-VAE decodes Bernoulli or 256-way categorical values, not "
+                              f"--likelihood {self.likelihood}")
+        if min(self.num_codes, self.code_dim, self.channels) < 1 or self.commitment < 0:
+            raise ConfigError("VQ-VAE: --num-codes, --code-dim and --channels must be >= 1, "
+                              "--commitment >= 0")
 
 
 class ResBlock(nn.Module):
@@ -52,44 +75,81 @@ def _up(cin: int, c: int, out: int) -> nn.Sequential:  # stride-2 doubling
                          nn.ConvTranspose2d(c, out, 4, 2, 1))
 
 
-class VQVAE(nn.Module):
-    n_layers = 0  # no Gaussian latent: the information diagnostics do not apply
+class Quantization(PointMass):
+    """q(z|x) of a VQ-VAE: a point mass at the (straight-through) quantized vectors, which keeps
+    the per-level :class:`Quantized` records for the auxiliary losses."""
 
-    def __init__(self, config: VQConfig) -> None:
-        super().__init__()
-        c = self.config = config
-        out = 1 if c.levels == 2 else c.levels
+    def __init__(self, levels: list[Quantized]) -> None:
+        self.levels = levels
+        super().__init__(torch.cat([q.z_q.flatten(1) for q in levels], 1))
+
+
+class UniformCodes(Distribution):
+    """The training prior: every code map equally likely, log p(c) = -n log K. ``log_prob``
+    takes the code map as its vectors ``[..., D]`` and does not check that they lie on the
+    codebook (the posterior only ever puts them there)."""
+
+    arg_constraints: dict = {}
+    support = constraints.real
+
+    def __init__(self, model: VQVAE) -> None:
+        self.model = model
+        super().__init__(torch.Size(), torch.Size([model.latent_dim]), validate_args=False)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        n = sum(h * w for h, w in self.model.code_shapes())
+        return z.new_full(z.shape[:-1], -n * math.log(self.model.config.num_codes))
+
+    def sample(self, sample_shape=()) -> torch.Tensor:
+        n = int(torch.Size(sample_shape).numel())
+        dev = self.model.anchor.device
+        idx = [torch.randint(self.model.config.num_codes, (n, *s), device=dev)
+               for s in self.model.code_shapes()]
+        z = self.model.codes_to_latent(idx)
+        return z.view(*sample_shape, -1)
+
+
+@MODELS.register("vqvae", VQConfig, help="VQ-VAE (van den Oord et al. 2017): discrete codes "
+                 "at H/4 x W/4, straight-through gradients")
+class VQVAE(Model):
+    def __init__(self, config: VQConfig | None = None) -> None:
+        c = self.config = config or VQConfig()
+        lik = self.likelihood = get_likelihood(c.likelihood)
+        Cx, H, W = c.x_shape
+        shapes = [(H // 4, W // 4), (H // 2, W // 2)] if c.hierarchical else [(H // 4, W // 4)]
+        super().__init__(c.x_shape, sum(c.code_dim * h * w for h, w in shapes), Capabilities(
+            latent="point_mass", auxiliary_loss=True, discrete_data=True))
+        out = lik.n_params * Cx
         C, D = c.channels, c.code_dim
         if c.hierarchical:
-            self.enc_bottom = nn.Sequential(_down(1, C, C))                       # 28 -> 14
-            self.enc_top = _down(C, C, D)                                         # 14 -> 7
-            self.top_up = nn.ConvTranspose2d(D, D, 4, 2, 1)                       # 7 -> 14
+            self.enc_bottom = nn.Sequential(_down(Cx, C, C))                      # H -> H/2
+            self.enc_top = _down(C, C, D)                                         # -> H/4
+            self.top_up = nn.ConvTranspose2d(D, D, 4, 2, 1)                       # H/4 -> H/2
             self.pre_bottom = nn.Conv2d(C + D, D, 1)
             self.q_top = VectorQuantizer(c.num_codes, D, c.ema)
             self.q_bottom = VectorQuantizer(c.num_codes, D, c.ema)
-            self.dec = _up(2 * D, C, out)                                         # 14 -> 28
+            self.dec = _up(2 * D, C, out)                                         # H/2 -> H
         else:
-            self.enc = nn.Sequential(_down(1, C, C), nn.ReLU(), _down(C, C, D))   # 28 -> 7
+            self.enc = nn.Sequential(_down(Cx, C, C), nn.ReLU(), _down(C, C, D))  # H -> H/4
             self.q = VectorQuantizer(c.num_codes, D, c.ema)
-            self.dec = nn.Sequential(_up(D, C, C), nn.ReLU(), _up(C, C, out))     # 7 -> 28
-        # parameter groups for diagnostics
-        self.encoder = nn.ModuleList(m for n, m in self.named_children()
-                                     if n.startswith(("enc", "pre", "top_up")))
-        self.decoder = nn.ModuleList([self.dec])
+            self.dec = nn.Sequential(_up(D, C, C), nn.ReLU(), _up(C, C, out))     # H/4 -> H
+        self.register_buffer("anchor", torch.zeros(()), persistent=False)
+
+    def inference_parameters(self) -> list[nn.Parameter]:
+        names = ("enc", "pre_bottom")
+        return [p for n, p in self.named_parameters() if n.startswith(names)]
 
     def quantizers(self) -> list[VectorQuantizer]:
         return [self.q_top, self.q_bottom] if self.config.hierarchical else [self.q]
 
-    def _img(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.view(-1, 1, *self.config.image_shape)
-        return x if self.config.levels == 2 else torch.round(x * (self.config.levels - 1))
+    def code_shapes(self) -> list[tuple[int, int]]:
+        H, W = self.x_shape[1:]
+        return [(H // 4, W // 4), (H // 2, W // 2)] if self.config.hierarchical else \
+            [(H // 4, W // 4)]
 
-    def _net_in(self, xi: torch.Tensor) -> torch.Tensor:
-        return xi if self.config.levels == 2 else xi / (self.config.levels - 1) * 2 - 1
-
-    def encode(self, x: torch.Tensor) -> list:
-        """Quantize x: one :class:`Quantized` per level (top first for VQ-VAE-2)."""
-        h = self._net_in(self._img(x))
+    def quantize(self, x: torch.Tensor) -> list[Quantized]:
+        """Quantize x ``[B, C, H, W]``: one :class:`Quantized` per level (top first)."""
+        h = x if self.likelihood.name == "bernoulli" else 2 * x - 1
         if not self.config.hierarchical:
             return [self.q(self.enc(h))]
         hb = self.enc_bottom(h)
@@ -98,65 +158,50 @@ class VQVAE(nn.Module):
         return [qt, qb]
 
     def decode_codes(self, zs: list[torch.Tensor]):
-        """p(x | z_q) from quantized vectors (top first)."""
+        """p(x | z_q) from quantized vector maps ``[B, D, h, w]`` (top first)."""
         h = zs[0] if len(zs) == 1 else torch.cat([self.top_up(zs[0]), zs[1]], 1)
-        logits = self.dec(h)
-        if self.config.levels == 2:
-            return Bernoulli(logits=logits[:, 0], validate_args=False)
-        return Categorical(logits=logits.permute(0, 2, 3, 1), validate_args=False)
+        params = self.dec(h).unflatten(1, (self.likelihood.n_params, self.x_shape[0]))
+        return self.likelihood.dist(params, 3)
 
-    def decode_indices(self, indices: list[torch.Tensor]):
-        return self.decode_codes([q.lookup(i) for q, i in zip(self.quantizers(), indices)])
+    def codes_to_latent(self, indices: list[torch.Tensor]) -> torch.Tensor:
+        """Code indices per level ``[B, h, w]`` -> the flat latent ``[B, D]``."""
+        return torch.cat([q.lookup(i).flatten(1) for q, i in zip(self.quantizers(), indices)], 1)
 
-    def code_shapes(self) -> list[tuple[int, int]]:
-        h, w = self.config.image_shape
-        return [(h // 4, w // 4), (h // 2, w // 2)] if self.config.hierarchical else \
-            [(h // 4, w // 4)]
+    def _maps(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """Flat latents ``[N, D]`` -> vector maps per level ``[N, code_dim, h, w]``."""
+        D = self.config.code_dim
+        sizes = [D * h * w for h, w in self.code_shapes()]
+        return [part.reshape(len(z), D, h, w)
+                for part, (h, w) in zip(z.split(sizes, -1), self.code_shapes())]
 
-    def log_px(self, x: torch.Tensor, dist) -> torch.Tensor:
-        xi = self._img(x)[:, 0]
-        return dist.log_prob(xi if self.config.levels == 2 else xi.long()).flatten(1).sum(1)
+    # ---- the protocol -----------------------------------------------------------------------
+    def posterior(self, x: torch.Tensor) -> Quantization:
+        return Quantization(self.quantize(x))
 
-    def log_weights(self, x: torch.Tensor, K: int = 1, **_) -> LogWeights:
-        qs = self.encode(x)
-        log_px_z = self.log_px(x, self.decode_codes([q.z_q for q in qs]))
-        n_codes = sum(h * w for h, w in self.code_shapes())
-        log_pz = torch.full_like(log_px_z, -n_codes * math.log(self.config.num_codes))
-        penalty = sum(q.codebook + self.config.commitment * q.commitment for q in qs)
-        zero = torch.zeros_like(log_px_z)
-        return LogWeights(log_px_z.expand(K, -1), log_pz.expand(K, -1), zero.expand(K, -1),
-                          [], None, penalty)
+    @property
+    def prior(self) -> UniformCodes:
+        return UniformCodes(self)
 
-    def analytic_kl(self, x):
-        return None
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        K, B = z.shape[:2]
+        dist = self.decode_codes(self._maps(z.reshape(K * B, -1)))
+        return dist.log_prob(x.repeat(K, 1, 1, 1)).view(K, B)
 
-    def diagnostics(self) -> dict:
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode_codes(self._maps(z)).mean.clamp(0, 1)
+
+    def auxiliary_loss(self, q: Quantization) -> torch.Tensor:
+        """Codebook loss (zero with EMA updates) + commitment * commitment loss, ``[B]``."""
+        return sum(lv.codebook + self.config.commitment * lv.commitment for lv in q.levels)
+
+    def training_diagnostics(self) -> dict:
         return {f"perplexity_{i}": float(q.perplexity) for i, q in enumerate(self.quantizers())}
 
-    def _mean(self, d) -> torch.Tensor:
-        """Decoder mean image in [0, 1], ``[B, D]``."""
-        if self.config.levels == 2:
-            return d.mean.flatten(1)
-        levels = torch.arange(self.config.levels, device=d.probs.device, dtype=torch.float32)
-        return (d.probs * levels).sum(-1).flatten(1) / (self.config.levels - 1)
-
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self._mean(self.decode_codes([q.z_q for q in self.encode(x)]))
+    def sample_from(self, prior, n: int, labels=None) -> torch.Tensor:
+        """Images from code maps drawn from a fitted :class:`CodePrior`."""
+        return self.generate(self.codes_to_latent(prior.sample(n, labels)))
 
-    @torch.no_grad()
-    def sample(self, n: int, prior=None, labels=None) -> torch.Tensor:
-        """Codes from ``prior`` (a :class:`CodePrior`), or uniform without one; decoder means."""
-        dev = next(self.parameters()).device
-        if prior is not None:
-            idx = prior.sample(n, labels)
-        else:
-            idx = [torch.randint(self.config.num_codes, (n, *s), device=dev)
-                   for s in self.code_shapes()]
-        return self._mean(self.decode_indices(idx))
 
-    def init_output_bias(self, mean_x) -> None:
-        pass
-
-    def config_dict(self) -> dict:
-        return {"kind": "vqvae2" if self.config.hierarchical else "vqvae", **asdict(self.config)}
+register_variant("vqvae2", "vqvae", help="VQ-VAE-2 (Razavi et al. 2019): top and bottom code "
+                 "maps", hierarchical=True)

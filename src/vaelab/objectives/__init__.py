@@ -1,7 +1,7 @@
-"""Bounds on log p(x) from log-weights ``[K, B]``."""
+"""Bounds on log p(x) as pure functions of log-weights ``[K, B]``, and training objectives."""
 
+from vaelab.objectives.base import OBJECTIVES, Objective
 from vaelab.objectives.bounds import (
-    OBJECTIVES,
     effective_sample_size,
     elbo,
     elbo_analytic_kl,
@@ -9,6 +9,19 @@ from vaelab.objectives.bounds import (
     iwae_bound,
     normalized_weights,
 )
+from vaelab.objectives.elbo_objective import ELBO, ELBOConfig, per_dimension_kl
+from vaelab.objectives.iwae_objective import IWAE, IWAEConfig
+from vaelab.objectives.samples import Samples
 
-__all__ = ["OBJECTIVES", "effective_sample_size", "elbo", "elbo_analytic_kl",
-           "grouped_iwae_bound", "iwae_bound", "normalized_weights"]
+
+def make_objective(name: str, **options) -> Objective:
+    """An objective by registry name with its options (e.g. ``make_objective("elbo", beta=4)``)."""
+    from vaelab.registry import build_config
+
+    entry = OBJECTIVES.get(name)
+    return entry.target(build_config(entry.config, options, f"objective {name}"))
+
+
+__all__ = ["ELBO", "IWAE", "OBJECTIVES", "ELBOConfig", "IWAEConfig", "Objective", "Samples",
+           "effective_sample_size", "elbo", "elbo_analytic_kl", "grouped_iwae_bound",
+           "iwae_bound", "make_objective", "normalized_weights", "per_dimension_kl"]

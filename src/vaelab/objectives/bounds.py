@@ -46,4 +46,4 @@ def grouped_iwae_bound(log_w: torch.Tensor, k: int) -> torch.Tensor:
     return iwae_bound(log_w[: g * k].reshape(g, k, B).transpose(0, 1)).mean(0)
 
 
-OBJECTIVES = {"elbo": elbo, "iwae": iwae_bound}
+

@@ -1,9 +1,23 @@
-"""Training: config, loop, checkpoints, run directories, torch.distributed."""
+"""Training: run configuration, the trainer in small parts, checkpoints, run directories."""
 
+from vaelab.train.callbacks import Callback, MLflowLogger, TensorBoardLogger, WandbLogger
 from vaelab.train.checkpoint import load_checkpoint, restore, save_checkpoint
-from vaelab.train.config import TrainConfig
-from vaelab.train.run import LoadedRun, build_data, build_estimator, build_model, load_run
-from vaelab.train.trainer import train
+from vaelab.train.config import (
+    DataConfig,
+    EstimatorSpec,
+    EvalConfig,
+    ModelSpec,
+    ObjectiveSpec,
+    OptimConfig,
+    RunConfig,
+    RuntimeConfig,
+    config_from_file,
+)
+from vaelab.train.run import Run, load, load_run
+from vaelab.train.trainer import build_parts, resolve_device, resume_config, train
 
-__all__ = ["LoadedRun", "TrainConfig", "build_data", "build_estimator", "build_model",
-           "load_checkpoint", "load_run", "restore", "save_checkpoint", "train"]
+__all__ = ["Callback", "DataConfig", "EstimatorSpec", "EvalConfig", "MLflowLogger", "ModelSpec",
+           "ObjectiveSpec", "OptimConfig", "Run", "RunConfig", "RuntimeConfig",
+           "TensorBoardLogger", "WandbLogger", "build_parts", "config_from_file", "load",
+           "load_checkpoint", "load_run", "restore", "resolve_device", "resume_config",
+           "save_checkpoint", "train"]

@@ -1,98 +1,97 @@
-"""Training configuration: one dataclass, validated; the CLI maps onto it one to one."""
+"""The configuration of a training run: one dataclass per concern, validated on construction.
+
+    RunConfig
+      model      ModelSpec      name (registry, module:Class or file.py:Class) + its options
+      data       DataConfig     data set or file, binarization, image shape, likelihood
+      objective  ObjectiveSpec  name (elbo, iwae) + its options (beta, kl_warmup, free_bits)
+      estimator  EstimatorSpec  name (reparam, stl, dreg, score_function), K + options (baseline)
+      optim      OptimConfig    epochs, batch size, learning rate and its schedule
+      eval       EvalConfig     validation cadence and K, early stopping
+      runtime    RuntimeConfig  seed, device, torch.compile, time limit
+
+The command line and ``vaelab.train(**options)`` use one flat namespace of options
+(``OPTIONS``): every section field and every option of every registered model, objective and
+estimator, each with the help text of its dataclass field. A config file (JSON, or YAML with
+PyYAML) holds either the nested form (as in a run's ``config.json``) or flat options.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from vaelab.data.registry import DataConfig
 from vaelab.errors import ConfigError
+from vaelab.estimators import ESTIMATORS
+from vaelab.models import MODELS
+from vaelab.objectives import OBJECTIVES
+from vaelab.registry import Registry, build_config, field_help, option
 
-MODELS = ("vae", "iwae", "pixelcnn", "pixelvae", "betavae", "vqvae", "vqvae2")
+SCHEDULES = ("constant", "burda", "cosine")
+COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
 
 
 @dataclass
-class TrainConfig:
-    model: str = "iwae"          # vae | iwae | pixelcnn | pixelvae | betavae | vqvae | vqvae2
-    objective: str = "auto"      # auto (iwae: L_K, else ELBO) | elbo | iwae
-    k: int = 5                   # samples per example
-    layers: int = 1              # stochastic layers (Burda et al. architectures)
-    dataset: str = "embedded"
-    epochs: int = 50
-    batch_size: int = 100
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
-    estimator: str = "reparam"
-    baseline: str = "none"
-    schedule: str = "constant"   # constant | burda (3^i passes at lr * 10^(-i/7)) | cosine
-    burda_stages: int = 8
-    eval_every: int = 1          # epochs between validation bounds
-    eval_k: int = 100            # samples for the validation bound L_k
-    patience: int = 0            # early stopping after this many evals without gain (0: off)
-    likelihood: str = "auto"     # auto | bernoulli | gaussian
-    binarize: str = "auto"       # for grey-level data sets: auto | dynamic | static | none
-    activation: str = "tanh"
-    hidden: int = 0              # 0: Burda's sizes; else width of every deterministic layer
-    latent: int = 0              # 0: Burda's sizes; else size of the top stochastic layer
-    beta: float = 1.0            # KL weight (ELBO only; 1 is the ELBO)
-    kl_warmup: int = 0           # epochs over which the KL weight grows linearly to beta
-    free_bits: float = 0.0       # nats per latent dimension (Kingma et al. 2016); 0: off
-    pixel_layers: int = 4        # gated PixelCNN layers (pixelcnn, pixelvae); 0: factorized
-    pixel_channels: int = 32
-    num_codes: int = 128         # VQ codebook size
-    code_dim: int = 32
-    commitment: float = 0.25
-    ema: bool = False            # EMA codebook updates instead of the codebook loss
-    time_limit: float = 0.0      # minutes: stop cleanly after the epoch that passes it (0: off)
-    compile: str = ""            # torch.compile the training step: default | reduce-overhead
-                                 # (CUDA graphs) | max-autotune; "": eager
+class ModelSpec:
+    model: str = option("vae", "a registered model, or your own class as module.path:Class or "
+                        "path/to/file.py:Class (a subclass of vaelab.models.base.Model)")
+    model_args: dict = option({}, "JSON object of options for the model (a user's class: its "
+                              "constructor's keyword arguments)")
+
+
+@dataclass
+class ObjectiveSpec:
+    objective: str = option("elbo", "what to maximise: elbo or iwae (L_K with K = --k)")
+    objective_args: dict = option({}, "options of the objective", cli=False)
+
+
+@dataclass
+class EstimatorSpec:
+    estimator: str = option("reparam", "gradient estimator for the inference network")
+    k: int = option(1, "samples per example (K of L_K; the ELBO averages over them)")
+    estimator_args: dict = option({}, "options of the estimator", cli=False)
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ConfigError(f"unknown model '{self.model}': choose one of {', '.join(MODELS)}")
-        for name in ("k", "epochs", "batch_size", "eval_every", "eval_k", "burda_stages"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got "
-                                  f"{getattr(self, name)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"--lr must be a positive number, got {self.lr}")
-        if self.schedule not in ("constant", "burda", "cosine"):
-            raise ConfigError(f"--schedule must be constant, burda or cosine, not "
-                              f"{self.schedule}")
-        if not (self.time_limit >= 0 and math.isfinite(self.time_limit)):
-            raise ConfigError(f"--time-limit must be >= 0 minutes, got {self.time_limit}")
-        if self.likelihood not in ("auto", "bernoulli", "gaussian"):
-            raise ConfigError(f"--likelihood must be auto, bernoulli or gaussian, not "
-                              f"{self.likelihood}")
-        if self.schedule == "burda":
-            self.epochs = sum(3 ** i for i in range(self.burda_stages))
-        if self.objective == "auto":
-            self.objective = "iwae" if self.model == "iwae" else "elbo"
-        if self.objective not in ("elbo", "iwae"):
-            raise ConfigError(f"--objective must be auto, elbo or iwae, not {self.objective}")
-        if self.model in ("pixelcnn", "vqvae", "vqvae2"):
-            self.k, self.estimator = 1, "reparam"  # deterministic: log w has no randomness
-        if self.beta < 0 or self.free_bits < 0 or self.kl_warmup < 0:
-            raise ConfigError("--beta, --free-bits and --kl-warmup must be >= 0")
-        if (self.beta != 1 or self.free_bits or self.kl_warmup) and (
-                self.objective != "elbo" or self.estimator not in ("reparam", "stl")):
-            raise ConfigError("--beta, --kl-warmup and --free-bits reweight the ELBO's KL term: "
-                              "use them with the ELBO objective and the reparam or stl estimator")
-        if self.free_bits and self.layers != 1:
-            raise ConfigError("--free-bits needs one stochastic layer (a N(0, I) prior per unit)")
-        if self.compile not in ("", "default", "reduce-overhead", "max-autotune"):
-            raise ConfigError(f"--compile must be default, reduce-overhead or max-autotune, not "
-                              f"'{self.compile}'")
-        if self.pixel_layers < 0:
-            raise ConfigError("--pixel-layers must be >= 0")
+        if not isinstance(self.k, int) or self.k < 1:
+            raise ConfigError(f"--k must be an integer >= 1, got {self.k}")
 
-    def kl_weight(self, epoch: int) -> float:
-        """beta, ramped linearly from beta/kl_warmup to beta over the first kl_warmup epochs."""
-        if self.kl_warmup:
-            return self.beta * min(1.0, (epoch + 1) / self.kl_warmup)
-        return self.beta
+
+@dataclass
+class OptimConfig:
+    epochs: int = option(0, "passes over the training data (0: 50, or the burda schedule's "
+                         "3^0 + ... + 3^(S-1))")
+    batch_size: int = option(100, "examples per step")
+    lr: float = option(1e-3, "Adam learning rate (the schedule's starting value)")
+    schedule: str = option("constant", "learning rate schedule: constant; burda (stage i runs "
+                           "3^i epochs at lr*10^(-i/7)); cosine (lr to 0 over --epochs)",
+                           choices=SCHEDULES)
+    burda_stages: int = option(8, "stages of the burda schedule (8: 3280 epochs)")
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"--schedule must be one of {', '.join(SCHEDULES)}, not "
+                              f"{self.schedule}")
+        for name in ("batch_size", "burda_stages"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be an integer >= 1, got "
+                                  f"{getattr(self, name)}")
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ConfigError(f"--epochs must be an integer >= 1, got {self.epochs}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 10):
+            raise ConfigError(f"--lr must be a positive number no larger than 10, got {self.lr}")
+        burda = sum(3 ** i for i in range(self.burda_stages))
+        if self.schedule == "burda":
+            if self.epochs not in (0, burda):
+                raise ConfigError(f"--schedule burda runs 3^0 + ... + 3^{self.burda_stages - 1} "
+                                  f"= {burda} epochs (--burda-stages {self.burda_stages}); drop "
+                                  f"--epochs {self.epochs} or change --burda-stages")
+            self.epochs = burda
+        elif self.epochs == 0:
+            self.epochs = 50
 
     def lr_at(self, epoch: int) -> float:
         """Burda et al.: stage i lasts 3^i passes at lr * 10^(-i/7); cosine: lr * (1 + cos(pi *
@@ -107,21 +106,230 @@ class TrainConfig:
             end += 3 ** i
         return self.lr * 10 ** (-i / 7)
 
+
+@dataclass
+class EvalConfig:
+    eval_every: int = option(1, "epochs between validation bounds")
+    eval_k: int = option(100, "samples for the validation bound L_k")
+    patience: int = option(0, "stop after this many validations without improvement (0: off)")
+
+    def __post_init__(self) -> None:
+        for name in ("eval_every", "eval_k"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be an integer >= 1, got "
+                                  f"{getattr(self, name)}")
+        if self.patience < 0:
+            raise ConfigError(f"--patience must be >= 0, got {self.patience}")
+
+
+@dataclass
+class RuntimeConfig:
+    seed: int = option(0, "random seed (weights, data order, samples)")
+    device: str = option("auto", "cpu, cuda, cuda:N, or auto (a GPU when there is one)")
+    compile: str = option("", "torch.compile the training step: default, reduce-overhead (CUDA "
+                          "graphs) or max-autotune; empty: eager", choices=COMPILE_MODES)
+    time_limit: float = option(0.0, "minutes: stop cleanly after the epoch that passes it, "
+                               "checkpoint kept (0: off)")
+    loggers: tuple = option((), "extra loggers: wandb, mlflow (TensorBoard is always on)")
+
+    def __post_init__(self) -> None:
+        if self.compile not in COMPILE_MODES:
+            raise ConfigError(f"--compile must be default, reduce-overhead or max-autotune, not "
+                              f"'{self.compile}'")
+        if not (math.isfinite(self.time_limit) and self.time_limit >= 0):
+            raise ConfigError(f"--time-limit must be >= 0 minutes, got {self.time_limit}")
+        self.loggers = tuple(self.loggers)
+
+
+SECTIONS = {"model": ModelSpec, "data": DataConfig, "objective": ObjectiveSpec,
+            "estimator": EstimatorSpec, "optim": OptimConfig, "eval": EvalConfig,
+            "runtime": RuntimeConfig}
+# options that belong to a registered component's own config, by section
+COMPONENTS: dict[str, tuple[str, str, Registry]] = {
+    "model": ("model", "model_args", MODELS),
+    "objective": ("objective", "objective_args", OBJECTIVES),
+    "estimator": ("estimator", "estimator_args", ESTIMATORS),
+}
+# settings a resumed run may change; everything else defines the run
+RESUMABLE = ("epochs", "lr", "schedule", "burda_stages", "eval_every", "eval_k", "patience",
+             "device", "compile", "time_limit", "loggers")
+
+
+@dataclass
+class RunConfig:
+    model: ModelSpec = field(default_factory=ModelSpec)
+    data: DataConfig = field(default_factory=DataConfig)
+    objective: ObjectiveSpec = field(default_factory=ObjectiveSpec)
+    estimator: EstimatorSpec = field(default_factory=EstimatorSpec)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.model in ("iwae", "betavae"):
+            fix = ("--model vae --objective iwae" if self.model.model == "iwae" else
+                   "--model convvae --beta B")
+            raise ConfigError(f"--model {self.model.model}: that is an objective, not a model; "
+                              f"use {fix}")
+        # each named component exists and its options are valid
+        for section, (name_field, args_field, reg) in COMPONENTS.items():
+            spec = getattr(self, section)
+            name, args = getattr(spec, name_field), getattr(spec, args_field)
+            if not isinstance(args, dict):
+                raise ConfigError(f"--{args_field.replace('_', '-')} must be a JSON object, "
+                                  f"got {args!r}")
+            if section != "model" or name in reg:
+                entry = reg.get(name)
+                build_config(entry.config, args, f"{section} {name}")
+
+    # ---- views --------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return asdict(self)
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
     @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+    def from_dict(cls, d: dict) -> RunConfig:
+        """The nested form (a run's config.json "train" section)."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"a run configuration is a JSON object, not {type(d).__name__}")
+        unknown = sorted(set(d) - set(SECTIONS))
+        if unknown:
+            raise ConfigError(f"unknown configuration sections {', '.join(unknown)}; expected "
+                              f"{', '.join(SECTIONS)}")
+        parts = {}
+        for name, section in SECTIONS.items():
+            values = d.get(name) or {}
+            if not isinstance(values, dict):
+                raise ConfigError(f"configuration section '{name}' must be an object, not "
+                                  f"{values!r}")
+            parts[name] = build_config(section, values, f"configuration section '{name}'")
+        return cls(**parts)
+
+    def options(self) -> dict[str, Any]:
+        """The flat options (the inverse of ``from_options``)."""
+        out: dict[str, Any] = {}
+        for name in SECTIONS:
+            out.update(dataclasses.asdict(getattr(self, name)))
+        for _, (_, args_field, _) in COMPONENTS.items():
+            out.update(out.pop(args_field) if args_field != "model_args" else {})
+        return out
 
     @classmethod
-    def load(cls, run_dir: Path) -> TrainConfig:
+    def from_options(cls, options: dict, base: RunConfig | None = None) -> RunConfig:
+        """Flat options (``--lr``, ``--beta``, ``--layers``, ...) over ``base`` (default: the
+        defaults); an option of a component that was not chosen is an error."""
+        base = base or cls()
+        cat = option_catalogue()
+        unknown = sorted(set(options) - set(cat))
+        if unknown:
+            raise ConfigError(f"unknown option {', '.join(unknown)}")
+        d = base.to_dict()
+        for name, value in options.items():
+            opt = cat[name]
+            if opt.section is not None:
+                d[opt.section][name] = value
+        for section, (name_field, args_field, _) in COMPONENTS.items():
+            chosen = d[section][name_field]
+            args = dict(d[section][args_field]) if chosen == getattr(
+                getattr(base, section), name_field) else {}
+            if section == "model" and "model_args" in options:
+                args = dict(options["model_args"] or {})
+            for name, value in options.items():
+                opt = cat[name]
+                if opt.component != section:
+                    continue
+                if chosen not in opt.owners:
+                    owners = ", ".join(opt.owners)
+                    raise ConfigError(f"--{name.replace('_', '-')} is an option of {section} "
+                                      f"{owners}, not of {chosen}")
+                args[name] = value
+            d[section][args_field] = args
+        return cls.from_dict(d)
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> RunConfig:
         p = Path(run_dir) / "config.json"
+        if not p.is_file():
+            raise ConfigError(f"{run_dir} is not a vaelab run directory (no config.json); "
+                              "give the --out directory of a `vaelab train` run")
         try:
             return cls.from_dict(json.loads(p.read_text())["train"])
-        except FileNotFoundError:
-            raise ConfigError(f"{run_dir} is not a vaelab run directory (no config.json); "
-                              "give the --out directory of a `vaelab train` run") from None
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise ConfigError(f"{p} is corrupt ({e}); restore it or retrain") from None
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{p} is corrupt ({type(e).__name__}: {e}); restore it or "
+                              "retrain") from None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One flat option: where it lives and what it means."""
+
+    name: str
+    default: Any
+    help: str
+    choices: tuple | None
+    section: str | None          # a section field, or None for a component option
+    component: str | None = None  # "model", "objective" or "estimator" for component options
+    owners: tuple = ()            # registered components that have it
+
+
+def option_catalogue() -> dict[str, Option]:
+    """Every flat option: the sections' fields, then each registered component's options."""
+    cat: dict[str, Option] = {}
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            cat[f.name] = Option(f.name, default, field_help(f), f.metadata.get("choices"),
+                                 section)
+    for section, (name_field, _, reg) in COMPONENTS.items():
+        names = tuple(reg.names())
+        cat[name_field] = dataclasses.replace(cat[name_field], choices=names if section !=
+                                              "model" else None)
+        for entry in reg.entries():
+            for f in entry.options():
+                default = f.default if f.default is not dataclasses.MISSING else \
+                    f.default_factory()
+                if f.name in cat and cat[f.name].component == section:
+                    old = cat[f.name]
+                    cat[f.name] = dataclasses.replace(old, owners=old.owners + (entry.name,))
+                elif f.name in cat:
+                    raise ValueError(f"option {f.name} of {section} {entry.name} clashes with "
+                                     "another option")
+                else:
+                    cat[f.name] = Option(f.name, default, field_help(f), f.metadata.get("choices"),
+                                         None, section, (entry.name,))
+    return cat
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A config file's contents: JSON (.json) or YAML (.yaml/.yml, needs PyYAML)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"--config {p}: no such file")
+    text = p.read_text()
+    if p.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ConfigError("YAML config files need PyYAML: pip install 'vaelab[yaml]', or "
+                              "write the config as JSON") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--config {p} is not valid YAML ({e})") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--config {p} is not valid JSON ({e})") from None
+    if isinstance(data, dict) and "train" in data and isinstance(data["train"], dict):
+        data = data["train"]  # a run's config.json
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {p} must hold an object of options")
+    return data
+
+
+def config_from_file(path: str | Path) -> RunConfig:
+    """A RunConfig from a file holding nested sections or flat options."""
+    data = read_config_file(path)
+    if set(data) <= set(SECTIONS):
+        return RunConfig.from_dict(data)
+    return RunConfig.from_options(data)

@@ -14,13 +14,13 @@ from vaelab.errors import ConfigError
 from vaelab.models.code_prior import CodePrior, PriorConfig
 from vaelab.models.vqvae import VQVAE
 from vaelab.train.checkpoint import load_checkpoint, restore, save_checkpoint
-from vaelab.train.run import LoadedRun
+from vaelab.train.run import Run
 
 
 @torch.no_grad()
 def encode_codes(model: VQVAE, x: torch.Tensor, batch: int = 500) -> list[torch.Tensor]:
     dev = next(model.parameters()).device
-    parts = [[q.indices.cpu() for q in model.encode(x[i:i + batch].to(dev))]
+    parts = [[q.indices.cpu() for q in model.quantize(x[i:i + batch].to(dev))]
              for i in range(0, len(x), batch)]
     return [torch.cat(level) for level in zip(*parts)]
 
@@ -33,8 +33,8 @@ def vq_bound(model: VQVAE, prior: CodePrior | None, x: torch.Tensor, labels=None
     rec, pri = [], []
     for i in range(0, len(x), batch):
         xb = x[i:i + batch].to(dev)
-        qs = model.encode(xb)
-        rec.append(-model.log_px(xb, model.decode_codes([q.z_q for q in qs])).cpu())
+        qs = model.quantize(xb)
+        rec.append(-model.decode_codes([q.z_q for q in qs]).log_prob(xb).cpu())
         if prior is None:
             n = sum(h * w for h, w in model.code_shapes())
             pri.append(torch.full((len(xb),), n * math.log(model.config.num_codes)))
@@ -43,13 +43,13 @@ def vq_bound(model: VQVAE, prior: CodePrior | None, x: torch.Tensor, labels=None
             pri.append(-prior.log_prob([q.indices for q in qs], lab).cpu())
     r, p = torch.cat(rec).double(), torch.cat(pri).double()
     tot = r + p
-    dim = x.shape[1]
+    dim = x[0].numel()
     return {"recon_nll": float(r.mean()), "prior_nll": float(p.mean()),
             "nll_bound": float(tot.mean()), "nll_bound_stderr": float(tot.std() / len(x) ** 0.5),
             "bits_per_dim": float(tot.mean() / (dim * math.log(2)))}
 
 
-def fit_prior(run: LoadedRun, run_dir: Path, epochs: int = 10, class_conditional: bool = False,
+def fit_prior(run: Run, run_dir: Path, epochs: int = 10, class_conditional: bool = False,
               layers: int = 6, channels: int = 64, batch_size: int = 64, lr: float = 1e-3,
               progress: bool = True) -> dict:
     model = run.model

@@ -1,126 +1,109 @@
-"""Run directories: build the data, model and estimator a config describes, and load them back.
+"""Trained runs, loaded from their directory alone.
 
-RUN_DIR/config.json            train config, model config, data summary
-RUN_DIR/checkpoints/{last,best}.safetensors
-RUN_DIR/metrics.jsonl          one JSON object per epoch
-RUN_DIR/tb/                    TensorBoard logs
+``load(run_dir)`` rebuilds the model from config.json and the checkpoint, without touching the
+training data; ``load_run`` also finds the data when a command needs it (by registry name, or by
+the recorded file path checked against its sha256), or takes another file (``data=``).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from vaelab.data import ImageDataset, load_dataset, require_binary
-from vaelab.errors import CheckpointError, ConfigError
-from vaelab.estimators import Estimator, make_estimator
-from vaelab.models import VAE, VAEConfig
-from vaelab.models.conv_vae import ConvVAE, ConvVAEConfig
-from vaelab.models.pixelvae import PixelCNNDensity, PixelVAE, PixelVAEConfig
-from vaelab.models.vqvae import VQVAE, VQConfig
+from vaelab.data import ImageDataset
+from vaelab.data.dataset import parse_image_shape
+from vaelab.data.loaders import from_file
+from vaelab.data.registry import check_likelihood, data_from_identity
+from vaelab.errors import CheckpointError, ConfigError, DataError
+from vaelab.models.base import Model
+from vaelab.models.registry import from_spec
 from vaelab.train.checkpoint import load_checkpoint, restore
-from vaelab.train.config import TrainConfig
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name} asked for, but no CUDA GPU is available; use --device "
-                          "cpu or auto")
-    return torch.device(name)
-
-
-def build_data(cfg: TrainConfig) -> ImageDataset:
-    binarize = None if cfg.binarize == "auto" else cfg.binarize
-    data = load_dataset(cfg.dataset, binarize)
-    if _likelihood(cfg, data) == "bernoulli" and not data.dynamic_binarize:
-        for s in ("train", "valid", "test"):
-            require_binary(data.split(s), f"{data.name}/{s}")
-    return data
-
-
-def _likelihood(cfg: TrainConfig, data: ImageDataset) -> str:
-    return data.likelihood if cfg.likelihood == "auto" else cfg.likelihood
-
-
-def build_model(cfg: TrainConfig, data: ImageDataset) -> nn.Module:
-    levels = 2 if _likelihood(cfg, data) == "bernoulli" else 256
-    if cfg.model == "pixelcnn":
-        return PixelCNNDensity(data.image_shape, max(cfg.pixel_layers, 1), cfg.pixel_channels,
-                               levels=levels)
-    if cfg.model in ("vqvae", "vqvae2"):
-        return VQVAE(VQConfig(data.image_shape, cfg.num_codes, cfg.code_dim,
-                              commitment=cfg.commitment, ema=cfg.ema, levels=levels,
-                              hierarchical=cfg.model == "vqvae2"))
-    if cfg.model == "betavae":
-        return ConvVAE(ConvVAEConfig(data.image_shape, latent=cfg.latent or 10,
-                                     hidden=cfg.hidden or 256))
-    if cfg.model == "pixelvae":
-        return PixelVAE(PixelVAEConfig(data.image_shape, latent=cfg.latent or 32,
-                                       pixel_layers=cfg.pixel_layers,
-                                       channels=cfg.pixel_channels, levels=levels))
-    mc = VAEConfig.burda(cfg.layers, x_dim=data.dim, likelihood=_likelihood(cfg, data),
-                         activation=cfg.activation)
-    if cfg.hidden:
-        mc.hidden = [[cfg.hidden] * len(h) for h in mc.hidden]
-    if cfg.latent:
-        mc.latent_dims[-1] = cfg.latent
-    return VAE(mc)
-
-
-def build_estimator(cfg: TrainConfig, data: ImageDataset) -> Estimator:
-    est = make_estimator(cfg.estimator, cfg.objective, cfg.k, cfg.baseline, data.dim)
-    est.free_bits = cfg.free_bits
-    return est
-
-
-class Objective(nn.Module):
-    """Model + estimator as one module, so DDP sees a forward() that runs the whole estimate."""
-
-    def __init__(self, model: nn.Module, estimator: Estimator) -> None:
-        super().__init__()
-        self.model, self.estimator = model, estimator
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.estimator(self.model, x)
-        return -out.surrogate.mean(), out.bound.mean()
-
-
-def write_config(run_dir: Path, cfg: TrainConfig, model: VAE, data: ImageDataset) -> None:
-    doc = {"train": cfg.to_dict(), "model": model.config_dict(), "data": data.summary()}
-    tmp = run_dir / "config.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(run_dir / "config.json")
+from vaelab.train.config import RunConfig
+from vaelab.train.rundir import RunDir
+from vaelab.train.trainer import resolve_device
 
 
 @dataclass
-class LoadedRun:
-    config: TrainConfig
-    data: ImageDataset
-    model: VAE
+class Run:
+    """A trained run: its configuration, the model (on ``device``, in eval mode), and its data,
+    loaded on first use. ``data_file`` replaces the recorded data (``--data``)."""
+
+    path: Path
+    config: RunConfig
+    doc: dict
+    model: Model
     header: dict
     device: torch.device
+    data_file: str | None = None
+    _data: ImageDataset | None = field(default=None, repr=False)
+
+    @property
+    def likelihood(self) -> str:
+        return self.doc.get("data", {}).get("likelihood", "")
+
+    @property
+    def data(self) -> ImageDataset:
+        if self._data is None:
+            self._data = self._load_data()
+        return self._data
+
+    def _load_data(self) -> ImageDataset:
+        shape = parse_image_shape(self.config.data.image_shape)
+        if self.data_file is not None:
+            data = from_file(self.data_file, shape or None, whole=True)
+        else:
+            identity = self.doc.get("data", {}).get("identity") or {"name":
+                                                                    self.config.data.dataset}
+            if identity.get("name") == "tensor":
+                raise DataError(f"{self.path} was trained on data given in Python; evaluate it "
+                                "on a file with --data FILE")
+            data = data_from_identity(identity, shape)
+        data = data.binarized(self.config.data.binarize)
+        if tuple(data.image_shape) != tuple(self.model.x_shape):
+            raise DataError(f"{data.name} holds examples of shape {list(data.image_shape)}, the "
+                            f"model takes {list(self.model.x_shape)}; give data of that shape "
+                            "(--image-shape for flat files)")
+        if self.likelihood:
+            check_likelihood(data, self.likelihood)
+        return data
+
+    def split(self, name: str) -> torch.Tensor:
+        return self.data.split(name)
 
 
-def load_run(run_dir: str | Path, which: str = "best", device: str = "auto") -> LoadedRun:
-    """Config, data and trained model of a run (``which``: best or last checkpoint)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError(f"run directory {run_dir} does not exist; give the --out directory "
-                              "of a `vaelab train` run")
-    cfg = TrainConfig.load(run_dir)
+def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto",
+             data: str | Path | None = None, model: Model | type | None = None) -> Run:
+    """Config and trained model of a run (``checkpoint``: best or last); the data on demand.
+    ``model``: the class to rebuild (with the recorded arguments) or an instance to load the
+    weights into, for a class the run cannot import itself (defined in a notebook)."""
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
+        raise CheckpointError(f"run directory {run.path} does not exist; give the --out "
+                              "directory of a `vaelab train` run")
+    if checkpoint not in ("best", "last"):
+        raise ConfigError(f"--checkpoint must be best or last, not {checkpoint!r}")
+    doc = run.read_doc()
+    cfg = RunConfig.from_dict(doc["train"])
     dev = resolve_device(device)
-    data = build_data(cfg)
-    model = build_model(cfg, data)
-    path = run_dir / "checkpoints" / f"{which}.safetensors"
-    if which == "best" and not path.is_file():
-        path = run_dir / "checkpoints" / "last.safetensors"
+    if isinstance(model, Model):
+        pass
+    elif isinstance(model, type):
+        model = from_spec(doc["model"], run.path, cls=model)
+    else:
+        model = from_spec(doc["model"], run.path)
+    path = run.best if checkpoint == "best" else run.last
+    if checkpoint == "best" and not path.is_file():
+        path = run.last
     tensors, header = load_checkpoint(path)
     restore(tensors, header, {"model": model})
     model.to(dev).eval()
-    return LoadedRun(cfg, data, model, header, dev)
+    return Run(run.path, cfg, doc, model, header, dev, None if data is None else str(data))
+
+
+def load(run_dir: str | Path, checkpoint: str = "best", device: str = "auto",
+         model: Model | type | None = None) -> Model:
+    """The trained model of a run directory, without its training data (``model``: see
+    ``load_run``)."""
+    return load_run(run_dir, checkpoint, device, model=model).model

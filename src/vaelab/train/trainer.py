@@ -1,32 +1,108 @@
-"""The training loop: data on the device, one estimator, Adam, checkpoints, early stopping,
-TensorBoard and metrics.jsonl, NaN guard, exact resume, DDP under torchrun."""
+"""Training a run: ``train(config, out)`` validates and builds the parts, then runs the epochs.
+
+    build_parts   data, model, objective, estimator from the config (all validated before
+                  anything is written)
+    train         run-directory set-up -> epochs (run_epoch) -> validation and early stopping
+                  -> checkpoint -> metrics and loggers; exact resume; DDP under torchrun
+"""
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
-from vaelab.data import TensorBatches
+import vaelab
+from vaelab.data import ImageDataset, TensorBatches
+from vaelab.data.registry import check_likelihood, likelihood_of, load_data
 from vaelab.errors import ConfigError, DivergenceError
+from vaelab.estimators import Estimator, make_estimator
 from vaelab.eval.likelihood import evaluate_bounds
+from vaelab.models.base import Model
+from vaelab.models.registry import build_model, from_spec, source_file, spec
+from vaelab.objectives import Objective, make_objective
 from vaelab.train import distributed
+from vaelab.train.callbacks import Callback, make_loggers
 from vaelab.train.checkpoint import load_checkpoint, restore, save_checkpoint
-from vaelab.train.config import TrainConfig
-from vaelab.train.run import (
-    Objective,
-    build_data,
-    build_estimator,
-    build_model,
-    resolve_device,
-    write_config,
-)
+from vaelab.train.config import RESUMABLE, RunConfig
+from vaelab.train.loop import Step, run_epoch
+from vaelab.train.rundir import RunDir
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name!r} is not a device: use cpu, cuda, cuda:N or auto"
+                          ) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {name!r}: vaelab runs on cpu or cuda (or auto)")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {name} asked for, but no CUDA GPU is available; use "
+                              "--device cpu or auto")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {name}: only {torch.cuda.device_count()} GPU(s) here")
+    return dev
+
+
+@dataclass
+class Parts:
+    data: ImageDataset
+    likelihood: str
+    model: Model
+    objective: Objective
+    estimator: Estimator
+
+
+def build_parts(cfg: RunConfig, model: Model | None = None, data: ImageDataset | None = None,
+                model_spec: dict | None = None, source_dir: Path | None = None) -> Parts:
+    """Data, model, objective and estimator of a run, each checked against the others."""
+    if data is None:
+        data, likelihood = load_data(cfg.data)
+    else:
+        likelihood = likelihood_of(cfg.data, data)
+        check_likelihood(data, likelihood)
+    if model is None:
+        model = (from_spec(model_spec, source_dir) if model_spec else
+                 build_model(cfg.model.model, cfg.model.model_args, data.image_shape, likelihood))
+    if tuple(model.x_shape) != tuple(data.image_shape):
+        raise ConfigError(f"the model takes examples of shape {list(model.x_shape)}, the data "
+                          f"has {list(data.image_shape)}; build the model for this data")
+    objective = make_objective(cfg.objective.objective, **cfg.objective.objective_args)
+    estimator = make_estimator(cfg.estimator.estimator, cfg.estimator.k, data.dim,
+                               **cfg.estimator.estimator_args)
+    estimator.check(model, objective)
+    if model.capabilities.latent != "continuous" and cfg.estimator.k > 1:
+        raise ConfigError(f"{type(model).__name__} has a {model.capabilities.latent} latent, so "
+                          f"its log-weights do not vary between samples: use --k 1")
+    return Parts(data, likelihood, model, objective, estimator)
+
+
+def resume_config(stored: RunConfig, changes: dict) -> RunConfig:
+    """The stored run's configuration with this call's changes to the settings that may change
+    (``RESUMABLE``); a change to anything that defines the run is refused."""
+    current = stored.options()
+    current.update({k: v for k, v in stored.model.model_args.items()})
+    fixed = {k: v for k, v in changes.items() if k not in RESUMABLE}
+    for k, v in fixed.items():
+        if k in current and current[k] != v:
+            raise ConfigError(f"--resume cannot change --{k.replace('_', '-')} ({current[k]!r} "
+                              f"-> {v!r}): it defines the run. A resumed run may change "
+                              f"{', '.join('--' + r.replace('_', '-') for r in RESUMABLE)}")
+    allowed = {k: v for k, v in changes.items() if k in RESUMABLE}
+    if allowed.get("schedule", stored.optim.schedule) != "burda" and "epochs" not in allowed \
+            and stored.optim.schedule == "burda":
+        allowed["epochs"] = 0  # leaving burda: fall back to the default length
+    return RunConfig.from_options(allowed, stored)
 
 
 def _rng_state(shuffle: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
@@ -43,142 +119,143 @@ def _set_rng_state(st: dict, shuffle: torch.Generator, device: torch.device) -> 
         torch.cuda.set_rng_state(st["cuda"], device)
 
 
-def train(cfg: TrainConfig, out: str | Path, resume: bool = False, overwrite: bool = False,
-          progress: bool = True) -> dict:
-    """Train per ``cfg`` into run directory ``out``; return the final metrics record."""
-    out = Path(out)
-    device = resolve_device(cfg.device)
-    dinfo = distributed.setup(device)
-    if device.type == "cuda" and dinfo.enabled:
-        if dinfo.local_rank >= torch.cuda.device_count():
-            raise ConfigError(f"process {dinfo.local_rank} of this node has no GPU of its own "
-                              f"({torch.cuda.device_count()} visible): start torchrun with "
-                              "--nproc_per_node at most the number of GPUs, or use --device cpu")
-        device = torch.device("cuda", dinfo.local_rank)
-        torch.cuda.set_device(device)
-    ckpt_dir = out / "checkpoints"
-    if resume:
-        if not (ckpt_dir / "last.safetensors").is_file():
-            raise ConfigError(f"--resume: no checkpoint at {ckpt_dir / 'last.safetensors'}; "
-                              "start the run without --resume")
-        # the stored run defines the model and data; how long and how it runs is this call's
-        cfg = TrainConfig.from_dict({**TrainConfig.load(out).to_dict(), "epochs": cfg.epochs,
-                                     "compile": cfg.compile, "time_limit": cfg.time_limit})
-    elif (out / "config.json").exists():
-        if not overwrite:
-            raise ConfigError(f"{out} already holds a run; use --resume to continue it, "
-                              "--overwrite to replace it, or another --out")
-        if dinfo.is_main:
-            for sub in ("checkpoints", "tb"):
-                shutil.rmtree(out / sub, ignore_errors=True)
-            (out / "metrics.jsonl").unlink(missing_ok=True)
-    torch.manual_seed(cfg.seed)
-    shuffle = torch.Generator().manual_seed(cfg.seed)
+def _rank_device(device: torch.device, dinfo: distributed.DistInfo) -> torch.device:
+    if device.type != "cuda" or not dinfo.enabled:
+        return device
+    if dinfo.local_rank >= torch.cuda.device_count():
+        raise ConfigError(f"process {dinfo.local_rank} of this node has no GPU of its own "
+                          f"({torch.cuda.device_count()} visible): start torchrun with "
+                          "--nproc_per_node at most the number of GPUs, or use --device cpu")
+    device = torch.device("cuda", dinfo.local_rank)
+    torch.cuda.set_device(device)
+    return device
 
-    data = build_data(cfg)
-    model = build_model(cfg, data)
-    model.init_output_bias(data.train_mean())
-    estimator = build_estimator(cfg, data)
-    objective = Objective(model, estimator).to(device)
+
+def config_document(cfg: RunConfig, parts: Parts) -> dict:
+    """What config.json holds: enough to rebuild the model without the data, and to find the
+    data again."""
+    return {"vaelab": vaelab.__version__, "train": cfg.to_dict(), "model": spec(parts.model),
+            "data": {**parts.data.summary(), "likelihood": parts.likelihood}}
+
+
+def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
+          data: ImageDataset | None = None, resume: bool = False, overwrite: bool = False,
+          progress: bool = True, callbacks: list[Callback] | None = None) -> dict:
+    """Train per ``cfg`` into run directory ``out``; return the final metrics record.
+
+    ``model``/``data`` replace what the config names (a Python caller's own objects). With
+    ``resume``, ``cfg`` must be the stored configuration (see ``resume_config``)."""
+    run = RunDir(out)
+    run.check(resume, overwrite)
+    device = resolve_device(cfg.runtime.device)
+    loggers = make_loggers(cfg.runtime.loggers) + list(callbacks or [])
+    dinfo = distributed.setup(device)
+    device = _rank_device(device, dinfo)
+    torch.manual_seed(cfg.runtime.seed)
+    shuffle = torch.Generator().manual_seed(cfg.runtime.seed)
+    stored = run.read_doc() if resume else None
+    parts = build_parts(cfg, model, data, stored["model"] if stored and model is None else None,
+                        run.path)
+    if not resume:
+        parts.model.init_from_data(parts.data.train_mean())
+    step = Step(parts.model, parts.estimator, parts.objective).to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed image shapes: let cuDNN pick its kernels
-    opt = torch.optim.Adam(objective.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-4,
+    opt = torch.optim.Adam(step.parameters(), lr=cfg.optim.lr, betas=(0.9, 0.999), eps=1e-4,
                            fused=device.type == "cuda")
-    start_epoch, best, bad_evals, step = 0, -math.inf, 0, 0
+    state = {"epoch": 0, "best": -math.inf, "bad_evals": 0, "step": 0}
     if resume:
-        tensors, header = load_checkpoint(ckpt_dir / "last.safetensors")
-        rng = restore(tensors, header, {"model": model, "estimator": estimator}, opt)
+        tensors, header = load_checkpoint(run.last)
+        rng = restore(tensors, header, {"model": parts.model, "estimator": parts.estimator}, opt)
         _set_rng_state(rng, shuffle, device)
-        m = header["meta"]
-        start_epoch, best, bad_evals, step = m["epoch"], m["best"], m["bad_evals"], m["step"]
-    train_x = data.train.to(device)
-    valid_x = data.valid.to(device)
-    batches = TensorBatches(train_x, cfg.batch_size, shuffle=True,
+        state.update({k: header["meta"][k] for k in state})
+    doc = config_document(cfg, parts)
+    if dinfo.is_main:
+        if overwrite and not resume:
+            run.clear()
+        run.write_config(doc)
+        run.copy_model_source(source_file(parts.model))
+        for cb in loggers:
+            cb.on_start(run.path, doc)
+    record: dict = {}
+    try:
+        record = _epochs(cfg, run, parts, step, opt, state, shuffle, device, dinfo, loggers,
+                         progress)
+    finally:
+        if dinfo.is_main:
+            for cb in loggers:
+                cb.on_end(record)
+        distributed.teardown(dinfo)
+    return record
+
+
+def _epochs(cfg, run: RunDir, parts: Parts, step: Step, opt, state: dict,
+            shuffle: torch.Generator, device, dinfo, loggers, progress: bool) -> dict:
+    data, model, estimator = parts.data, parts.model, parts.estimator
+    train_x, valid_x = data.train.to(device), data.valid.to(device)
+    batches = TensorBatches(train_x, cfg.optim.batch_size, shuffle=True,
                             dynamic_binarize=data.dynamic_binarize, generator=shuffle,
                             rank=dinfo.rank, world_size=dinfo.world_size)
-    runner = DDP(objective) if dinfo.enabled else objective
-    if cfg.compile:
+    runner = DDP(step) if dinfo.enabled else step
+    if cfg.runtime.compile:
         # one graph for the estimate; "reduce-overhead" replays it as a CUDA graph, which is what
         # removes the launch overhead of a small MLP at batch 100
-        runner = torch.compile(runner, mode=cfg.compile)
-
-    writer = None
-    if dinfo.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_config(out, cfg, model, data)
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(out / "tb"))
+        runner = torch.compile(runner, mode=cfg.runtime.compile)
+    epochs, ev = cfg.optim.epochs, cfg.eval
+    key = f"train_{parts.objective.label}_k{cfg.estimator.k}"
     record: dict = {}
     t_start = time.perf_counter()
-    bar = tqdm(range(start_epoch, cfg.epochs), disable=not (progress and dinfo.is_main),
-               desc="train", unit="epoch", initial=start_epoch, total=cfg.epochs, mininterval=2)
+    bar = tqdm(range(state["epoch"], epochs), disable=not (progress and dinfo.is_main),
+               desc="train", unit="epoch", initial=state["epoch"], total=epochs, mininterval=2)
     for epoch in bar:
         t0 = time.perf_counter()
         for g in opt.param_groups:
-            g["lr"] = cfg.lr_at(epoch)
-        estimator.beta = cfg.kl_weight(epoch)
-        objective.train()
-        loss_sum = torch.zeros((), device=device)
-        bound_sum = torch.zeros((), device=device)
-        for x in batches:
-            loss, bound = runner(x)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach()
-            bound_sum += bound.detach()
-            step += 1
-        n = len(batches)
-        train_bound = float(bound_sum) / n
-        finite = distributed.all_true(math.isfinite(float(loss_sum)), dinfo, device)
-        if not finite:
+            g["lr"] = cfg.optim.lr_at(epoch)
+        step.objective = parts.objective.at_epoch(epoch)
+        step.train()
+        loss_sum, bound_sum, n = run_epoch(runner, batches, opt, device)
+        state["step"] += n
+        if not distributed.all_true(math.isfinite(float(loss_sum)), dinfo, device):
             raise DivergenceError(
-                f"the loss became NaN/Inf in epoch {epoch + 1}; stopped. The last good checkpoint "
-                f"is kept at {ckpt_dir / 'last.safetensors'} (if any epoch finished). Try a lower "
-                "--lr, or --resume from it")
-        record = {"epoch": epoch + 1, "step": step, "lr": cfg.lr_at(epoch),
-                  f"train_{cfg.objective}_k{cfg.k}": train_bound,
-                  "epoch_seconds": time.perf_counter() - t0,
-                  **(model.diagnostics() if hasattr(model, "diagnostics") else {})}
+                f"the loss became NaN/Inf in epoch {epoch + 1}; stopped. The last good "
+                f"checkpoint is kept at {run.last} (if any epoch finished). Try a lower --lr, "
+                "or --resume from it")
+        record = {"epoch": epoch + 1, "step": state["step"], "lr": cfg.optim.lr_at(epoch),
+                  key: float(bound_sum) / n, "epoch_seconds": time.perf_counter() - t0,
+                  **model.training_diagnostics()}
         stop = False
         if dinfo.is_main:
-            if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-                v = evaluate_bounds(model, valid_x, ks=(cfg.eval_k,),
-                                    binarize=data.dynamic_binarize)["bounds"][cfg.eval_k]
-                record[f"valid_L{cfg.eval_k}"] = v
-                if v > best:
-                    best, bad_evals = v, 0
-                    save_checkpoint(ckpt_dir / "best.safetensors", {"model": model}, None,
+            if (epoch + 1) % ev.eval_every == 0 or epoch + 1 == epochs:
+                v = evaluate_bounds(model, valid_x, ks=(ev.eval_k,),
+                                    binarize=data.dynamic_binarize)["bounds"][ev.eval_k]
+                record[f"valid_L{ev.eval_k}"] = v
+                if v > state["best"]:
+                    state["best"], state["bad_evals"] = v, 0
+                    save_checkpoint(run.best, {"model": model}, None,
                                     {"epoch": epoch + 1, "valid_bound": v})
                 else:
-                    bad_evals += 1
-                stop = cfg.patience > 0 and bad_evals >= cfg.patience
-            meta = {"epoch": epoch + 1, "step": step, "best": best, "bad_evals": bad_evals}
-            save_checkpoint(ckpt_dir / "last.safetensors",
-                            {"model": model, "estimator": estimator}, opt, meta,
-                            _rng_state(shuffle, device))
-            with open(out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-            for key, val in record.items():
-                if key != "epoch":
-                    writer.add_scalar(key, val, epoch + 1)
+                    state["bad_evals"] += 1
+                stop = ev.patience > 0 and state["bad_evals"] >= ev.patience
+            state["epoch"] = epoch + 1
+            save_checkpoint(run.last, {"model": model, "estimator": estimator}, opt,
+                            dict(state), _rng_state(shuffle, device))
+            run.append_metrics(record)
+            for cb in loggers:
+                cb.on_epoch_end(record)
             bar.set_postfix({k: f"{v:.2f}" for k, v in record.items()
                              if k.startswith(("train_", "valid_"))})
         if distributed.broadcast_flag(stop, dinfo, device):
             if dinfo.is_main:
                 tqdm.write(f"early stopping after epoch {epoch + 1}: no gain in "
-                           f"{cfg.patience} evaluations")
+                           f"{ev.patience} evaluations")
             break
-        out_of_time = cfg.time_limit > 0 and time.perf_counter() - t_start > 60 * cfg.time_limit
-        if epoch + 1 < cfg.epochs and distributed.broadcast_flag(out_of_time, dinfo, device):
+        limit = cfg.runtime.time_limit
+        out_of_time = limit > 0 and time.perf_counter() - t_start > 60 * limit
+        if epoch + 1 < epochs and distributed.broadcast_flag(out_of_time, dinfo, device):
             if dinfo.is_main:
-                tqdm.write(f"--time-limit of {cfg.time_limit:g} min reached after epoch "
-                           f"{epoch + 1} of {cfg.epochs}; checkpoint saved, continue with "
-                           f"`vaelab train --resume --out {out} --epochs {cfg.epochs}`")
+                tqdm.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} of "
+                           f"{epochs}; checkpoint saved, continue with `vaelab train --resume "
+                           f"--out {run.path}`")
             record["stopped"] = "time_limit"
             break
-    if writer is not None:
-        writer.close()
-    distributed.teardown(dinfo)
     return record

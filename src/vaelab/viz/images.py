@@ -1,38 +1,57 @@
-"""PNG image grids with matplotlib."""
+"""Image grids: ``[N, C, H, W]`` (grey or colour) tiled into one picture and saved as PNG.
+
+No pyplot and no backend switch: writing a PNG leaves a notebook's Matplotlib set-up alone.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 
-def grid(images: torch.Tensor | np.ndarray, image_shape: tuple[int, int], nrow: int,
-         pad: int = 1) -> np.ndarray:
-    """Tile ``[N, H*W]`` images in [0, 1] into one ``[rows*(H+pad), nrow*(W+pad)]`` array."""
-    a = np.asarray(images.detach().cpu() if torch.is_tensor(images) else images, dtype=np.float32)
-    h, w = image_shape
-    a = a.reshape(-1, h, w)
-    rows = -(-len(a) // nrow)
-    out = np.ones((rows * (h + pad) + pad, nrow * (w + pad) + pad), dtype=np.float32)
+def _as_images(images, image_shape: tuple | None) -> np.ndarray:
+    """``[N, C, H, W]`` (or ``[N, H, W]``, or flat rows with ``image_shape``) -> ``[N, H, W, C]``
+    float32 in [0, 1]."""
+    a = np.asarray(images.detach().float().cpu() if torch.is_tensor(images) else images,
+                   dtype=np.float32)
+    if image_shape is not None:
+        shape = tuple(image_shape)
+        a = a.reshape(-1, *(shape if len(shape) == 3 else (1, *shape)))
+    if a.ndim == 3:
+        a = a[:, None]
+    if a.ndim != 4:
+        raise ValueError(f"expected images [N, C, H, W], got shape {a.shape}")
+    return np.clip(a, 0, 1).transpose(0, 2, 3, 1)
+
+
+def grid(images, image_shape: tuple | None = None, nrow: int = 10, pad: int = 1,
+         pad_value: float = 1.0) -> np.ndarray:
+    """Tile images into one ``[rows*(H+pad)+pad, nrow*(W+pad)+pad, C]`` array (C = 1 or 3)."""
+    a = _as_images(images, image_shape)
+    n, h, w, c = a.shape
+    rows = max(1, -(-n // nrow))
+    out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), pad_value, np.float32)
     for i, img in enumerate(a):
-        r, c = divmod(i, nrow)
-        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        r, col = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
         out[top:top + h, left:left + w] = img
     return out
 
 
-def save_grid(images, image_shape: tuple[int, int], path: str | Path, nrow: int = 10,
+def save_grid(images, image_shape: tuple | None, path: str | Path, nrow: int = 10,
               scale: int = 3) -> Path:
-    """Write a grid of images to ``path`` (PNG), each pixel ``scale`` x ``scale``."""
-    g = np.clip(grid(images, image_shape, nrow), 0, 1)
-    g = np.kron(g, np.ones((scale, scale), dtype=np.float32))
+    """Write a grid of images to ``path`` (PNG), each pixel ``scale`` x ``scale``; grey images
+    stay grey, three channels are RGB."""
+    from matplotlib.image import imsave
+
+    g = grid(images, image_shape, nrow)
+    g = np.kron(g, np.ones((scale, scale, 1), dtype=np.float32))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    plt.imsave(path, g, cmap="gray", vmin=0, vmax=1)
+    if g.shape[2] == 1:
+        imsave(path, g[..., 0], cmap="gray", vmin=0, vmax=1)
+    else:
+        imsave(path, g[..., :3])
     return path

@@ -1,0 +1,103 @@
+"""``vaelab train``: flags generated from the option catalogue (sections and every registered
+component's config dataclass), merged over ``--config FILE``; only given flags count."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from vaelab.errors import ConfigError
+from vaelab.train.config import RESUMABLE, option_catalogue
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("give a JSON object, e.g. '{\"latent\": 16}'")
+    return value
+
+
+def _defaults_text(opt) -> str:
+    if opt.component is None:
+        return f"default: {opt.default!r}" if opt.default not in ("", (), {}) else ""
+    from vaelab.train.config import COMPONENTS
+
+    reg = COMPONENTS[opt.component][2]
+    parts = []
+    for owner in opt.owners:
+        for f in reg.get(owner).options():
+            if f.name == opt.name:
+                d = f.default if not callable(f.default_factory) else f.default_factory()
+                parts.append(f"{owner}: {d!r}")
+    return f"{opt.component} option; default " + ", ".join(parts)
+
+
+def add_train(p: argparse.ArgumentParser) -> None:
+    from vaelab.train.config import COMPONENTS
+
+    p.add_argument("--out", required=True, help="run directory to write")
+    p.add_argument("--config", help="a JSON or YAML file of options (nested sections as in a "
+                   "run's config.json, or flat options); flags override it")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly "
+                   "where it stopped; may change only " +
+                   ", ".join(_flag(r) for r in RESUMABLE))
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    groups = {s: p.add_argument_group(f"{s} options") for s in
+              ("model", "data", "objective", "estimator", "optim", "eval", "runtime")}
+    for name, opt in option_catalogue().items():
+        if name in ("objective_args", "estimator_args"):
+            continue
+        section = opt.section or opt.component
+        g = groups[section]
+        text = " ".join(t for t in (opt.help, f"({_defaults_text(opt)})" if _defaults_text(opt)
+                                    else "") if t)
+        if name in COMPONENTS and name != "model":
+            reg = COMPONENTS[name][2]
+            text += ". " + "; ".join(f"{e.name}: {e.help}" for e in reg.entries())
+        if name == "model":
+            text += ". Registered: " + "; ".join(f"{e.name}: {e.help}"
+                                                 for e in COMPONENTS["model"][2].entries())
+        text = text.replace("%", "%%")
+        kw: dict = {"default": argparse.SUPPRESS, "help": text, "dest": name}
+        if isinstance(opt.default, bool):
+            g.add_argument(_flag(name), action="store_true", **kw)
+        elif isinstance(opt.default, dict):
+            g.add_argument(_flag(name), type=_json_object, metavar="JSON", **kw)
+        elif isinstance(opt.default, tuple):
+            g.add_argument(_flag(name), nargs="+", choices=opt.choices, **kw)
+        else:
+            g.add_argument(_flag(name), type=type(opt.default), choices=opt.choices, **kw)
+
+
+def given_options(args: argparse.Namespace) -> dict:
+    cat = option_catalogue()
+    return {k: (tuple(v) if isinstance(cat[k].default, tuple) else v)
+            for k, v in vars(args).items() if k in cat}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from vaelab.train.config import RunConfig, config_from_file
+    from vaelab.train.trainer import resume_config, train
+
+    options = given_options(args)
+    if args.resume:
+        if args.config:
+            raise ConfigError("--resume continues the stored configuration; drop --config")
+        cfg = resume_config(RunConfig.load(args.out), options)
+    else:
+        base = config_from_file(args.config) if args.config else None
+        cfg = RunConfig.from_options(options, base)
+    rec = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
+                progress=not args.no_progress)
+    if rec:
+        print(json.dumps(rec))
+    print(f"run written to {args.out} (config.json, checkpoints/, metrics.jsonl, tb/)")
+    return 0

@@ -1,0 +1,11 @@
+"""Distributions the models and estimators need beyond ``torch.distributions``: stop-gradient
+copies (STL, DReG), hierarchical Gaussian chains over a flat latent, the discretized logistic
+for 8-bit data, and point masses (deterministic posteriors)."""
+
+from vaelab.distributions.chain import GaussianChain
+from vaelab.distributions.logistic import DiscretizedLogistic
+from vaelab.distributions.point_mass import PointMass
+from vaelab.distributions.stop_gradient import StopGradient, gaussian_params, stop_gradient
+
+__all__ = ["DiscretizedLogistic", "GaussianChain", "PointMass", "StopGradient",
+           "gaussian_params", "stop_gradient"]
