@@ -177,3 +177,24 @@ def test_vq_commands(tmp_path, capsys):
 def test_prior_needs_a_vq_run(run_dir, capsys):
     assert main(["prior", str(run_dir), "--epochs", "1"]) == 2
     assert "vqvae or vqvae2" in _err(capsys)
+
+
+def test_version_and_help_come_from_the_registries(capsys):
+    import argparse
+
+    import vaelab
+    from vaelab.cli.main import build_parser
+    from vaelab.estimators import ESTIMATORS
+    from vaelab.models import MODELS
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"vaelab {vaelab.__version__}"
+    train = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+                 ).choices["train"]
+    flags = {a.dest: a for a in train._actions if a.option_strings}
+    assert tuple(flags["estimator"].choices) == tuple(ESTIMATORS.names())
+    assert all(name in flags["model"].help for name in MODELS.names())
+    assert all(a.help for a in flags.values())  # every option documents itself
+    assert "nats per latent dimension" in flags["free_bits"].help
+    assert "minutes" in flags["time_limit"].help

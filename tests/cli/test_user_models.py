@@ -83,15 +83,29 @@ def test_eval_sample_info_and_gradients_work_on_a_users_run(user_runs, capsys, t
                                                          ("score_function", 3)}
 
 
-def test_a_users_model_trains_through_python_on_a_tensor(tmp_path):
+@pytest.mark.parametrize("estimator,extra", [
+    ("reparam", {}), ("stl", {}), ("dreg", {"objective": "iwae", "k": 3}),
+    ("score_function", {"objective": "iwae", "k": 3, "baseline": "vimco"})])
+def test_a_users_model_trains_through_python_with_every_estimator(tmp_path, estimator, extra):
+    from tests.fixtures.user_model import TinyConvVAE
+
+    x = vaelab.data.embedded().train[:400]  # [N, 1, 28, 28] binary images as a tensor
+    torch.manual_seed(0)
+    model = TinyConvVAE(latent=4, channels=8)
+    res = vaelab.train(model=model, data=x, out=tmp_path, epochs=2, estimator=estimator,
+                       eval_k=4, batch_size=50, progress=False, **extra)
+    assert res.model is model and res.record["epoch"] == 2
+    assert np.isfinite(res.record["valid_L4"])
+
+
+def test_python_runs_reload_and_take_torch_datasets(tmp_path):
     from tests.fixtures.user_model import TinyConvVAE
 
     x = vaelab.data.embedded().train[:500]  # [N, 1, 28, 28]
     torch.manual_seed(0)
     model = TinyConvVAE(latent=4, channels=8)
-    res = vaelab.train(model=model, data=x, out=tmp_path / "py", epochs=2, objective="iwae",
-                       k=3, estimator="dreg", eval_k=4, batch_size=50, progress=False)
-    assert res.model is model and res.record["epoch"] == 2
+    vaelab.train(model=model, data=x, out=tmp_path / "py", epochs=1, eval_k=2,
+                 batch_size=50, progress=False)
     loaded = vaelab.load(tmp_path / "py", "last")
     for a, b in zip(loaded.state_dict().values(), model.state_dict().values()):
         assert torch.equal(a, b)

@@ -47,12 +47,20 @@ def test_unreadable_layouts_are_one_line_errors(array, shape, match):
         to_images(array, "t", shape)
 
 
-def test_a_users_28x20_faces_file_keeps_its_shape(tmp_path):
+def test_a_users_28x20_faces_file_keeps_its_shape(tmp_path, monkeypatch):
     faces = RNG.integers(0, 256, (40, 28, 20)).astype(np.uint8)
     np.savez(tmp_path / "faces.npz", faces=faces)
     d = from_file(tmp_path / "faces.npz")
     assert d.image_shape == (1, 28, 20) and d.identity["path"].endswith("faces.npz")
     assert len(d.identity["sha256"]) == 64
+    np.save(tmp_path / "flat.npy", faces.reshape(40, 560))  # flat rows need their shape
+    with pytest.raises(DataError, match="--image-shape"):
+        load_data(DataConfig(dataset=str(tmp_path / "flat.npy")))
+    monkeypatch.chdir(tmp_path)
+    cfg = DataConfig(dataset="flat.npy", image_shape="1,28,20")
+    assert cfg.dataset == str(tmp_path / "flat.npy")  # recorded absolute: resumes anywhere
+    flat, _ = load_data(cfg)
+    assert flat.image_shape == (1, 28, 20)
 
 
 @pytest.mark.parametrize("mode", ["dynamic", "static"])

@@ -53,7 +53,10 @@ def test_resume_changes_what_may_change_and_refuses_the_rest(tmp_path):
         vaelab.train(out=tmp_path, resume=True, epochs=2, latent=4, progress=False)
     with pytest.raises(ConfigError, match="cannot change --objective"):
         vaelab.train(out=tmp_path, resume=True, epochs=2, objective="iwae", progress=False)
-    vaelab.train(out=tmp_path, resume=True, epochs=2, lr=1e-4, latent=8, progress=False)
+    with pytest.raises(ConfigError, match="cannot change --layers"):  # never set: its default
+        vaelab.train(out=tmp_path, resume=True, epochs=2, layers=2, progress=False)
+    vaelab.train(out=tmp_path, resume=True, epochs=2, lr=1e-4, latent=8, layers=1,
+                 progress=False)  # the stored values are no change
     m = _metrics(tmp_path)
     assert [r["lr"] for r in m] == [1e-3, 1e-4]  # the new rate applies from the resumed epoch
     assert RunConfig.load(tmp_path).optim.lr == 1e-4

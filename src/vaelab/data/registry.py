@@ -74,6 +74,8 @@ class DataConfig:
                             f"'{self.likelihood}'")
         shape = parse_image_shape(self.image_shape)
         self.image_shape = ",".join(map(str, shape)) if shape else ""
+        if self.dataset not in DATASETS and Path(self.dataset).is_file():
+            self.dataset = str(Path(self.dataset).resolve())  # a run resumes from anywhere
 
 
 def load_dataset(name: str, image_shape: tuple | None = None) -> ImageDataset:

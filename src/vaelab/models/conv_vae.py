@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Independent, Normal
+from torch.distributions import Independent
 
 from vaelab.errors import ConfigError
 from vaelab.models.base import Capabilities, Model
-from vaelab.models.layers import gaussian
+from vaelab.models.layers import StandardNormal, diagonal_gaussian
 from vaelab.models.likelihoods import LIKELIHOODS, get_likelihood
 from vaelab.models.registry import MODELS
 from vaelab.registry import option
@@ -75,15 +75,14 @@ class ConvVAE(Model):
                                 nn.ReLU()),
             "up": nn.Sequential(*dec)})
         self._ch = ch[-1]
-        self.register_buffer("prior_loc", torch.zeros(c.latent), persistent=False)
+        self.standard_normal = StandardNormal(c.latent)
 
     def posterior(self, x: torch.Tensor) -> Independent:
-        return Independent(gaussian(self.encoder(x)), 1, validate_args=False)
+        return diagonal_gaussian(self.encoder(x))
 
     @property
     def prior(self) -> Independent:
-        return Independent(Normal(self.prior_loc, torch.ones_like(self.prior_loc),
-                                  validate_args=False), 1, validate_args=False)
+        return self.standard_normal()
 
     def decode(self, z: torch.Tensor):
         """p(x|z) for z ``[..., d]``: a distribution over ``[..., C, H, W]``."""

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Normal
+from torch.distributions import Independent, Normal
 
 from vaelab.errors import ConfigError
 
@@ -34,6 +34,26 @@ def gaussian(params: torch.Tensor) -> Normal:
     """Split ``[..., 2d]`` into a location and a softplus scale: N(mu, softplus(r) + 1e-4)."""
     mu, raw = params.chunk(2, dim=-1)
     return Normal(mu, F.softplus(raw) + MIN_STD, validate_args=False)
+
+
+def diagonal_gaussian(params: torch.Tensor) -> Independent:
+    """q(z|x) from ``[B, 2d]`` encoder outputs: a diagonal Gaussian with batch ``[B]`` and event
+    ``[d]`` (``gaussian`` above, its last dimension an event)."""
+    return Independent(gaussian(params), 1, validate_args=False)
+
+
+class StandardNormal(nn.Module):
+    """p(z) = N(0, I) over ``d`` dimensions; its buffers follow the model's device and dtype and
+    are not saved (no state of its own)."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.register_buffer("loc", torch.zeros(d), persistent=False)
+        self.register_buffer("scale", torch.ones(d), persistent=False)
+
+    def forward(self) -> Independent:
+        return Independent(Normal(self.loc, self.scale, validate_args=False), 1,
+                           validate_args=False)
 
 
 def inverse_softplus(y: float | torch.Tensor):

@@ -14,7 +14,7 @@ import torch
 from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
 from vaelab.models.base import Capabilities, Model
-from vaelab.models.layers import MIN_STD, AffineGaussian, inverse_softplus
+from vaelab.models.layers import MIN_STD, AffineGaussian, StandardNormal, inverse_softplus
 from vaelab.models.registry import MODELS
 from vaelab.registry import option
 
@@ -41,7 +41,7 @@ class LinearGaussianVAE(Model):
             gaussian_posterior=True, standard_normal_prior=True, analytic_kl=True))
         self.encoder = AffineGaussian(x_dim, z_dim)
         self.decoder = AffineGaussian(z_dim, x_dim)
-        self.register_buffer("prior_loc", torch.zeros(z_dim), persistent=False)
+        self.standard_normal = StandardNormal(z_dim)
 
     # ---- the protocol -----------------------------------------------------------------------
     def posterior(self, x: torch.Tensor) -> Independent:
@@ -49,8 +49,7 @@ class LinearGaussianVAE(Model):
 
     @property
     def prior(self) -> Independent:
-        return Independent(Normal(self.prior_loc, torch.ones_like(self.prior_loc),
-                                  validate_args=False), 1, validate_args=False)
+        return self.standard_normal()
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z).log_prob(x).sum(-1)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Independent, Normal
+from torch.distributions import Independent
 
 from vaelab.errors import ConfigError
 from vaelab.models.base import Capabilities, Model
-from vaelab.models.layers import gaussian
+from vaelab.models.layers import StandardNormal, diagonal_gaussian
 from vaelab.models.pixelcnn import PixelCNN, pixel_levels
 from vaelab.models.registry import MODELS
 from vaelab.registry import option
@@ -79,7 +79,7 @@ class PixelVAE(Model):
             "features": ConvDecoder(c.latent, c.enc_channels, c.cond_channels, hw),
             "pixelcnn": PixelCNN(c.pixel_layers, c.pixel_channels, c.kernel, self.levels,
                                  cond_channels=c.cond_channels)})
-        self.register_buffer("prior_loc", torch.zeros(c.latent), persistent=False)
+        self.standard_normal = StandardNormal(c.latent)
 
     def eval_max_samples(self) -> int:
         """Sample-example products per evaluation pass (each one is a PixelCNN forward)."""
@@ -90,12 +90,11 @@ class PixelVAE(Model):
         return x if self.levels == 2 else torch.round(x * (self.levels - 1))
 
     def posterior(self, x: torch.Tensor) -> Independent:
-        return Independent(gaussian(self.encoder(x)), 1, validate_args=False)
+        return diagonal_gaussian(self.encoder(x))
 
     @property
     def prior(self) -> Independent:
-        return Independent(Normal(self.prior_loc, torch.ones_like(self.prior_loc),
-                                  validate_args=False), 1, validate_args=False)
+        return self.standard_normal()
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z) for x ``[B, 1, H, W]`` and z ``[K, B, d]`` -> ``[K, B]``."""

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Independent, Normal
+from torch.distributions import Independent
 
 from vaelab.distributions import GaussianChain
 from vaelab.errors import ConfigError
 from vaelab.models.base import Capabilities, Model
-from vaelab.models.layers import ACTIVATIONS, GaussianLayer, mlp
+from vaelab.models.layers import ACTIVATIONS, GaussianLayer, StandardNormal, mlp
 from vaelab.models.likelihoods import LIKELIHOODS, get_likelihood
 from vaelab.models.registry import MODELS
 from vaelab.registry import option
@@ -78,8 +78,7 @@ class VAE(Model):
         dec += [GaussianLayer(dims[i + 1], hidden[i][::-1], dims[i], c.activation)
                 for i in range(1, len(latent))]
         self.decoder = nn.ModuleList(dec)
-        self.register_buffer("prior_loc", torch.zeros(latent[-1]), persistent=False)
-        self.register_buffer("prior_scale", torch.ones(latent[-1]), persistent=False)
+        self.standard_normal = StandardNormal(latent[-1])  # p(z_L)
 
     @property
     def n_layers(self) -> int:
@@ -93,10 +92,11 @@ class VAE(Model):
 
     @property
     def prior(self):
-        top = Normal(self.prior_loc, self.prior_scale, validate_args=False)
+        top = self.standard_normal()
         if self.n_layers == 1:
-            return Independent(top, 1, validate_args=False)
-        return GaussianChain(top, list(self.decoder[1:])[::-1], list(self.latent_sizes), "up")
+            return top
+        return GaussianChain(top.base_dist, list(self.decoder[1:])[::-1],
+                             list(self.latent_sizes), "up")
 
     def decode(self, z1: torch.Tensor):
         """p(x | z_1) for z_1 ``[..., d_1]``: a distribution over ``[..., *x_shape]``."""
@@ -112,5 +112,6 @@ class VAE(Model):
     @torch.no_grad()
     def init_from_data(self, mean_x: torch.Tensor) -> None:
         """Burda et al.: start the output bias at the data mean (for Bernoulli: its logit)."""
-        bias = self.likelihood.output_bias(mean_x.to(self.prior_loc).reshape(self.x_shape))
-        self.decoder[0][-1].bias.copy_(bias.flatten())
+        last = self.decoder[0][-1].bias
+        bias = self.likelihood.output_bias(mean_x.to(last).reshape(self.x_shape))
+        last.copy_(bias.flatten())

@@ -204,13 +204,20 @@ class RunConfig:
             parts[name] = build_config(section, values, f"configuration section '{name}'")
         return cls(**parts)
 
-    def options(self) -> dict[str, Any]:
-        """The flat options (the inverse of ``from_options``)."""
+    def effective(self) -> dict[str, Any]:
+        """Every flat option's value in force, a component's unset options at their defaults."""
+        from vaelab.models.registry import entry_defaults
+
         out: dict[str, Any] = {}
         for name in SECTIONS:
             out.update(dataclasses.asdict(getattr(self, name)))
-        for _, (_, args_field, _) in COMPONENTS.items():
-            out.update(out.pop(args_field) if args_field != "model_args" else {})
+        for section, (name_field, args_field, reg) in COMPONENTS.items():
+            name, args = out[name_field], out.pop(args_field)
+            if name in reg:
+                defaults = entry_defaults(name) if section == "model" else {}
+                args = dataclasses.asdict(build_config(reg.get(name).config,
+                                                       {**defaults, **args}, name))
+            out.update(args)
         return out
 
     @classmethod
@@ -239,8 +246,10 @@ class RunConfig:
                     continue
                 if chosen not in opt.owners:
                     owners = ", ".join(opt.owners)
+                    hint = (" (a model of your own takes its options in --model-args)"
+                            if section == "model" and chosen not in MODELS else "")
                     raise ConfigError(f"--{name.replace('_', '-')} is an option of {section} "
-                                      f"{owners}, not of {chosen}")
+                                      f"{owners}, not of {chosen}{hint}")
                 args[name] = value
             d[section][args_field] = args
         return cls.from_dict(d)

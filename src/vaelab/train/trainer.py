@@ -89,15 +89,17 @@ def build_parts(cfg: RunConfig, model: Model | None = None, data: ImageDataset |
 
 def resume_config(stored: RunConfig, changes: dict) -> RunConfig:
     """The stored run's configuration with this call's changes to the settings that may change
-    (``RESUMABLE``); a change to anything that defines the run is refused."""
-    current = stored.options()
-    current.update({k: v for k, v in stored.model.model_args.items()})
+    (``RESUMABLE``); a change to anything that defines the run is refused (a value equal to the
+    stored one, default or not, is no change)."""
     fixed = {k: v for k, v in changes.items() if k not in RESUMABLE}
-    for k, v in fixed.items():
-        if k in current and current[k] != v:
-            raise ConfigError(f"--resume cannot change --{k.replace('_', '-')} ({current[k]!r} "
-                              f"-> {v!r}): it defines the run. A resumed run may change "
-                              f"{', '.join('--' + r.replace('_', '-') for r in RESUMABLE)}")
+    if fixed:
+        before, after = stored.effective(), RunConfig.from_options(fixed, stored).effective()
+        for k in fixed:
+            if before.get(k) != after.get(k):
+                raise ConfigError(
+                    f"--resume cannot change --{k.replace('_', '-')} ({before.get(k)!r} -> "
+                    f"{after.get(k)!r}): it defines the run. A resumed run may change "
+                    f"{', '.join('--' + r.replace('_', '-') for r in RESUMABLE)}")
     allowed = {k: v for k, v in changes.items() if k in RESUMABLE}
     if allowed.get("schedule", stored.optim.schedule) != "burda" and "epochs" not in allowed \
             and stored.optim.schedule == "burda":
