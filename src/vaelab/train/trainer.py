@@ -165,12 +165,12 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
         torch.backends.cudnn.benchmark = True  # fixed image shapes: let cuDNN pick its kernels
     opt = torch.optim.Adam(step.parameters(), lr=cfg.optim.lr, betas=(0.9, 0.999), eps=1e-4,
                            fused=device.type == "cuda")
-    state = {"epoch": 0, "best": -math.inf, "bad_evals": 0, "step": 0}
+    session = Session(cfg, run, parts, step, opt, shuffle, device, dinfo, loggers)
     if resume:
         tensors, header = load_checkpoint(run.last)
         rng = restore(tensors, header, {"model": parts.model, "estimator": parts.estimator}, opt)
         _set_rng_state(rng, shuffle, device)
-        state.update({k: header["meta"][k] for k in state})
+        session.restore(header["meta"])
     doc = config_document(cfg, parts)
     if dinfo.is_main:
         if overwrite and not resume:
@@ -181,8 +181,7 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
             cb.on_start(run.path, doc)
     record: dict = {}
     try:
-        record = _epochs(cfg, run, parts, step, opt, state, shuffle, device, dinfo, loggers,
-                         progress)
+        record = session.loop(progress)
     finally:
         if dinfo.is_main:
             for cb in loggers:
@@ -191,73 +190,125 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     return record
 
 
-def _epochs(cfg, run: RunDir, parts: Parts, step: Step, opt, state: dict,
-            shuffle: torch.Generator, device, dinfo, loggers, progress: bool) -> dict:
-    data, model, estimator = parts.data, parts.model, parts.estimator
-    train_x, valid_x = data.train.to(device), data.valid.to(device)
-    batches = TensorBatches(train_x, cfg.optim.batch_size, shuffle=True,
-                            dynamic_binarize=data.dynamic_binarize, generator=shuffle,
-                            rank=dinfo.rank, world_size=dinfo.world_size)
-    runner = DDP(step) if dinfo.enabled else step
-    if cfg.runtime.compile:
-        # one graph for the estimate; "reduce-overhead" replays it as a CUDA graph, which is what
-        # removes the launch overhead of a small MLP at batch 100
-        runner = torch.compile(runner, mode=cfg.runtime.compile)
-    epochs, ev = cfg.optim.epochs, cfg.eval
-    key = f"train_{parts.objective.label}_k{cfg.estimator.k}"
-    record: dict = {}
-    t_start = time.perf_counter()
-    bar = tqdm(range(state["epoch"], epochs), disable=not (progress and dinfo.is_main),
-               desc="train", unit="epoch", initial=state["epoch"], total=epochs, mininterval=2)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        for g in opt.param_groups:
-            g["lr"] = cfg.optim.lr_at(epoch)
-        step.objective = parts.objective.at_epoch(epoch)
-        step.train()
-        loss_sum, bound_sum, n = run_epoch(runner, batches, opt, device)
-        state["step"] += n
-        if not distributed.all_true(math.isfinite(float(loss_sum)), dinfo, device):
-            raise DivergenceError(
-                f"the loss became NaN/Inf in epoch {epoch + 1}; stopped. The last good "
-                f"checkpoint is kept at {run.last} (if any epoch finished). Try a lower --lr, "
-                "or --resume from it")
-        record = {"epoch": epoch + 1, "step": state["step"], "lr": cfg.optim.lr_at(epoch),
-                  key: float(bound_sum) / n, "epoch_seconds": time.perf_counter() - t0,
-                  **model.training_diagnostics()}
-        stop = False
-        if dinfo.is_main:
-            if (epoch + 1) % ev.eval_every == 0 or epoch + 1 == epochs:
-                v = evaluate_bounds(model, valid_x, ks=(ev.eval_k,),
-                                    binarize=data.dynamic_binarize)["bounds"][ev.eval_k]
-                record[f"valid_L{ev.eval_k}"] = v
-                if v > state["best"]:
-                    state["best"], state["bad_evals"] = v, 0
-                    save_checkpoint(run.best, {"model": model}, None,
-                                    {"epoch": epoch + 1, "valid_bound": v})
-                else:
-                    state["bad_evals"] += 1
-                stop = ev.patience > 0 and state["bad_evals"] >= ev.patience
-            state["epoch"] = epoch + 1
-            save_checkpoint(run.last, {"model": model, "estimator": estimator}, opt,
-                            dict(state), _rng_state(shuffle, device))
-            run.append_metrics(record)
-            for cb in loggers:
-                cb.on_epoch_end(record)
+@dataclass
+class EarlyStopping:
+    """The best validation bound so far and how many validations since it improved."""
+
+    patience: int
+    best: float = -math.inf
+    bad_evals: int = 0
+
+    def update(self, value: float) -> bool:
+        """Record a validation bound; True if it is the best so far."""
+        if value > self.best:
+            self.best, self.bad_evals = value, 0
+            return True
+        self.bad_evals += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return self.patience > 0 and self.bad_evals >= self.patience
+
+
+@dataclass
+class Session:
+    """One training call's moving parts and its loop: epoch -> validation -> checkpoint."""
+
+    cfg: RunConfig
+    run: RunDir
+    parts: Parts
+    step: Step
+    opt: torch.optim.Optimizer
+    shuffle: torch.Generator
+    device: torch.device
+    dinfo: distributed.DistInfo
+    loggers: list[Callback]
+    epoch: int = 0
+    steps: int = 0
+
+    def __post_init__(self) -> None:
+        self.early = EarlyStopping(self.cfg.eval.patience)
+
+    def restore(self, meta: dict) -> None:
+        self.epoch, self.steps = meta["epoch"], meta["step"]
+        self.early.best, self.early.bad_evals = meta["best"], meta["bad_evals"]
+
+    def meta(self) -> dict:
+        return {"epoch": self.epoch, "step": self.steps, "best": self.early.best,
+                "bad_evals": self.early.bad_evals}
+
+    def loop(self, progress: bool) -> dict:
+        cfg, dinfo = self.cfg, self.dinfo
+        data = self.parts.data
+        self.valid_x = data.valid.to(self.device)
+        batches = TensorBatches(data.train.to(self.device), cfg.optim.batch_size, shuffle=True,
+                                dynamic_binarize=data.dynamic_binarize, generator=self.shuffle,
+                                rank=dinfo.rank, world_size=dinfo.world_size)
+        runner = DDP(self.step) if dinfo.enabled else self.step
+        if cfg.runtime.compile:
+            # one graph for the estimate; "reduce-overhead" replays it as a CUDA graph, which is
+            # what removes the launch overhead of a small MLP at batch 100
+            runner = torch.compile(runner, mode=cfg.runtime.compile)
+        epochs, record = cfg.optim.epochs, {}
+        t_start = time.perf_counter()
+        bar = tqdm(range(self.epoch, epochs), disable=not (progress and dinfo.is_main),
+                   desc="train", unit="epoch", initial=self.epoch, total=epochs, mininterval=2)
+        for epoch in bar:
+            record = self.train_epoch(epoch, runner, batches)
+            stop = self.end_of_epoch(epoch, record) if dinfo.is_main else False
             bar.set_postfix({k: f"{v:.2f}" for k, v in record.items()
                              if k.startswith(("train_", "valid_"))})
-        if distributed.broadcast_flag(stop, dinfo, device):
-            if dinfo.is_main:
-                tqdm.write(f"early stopping after epoch {epoch + 1}: no gain in "
-                           f"{ev.patience} evaluations")
-            break
-        limit = cfg.runtime.time_limit
-        out_of_time = limit > 0 and time.perf_counter() - t_start > 60 * limit
-        if epoch + 1 < epochs and distributed.broadcast_flag(out_of_time, dinfo, device):
-            if dinfo.is_main:
-                tqdm.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} of "
-                           f"{epochs}; checkpoint saved, continue with `vaelab train --resume "
-                           f"--out {run.path}`")
-            record["stopped"] = "time_limit"
-            break
-    return record
+            if distributed.broadcast_flag(stop, dinfo, self.device):
+                if dinfo.is_main:
+                    tqdm.write(f"early stopping after epoch {epoch + 1}: no gain in "
+                               f"{cfg.eval.patience} evaluations")
+                break
+            limit = cfg.runtime.time_limit
+            out_of_time = limit > 0 and time.perf_counter() - t_start > 60 * limit
+            if epoch + 1 < epochs and distributed.broadcast_flag(out_of_time, dinfo, self.device):
+                if dinfo.is_main:
+                    tqdm.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} "
+                               f"of {epochs}; checkpoint saved, continue with `vaelab train "
+                               f"--resume --out {self.run.path}`")
+                record["stopped"] = "time_limit"
+                break
+        return record
+
+    def train_epoch(self, epoch: int, runner, batches) -> dict:
+        """One pass over the training data at this epoch's learning rate and objective."""
+        cfg, parts = self.cfg, self.parts
+        t0 = time.perf_counter()
+        for g in self.opt.param_groups:
+            g["lr"] = cfg.optim.lr_at(epoch)
+        self.step.objective = parts.objective.at_epoch(epoch)
+        self.step.train()
+        loss_sum, bound_sum, n = run_epoch(runner, batches, self.opt, self.device)
+        self.steps += n
+        if not distributed.all_true(math.isfinite(float(loss_sum)), self.dinfo, self.device):
+            raise DivergenceError(
+                f"the loss became NaN/Inf in epoch {epoch + 1}; stopped. The last good "
+                f"checkpoint is kept at {self.run.last} (if any epoch finished). Try a lower "
+                "--lr, or --resume from it")
+        key = f"train_{parts.objective.label}_k{cfg.estimator.k}"
+        return {"epoch": epoch + 1, "step": self.steps, "lr": cfg.optim.lr_at(epoch),
+                key: float(bound_sum) / n, "epoch_seconds": time.perf_counter() - t0,
+                **parts.model.training_diagnostics()}
+
+    def end_of_epoch(self, epoch: int, record: dict) -> bool:
+        """Validate (when due), checkpoint, log; True when early stopping says stop."""
+        ev, model = self.cfg.eval, self.parts.model
+        if (epoch + 1) % ev.eval_every == 0 or epoch + 1 == self.cfg.optim.epochs:
+            v = evaluate_bounds(model, self.valid_x, ks=(ev.eval_k,),
+                                binarize=self.parts.data.dynamic_binarize)["bounds"][ev.eval_k]
+            record[f"valid_L{ev.eval_k}"] = v
+            if self.early.update(v):
+                save_checkpoint(self.run.best, {"model": model}, None,
+                                {"epoch": epoch + 1, "valid_bound": v})
+        self.epoch = epoch + 1
+        save_checkpoint(self.run.last, {"model": model, "estimator": self.parts.estimator},
+                        self.opt, self.meta(), _rng_state(self.shuffle, self.device))
+        self.run.append_metrics(record)
+        for cb in self.loggers:
+            cb.on_epoch_end(record)
+        return self.early.stop
