@@ -186,3 +186,10 @@ def test_options_of_components_that_were_not_chosen_are_refused():
         RunConfig.from_options({"model": "iwae"})
     cfg = RunConfig.from_options({"model": "pixelvae", "pixel_layers": 3, "latent": 4})
     assert cfg.model.model_args == {"pixel_layers": 3, "latent": 4}
+
+
+def test_a_run_written_by_version_0_1_is_refused_with_the_fix(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"train": {"model": "iwae", "k": 5, "layers": 1}, "model": {"kind": "vae"}}))
+    with pytest.raises(ConfigError, match="written by vaelab 0.1.*--model vae --objective iwae"):
+        load_run(tmp_path)

@@ -62,6 +62,11 @@ class RunDir:
                               "give the --out directory of a `vaelab train` run") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"{self.config} is corrupt ({e}); restore it or retrain") from None
+        if isinstance(doc, dict) and "vaelab" not in doc and isinstance(doc.get("train"), dict) \
+                and "optim" not in doc["train"]:
+            raise ConfigError(f"{self.path} was written by vaelab 0.1, whose runs 0.2 cannot "
+                              "load (models and checkpoints changed); retrain it with `vaelab "
+                              "train` (0.1's --model iwae is --model vae --objective iwae)")
         if not isinstance(doc, dict) or not isinstance(doc.get("train"), dict) or \
                 not isinstance(doc.get("model"), dict):
             raise ConfigError(f"{self.config} lacks its train or model section; restore it or "
