@@ -19,7 +19,7 @@ from vaelab.data import embedded
 from vaelab.estimators import make_estimator
 from vaelab.models import VAE, VAEConfig
 from vaelab.objectives import make_objective
-from vaelab.train.loop import Step
+from vaelab.training.loop import Step
 
 VARIANTS = [("reparam", "none"), ("stl", "none"), ("dreg", "none"), ("score_function", "nvil"),
             ("score_function", "vimco")]

@@ -28,7 +28,7 @@ from vaelab.estimators import make_estimator
 from vaelab.eval import evaluate_bounds
 from vaelab.models import VAE, VAEConfig
 from vaelab.objectives import make_objective
-from vaelab.train.loop import Step
+from vaelab.training.loop import Step
 
 
 def pythae_iwae(k: int, device):

@@ -1,4 +1,4 @@
-"""The Python entry points: ``vaelab.train`` and ``vaelab.load``.
+"""The Python entry points: ``vaelab.training`` and ``vaelab.load``.
 
     import vaelab
     run = vaelab.train(model=MyModel(latent=8), data=images, out="runs/mine", epochs=5,
@@ -20,10 +20,10 @@ from vaelab.data import ImageDataset, from_array
 from vaelab.errors import ConfigError, DataError
 from vaelab.models.base import Model
 from vaelab.models.registry import spec
-from vaelab.train import trainer
-from vaelab.train.callbacks import Callback
-from vaelab.train.config import RunConfig, config_from_file
-from vaelab.train.run import Run, load, load_run
+from vaelab.training import trainer
+from vaelab.training.callbacks import Callback
+from vaelab.training.config import RunConfig, config_from_file
+from vaelab.training.run import Run, load, load_run
 
 __all__ = ["Run", "TrainResult", "as_dataset", "load", "load_run", "train"]
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vaelab.cli.main import main
-from vaelab.train import load_run
+from vaelab.training import load_run
 
 SMALL = ["--hidden", "32", "--latent", "4", "--eval-k", "5", "--batch-size", "500",
          "--no-progress"]
@@ -129,7 +129,7 @@ def test_info_takes_a_random_subset(run_dir, monkeypatch):
 
     monkeypatch.setattr(vaelab.info, "vae_information", capture)
     with pytest.raises(Seen) as e:
-        main(["info", str(run_dir), "--n", "50", "--json"])
+        main(["--debug", "info", str(run_dir), "--n", "50", "--json"])
     x = e.value.args[0]
     test = load_run(run_dir).data.test
     assert x.shape == (50, *test.shape[1:]) and not torch.equal(x, test[:50])

@@ -82,7 +82,7 @@ def test_deterministic_latents_are_evaluated_once():
     calls = []
     orig = m.log_weights
     m.log_weights = lambda x, K: calls.append(K) or orig(x, K)
-    res = evaluate_bounds(m, x, ks=(1, 5000))
+    res = evaluate_bounds(m, x, ks=(1, 5000), max_samples=10_000)
     assert calls == [1]
     assert torch.allclose(res["per_example"][1], res["per_example"][5000])
     q = m.posterior(x)
@@ -102,3 +102,43 @@ def test_evaluate_recipe_reports_bits_per_dim_and_a_seeded_subset():
     assert out["n_examples"] == 10 and out["nll_k"] == 10
     assert out["bits_per_dim"] == pytest.approx(out["nll"] / (36 * math.log(2)))
     assert len(out["active_units_per_layer"]) == 1
+
+
+@pytest.mark.parametrize("chunks", [[12], [5, 7], [1] * 12, [3, 3, 3, 3], [7, 2, 3]])
+def test_streamed_bounds_equal_the_grouped_bound_on_the_whole_matrix(chunks):
+    """Draws arriving in any chunking (groups split across chunks included) give exactly
+    grouped_iwae_bound of the full [K, B] matrix, for every k (K = 12, k = 1, 3, 5, 12)."""
+    from vaelab.eval import GroupedBounds
+    from vaelab.objectives import grouped_iwae_bound
+
+    lw = torch.randn(12, 4, dtype=torch.float64) * 5
+    acc = GroupedBounds([1, 3, 5, 12], 12, 4, lw.device)
+    start = 0
+    for c in chunks:
+        acc.add(lw[start:start + c])
+        start += c
+    for k, v in acc.bounds().items():
+        assert torch.allclose(v, grouped_iwae_bound(lw, k), atol=1e-12), k
+
+
+def test_evaluation_memory_does_not_grow_with_K_and_absurd_K_is_refused():
+    from vaelab.errors import ConfigError
+
+    m = linear_gaussian()
+    x = sample_data(m, 3)
+    sizes = []
+    orig = m.log_weights
+    m.log_weights = lambda x, K: sizes.append(K) or orig(x, K)
+    evaluate_bounds(m, x, ks=(1, 20000), max_samples=300)
+    assert max(sizes) <= 300 and sum(sizes) == 3 * 20000  # never all 20000 draws at once
+    with pytest.raises(ConfigError, match="K = 1000000000000 .* convention"):
+        evaluate_bounds(m, x, ks=(1_000_000_000_000,))
+
+
+def test_a_batch_of_one_example_evaluates():
+    from vaelab.models import build_model
+
+    for name in ("vqvae", "vae"):
+        m = build_model(name, {}, (1, 8, 8), "bernoulli").eval()
+        x = torch.bernoulli(torch.full((1, 1, 8, 8), 0.3))
+        assert torch.isfinite(evaluate_bounds(m, x, ks=(1, 3))["per_example"][3]).all()

@@ -9,8 +9,8 @@ import torch
 import vaelab
 from vaelab.models.code_prior import CodePrior, PriorConfig
 from vaelab.models.vqvae import VQVAE, VQConfig
-from vaelab.train import load_run
-from vaelab.train.prior import fit_prior, vq_bound
+from vaelab.training import load_run
+from vaelab.training.prior import fit_prior, vq_bound
 
 
 @pytest.mark.parametrize("hierarchical", [False, True])

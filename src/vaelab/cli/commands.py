@@ -27,9 +27,36 @@ def add_run_args(p: argparse.ArgumentParser, seed: bool = True, as_json: bool = 
 
 
 def _load(args):
-    from vaelab.train import load_run
+    from vaelab.training import load_run
 
     return load_run(args.run_dir, args.checkpoint, args.device, args.data)
+
+
+def add_out(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for the files this command writes (default: the run directory)")
+
+
+def output_dir(where: str | Path) -> Path:
+    """Where the command's files go, checked writable before any work is done."""
+    import os
+
+    out = Path(where)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a directory")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{out} is not writable; give --out DIR for this command's files")
+    return out
+
+
+def write_json(out: Path, name: str, obj) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    path.write_text(json.dumps(obj, indent=2))
+    return path
 
 
 def _positive(args, *names: str) -> None:
@@ -51,13 +78,19 @@ def add_eval(p: argparse.ArgumentParser) -> None:
                    help="evaluate a random subset of N examples, fixed by --seed (0: all)")
     p.add_argument("--max-samples", type=int, default=0,
                    help="samples x examples per forward pass (memory bound; 0: by device)")
+    add_out(p)
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from vaelab.eval import evaluate, random_subset
+    from vaelab.eval.likelihood import MAX_K
 
-    if min(args.k) < 1:
-        raise ConfigError("--k values must be >= 1")
+    if min(args.k) < 1 or max(args.k) > MAX_K:
+        raise ConfigError(f"--k values must lie in 1 .. {MAX_K} (K = 5000 is the convention for "
+                          "log-likelihoods)")
+    if args.subset < 0 or args.max_samples < 0:
+        raise ConfigError("--subset and --max-samples must be >= 0 (0: all / by device)")
+    out_dir = output_dir(args.out or args.run_dir)
     run = _load(args)
     x = random_subset(run.split(args.split), args.subset, args.seed)
     out = {"split": args.split, "checkpoint": args.checkpoint,
@@ -65,8 +98,7 @@ def run_eval(args: argparse.Namespace) -> int:
            **evaluate(run.model, x, args.k, seed=args.seed, max_samples=args.max_samples or None,
                       binarize=run.data.dynamic_binarize)}
     name = f"eval-{args.split}.json" if args.data is None else f"eval-{Path(args.data).stem}.json"
-    path = Path(args.run_dir, name)
-    path.write_text(json.dumps(out, indent=2))
+    path = write_json(out_dir, name, out)
     if args.json:
         print(json.dumps(out))
         return 0
@@ -96,13 +128,13 @@ def run_sample(args: argparse.Namespace) -> int:
     import torch
 
     from vaelab.models.vqvae import VQVAE
-    from vaelab.train.prior import load_prior
+    from vaelab.training.prior import load_prior
     from vaelab.viz import save_grid
 
     _positive(args, "n")
+    out = output_dir(args.out or args.run_dir)
     run = _load(args)
     torch.manual_seed(args.seed)
-    out = Path(args.out or args.run_dir)
     model = run.model
     prior = load_prior(Path(args.run_dir), run.device) if isinstance(model, VQVAE) else None
     samples = model.sample_from(prior, args.n) if prior is not None else model.sample(args.n)
@@ -154,6 +186,7 @@ def add_gradients(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", default="iwae", choices=("elbo", "iwae"))
     p.add_argument("--estimators", nargs="+", default=None,
                    help="subset as NAME or NAME+BASELINE (default: all)")
+    add_out(p)
 
 
 def run_gradients(args: argparse.Namespace) -> int:
@@ -164,8 +197,11 @@ def run_gradients(args: argparse.Namespace) -> int:
     from vaelab.viz import save, snr_figure
 
     _positive(args, "batch_size")
-    if min(args.k) < 1:
-        raise ConfigError("--k values must be >= 1")
+    if min(args.k) < 1 or max(args.k) > 100_000:
+        raise ConfigError("--k values must lie in 1 .. 100000")
+    if args.repeats < 2:
+        raise ConfigError("--repeats must be at least 2 to estimate a variance")
+    out = output_dir(args.out or args.run_dir)
     run = _load(args)
     require_latent(run.model, "gradients")
     torch.manual_seed(args.seed)
@@ -177,14 +213,13 @@ def run_gradients(args: argparse.Namespace) -> int:
         variants = [tuple((v.split("+") + ["none"])[:2]) for v in args.estimators]
     rows = gradient_study(run.model, x, sorted(set(args.k)), args.repeats, args.objective,
                           variants, progress=lambda j: tqdm(j, desc="gradients", leave=False))
-    out = Path(args.run_dir)
-    (out / "gradients.json").write_text(json.dumps(rows, indent=2))
+    written = write_json(out, "gradients.json", rows)
     plot = save(snr_figure(rows), out / "gradients_snr.png")
     if args.json:
         print(json.dumps({"rows": rows, "plot": str(plot)}))
     else:
         print(format_table(rows))
-        print(f"wrote {out / 'gradients.json'} and {plot}")
+        print(f"wrote {written} and {plot}")
     return 0
 
 
@@ -194,6 +229,7 @@ def add_info(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
     p.add_argument("--n", type=int, default=2000, help="data points (the MI is at most log n)")
     p.add_argument("--samples", type=int, default=4, help="z samples per data point")
+    add_out(p)
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -204,6 +240,7 @@ def run_info(args: argparse.Namespace) -> int:
     from vaelab.viz import per_dimension_kl_figure, save
 
     _positive(args, "n", "samples")
+    out = output_dir(args.out or args.run_dir)
     run = _load(args)
     require_latent(run.model, "info")
     torch.manual_seed(args.seed)
@@ -214,8 +251,7 @@ def run_info(args: argparse.Namespace) -> int:
         x = torch.bernoulli(x)
     info = vaelab.info.vae_information(run.model, x, args.n, args.samples)
     info["split"] = args.split
-    out = Path(args.run_dir)
-    (out / f"info-{args.split}.json").write_text(json.dumps(info, indent=2))
+    written = write_json(out, f"info-{args.split}.json", info)
     plot = save(per_dimension_kl_figure(info["per_dimension_kl"]), out / "per_dimension_kl.png")
     if args.json:
         print(json.dumps(info))
@@ -235,7 +271,7 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"  KL(q(z)||p(z)) = {pm('kl_aggregate_prior')}   average KL (rate) = {pm('rate')}")
     print(f"  distortion -E[log p(x|z)] = {pm('distortion')}   ELBO = {info['elbo']:.3f}")
     print(f"  active units = {info['active_units']}  (per layer {info['active_units_per_layer']})")
-    print(f"wrote {out / f'info-{args.split}.json'} and {plot}")
+    print(f"wrote {written} and {plot}")
     return 0
 
 
@@ -255,6 +291,9 @@ def run_traverse(args: argparse.Namespace) -> int:
     from vaelab.viz import save_grid
 
     _positive(args, "dims", "steps")
+    if not (0 < args.span < float("inf")):
+        raise ConfigError(f"--span must be a positive number, got {args.span}")
+    out = output_dir(args.out or args.run_dir)
     run = _load(args)
     require_latent(run.model, "traverse")
     test = run.split("test")
@@ -265,8 +304,7 @@ def run_traverse(args: argparse.Namespace) -> int:
     dims = kl.argsort(descending=True)[: args.dims].tolist()
     x = test[args.index: args.index + 1].to(run.device)
     img = traversal(run.model, x, dims, args.steps, args.span)
-    path = save_grid(img, None, Path(args.out or args.run_dir) / "traverse.png",
-                     nrow=args.steps, scale=2)
+    path = save_grid(img, None, out / "traverse.png", nrow=args.steps, scale=2)
     print(f"wrote {path}: rows = latent dims {dims} (largest KL first), columns = "
           f"z_j from {-args.span} to {args.span}")
     return 0
@@ -278,6 +316,7 @@ def add_disentangle(p: argparse.ArgumentParser) -> None:
     p.add_argument("--points", type=int, default=800,
                    help="beta-VAE metric: classifier points (60%% train, 40%% test)")
     p.add_argument("--pairs", type=int, default=64, help="beta-VAE metric: pairs per point")
+    add_out(p)
 
 
 def run_disentangle(args: argparse.Namespace) -> int:
@@ -288,6 +327,10 @@ def run_disentangle(args: argparse.Namespace) -> int:
     from vaelab.eval.disentanglement import beta_vae_metric, mig
 
     _positive(args, "points", "pairs")
+    if args.points < 10:
+        raise ConfigError(f"--points must be at least 10 (train and test the classifier), got "
+                          f"{args.points}")
+    out_dir = output_dir(args.out or args.run_dir)
     run = _load(args)
     require_latent(run.model, "disentangle")
     if not run.data.name.startswith("shapes"):
@@ -310,8 +353,10 @@ def run_disentangle(args: argparse.Namespace) -> int:
     b = beta_vae_metric(encode_factors, sizes, n_train, args.points - n_train, args.pairs)
     out = {"mig": m["mig"], "mig_per_factor": dict(zip(S.FACTORS, m["per_factor"])),
            "beta_vae_metric": b["accuracy"], "chance": b["chance"]}
-    Path(args.run_dir, "disentanglement.json").write_text(json.dumps(out, indent=2))
+    path = write_json(out_dir, "disentanglement.json", out)
     print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+    if not args.json:
+        print(f"wrote {path}")
     return 0
 
 
@@ -329,9 +374,10 @@ def add_prior(p: argparse.ArgumentParser) -> None:
 
 def run_prior(args: argparse.Namespace) -> int:
     from vaelab.models.vqvae import VQVAE
-    from vaelab.train.prior import fit_prior
+    from vaelab.training.prior import fit_prior
 
     _positive(args, "epochs", "pixel_layers", "pixel_channels", "batch_size")
+    output_dir(args.run_dir)  # the prior is part of the run: its directory must be writable
     run = _load(args)
     if not isinstance(run.model, VQVAE):
         raise ConfigError("`vaelab prior` fits a prior over VQ codes: give a vqvae or vqvae2 run")

@@ -1,38 +1,77 @@
-"""``vaelab`` command line: one sub-command per task; errors as one line and exit code 2."""
+"""``vaelab`` command line: one sub-command per task.
+
+Errors are one line on stderr: bad input or an unusable environment (a full disk, a read-only
+folder) exit with 2, an interrupt (Ctrl-C) with 130, an internal error with 1; ``--debug`` shows
+the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from vaelab.errors import VaelabError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the problem and where the help is, exit code 2."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)",
+              file=sys.stderr)
+        raise SystemExit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from vaelab import __version__
     from vaelab.cli import commands
 
-    p = argparse.ArgumentParser(prog="vaelab", description="Variational autoencoders with tight "
-                                "bounds: train, evaluate, sample, diagnose.")
+    p = Parser(prog="vaelab", description="Variational autoencoders with tight bounds: train, "
+               "evaluate, sample, diagnose.")
     p.add_argument("--version", action="version", version=f"vaelab {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, (add_args, _run, help_) in commands.COMMANDS.items():
         add_args(sub.add_parser(name, help=help_, description=help_))
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from vaelab.cli import commands
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
-    args = build_parser().parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = None
     try:
-        return commands.COMMANDS[args.command][1](args) or 0
-    except (VaelabError, FloatingPointError) as e:
-        print(f"vaelab {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        args = build_parser().parse_args(argv)
+        from vaelab.cli import commands
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.formatwarning = lambda m, c, *a, **k: f"vaelab: warning: {_one_line(m)}\n"
+            return commands.COMMANDS[args.command][1](args) or 0
+    except SystemExit:
+        raise
     except KeyboardInterrupt:
-        print(f"vaelab {args.command}: interrupted; the last checkpoint is kept", file=sys.stderr)
+        print(f"vaelab{_name(args)}: interrupted; the last checkpoint is kept", file=sys.stderr)
         return 130
+    except (VaelabError, FloatingPointError, OSError, MemoryError) as e:
+        if args is not None and args.debug:
+            raise
+        what = f"{type(e).__name__}: " if isinstance(e, (OSError, MemoryError)) else ""
+        print(f"vaelab{_name(args)}: error: {what}{_one_line(e)}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug: still one line, with the way to see more
+        if args is not None and args.debug:
+            raise
+        print(f"vaelab{_name(args)}: internal error: {type(e).__name__}: {_one_line(e)[:300]} "
+              "(rerun with --debug for the traceback, and please report it)", file=sys.stderr)
+        return 1
+
+
+def _name(args) -> str:
+    return f" {args.command}" if args is not None and getattr(args, "command", None) else ""
 
 
 if __name__ == "__main__":

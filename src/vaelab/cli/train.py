@@ -7,7 +7,7 @@ import argparse
 import json
 
 from vaelab.errors import ConfigError
-from vaelab.train.config import RESUMABLE, option_catalogue
+from vaelab.training.config import RESUMABLE, option_catalogue
 
 
 def _flag(name: str) -> str:
@@ -27,7 +27,7 @@ def _json_object(text: str) -> dict:
 def _defaults_text(opt) -> str:
     if opt.component is None:
         return f"default: {opt.default!r}" if opt.default not in ("", (), {}) else ""
-    from vaelab.train.config import COMPONENTS
+    from vaelab.training.config import COMPONENTS
 
     reg = COMPONENTS[opt.component][2]
     parts = []
@@ -40,7 +40,7 @@ def _defaults_text(opt) -> str:
 
 
 def add_train(p: argparse.ArgumentParser) -> None:
-    from vaelab.train.config import COMPONENTS
+    from vaelab.training.config import COMPONENTS
 
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--config", help="a JSON or YAML file of options (nested sections as in a "
@@ -84,8 +84,8 @@ def given_options(args: argparse.Namespace) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from vaelab.train.config import RunConfig, config_from_file
-    from vaelab.train.trainer import resume_config, train
+    from vaelab.training.config import RunConfig, config_from_file
+    from vaelab.training.trainer import resume_config, train
 
     options = given_options(args)
     if args.resume:

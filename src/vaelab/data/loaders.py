@@ -249,6 +249,8 @@ def from_array(arrays: dict | np.ndarray | torch.Tensor, name: str = "array",
 def read_arrays(path: str | Path) -> dict | np.ndarray:
     """The arrays of a ``.npy`` or ``.npz`` file, read fully (every read error a DataError)."""
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"data file {p} is a directory; give the path to a .npy or .npz file")
     if not p.is_file():
         raise DataError(f"data file {p} does not exist; give the path to a .npy or .npz file")
     if p.suffix not in (".npy", ".npz"):

@@ -1,8 +1,9 @@
 """Importance-sampled log-likelihood and bounds, memory-bounded over data and samples.
 
 log p(x) ~= L_K = log (1/K) sum_k p(x, z_k) / q(z_k | x), z_k ~ q(z|x) (K = 5000 by convention).
-One pass draws K_max samples; every requested L_k (k <= K_max) is estimated from the same
-samples by averaging over disjoint groups of k (see ``grouped_iwae_bound``).
+One pass draws K_max samples per example; every requested L_k (k <= K_max) is estimated from the
+same samples by averaging over disjoint groups of k (see ``grouped_iwae_bound``). The draws are
+consumed chunk by chunk and the bounds accumulated as they arrive, so memory does not grow with K.
 """
 
 from __future__ import annotations
@@ -12,58 +13,120 @@ from collections.abc import Sequence
 
 import torch
 
+from vaelab.errors import ConfigError
+from vaelab.memory import eval_chunk
 from vaelab.models.base import Model
-from vaelab.objectives.bounds import grouped_iwae_bound
+
+MAX_K = 10_000_000
 
 
 def default_max_samples(device: torch.device) -> int:
-    """Sample-by-example products per forward pass: bounds memory (~ x 4 bytes x data dim)."""
+    """Sample-by-example products per forward pass before the memory check (~ x 4 bytes x data
+    dim per product for an MLP)."""
     return 1 << 18 if device.type == "cuda" else 1 << 14
 
 
+class GroupedBounds:
+    """``grouped_iwae_bound(log_w, k)`` for several k, from log-weights that arrive in chunks of
+    draws: L_k is the mean, over the floor(K/k) disjoint groups of k consecutive draws, of
+    log (1/k) sum_{group} w. Accumulated in float64; memory O(len(ks) x B)."""
+
+    def __init__(self, ks: Sequence[int], K: int, batch: int, device: torch.device) -> None:
+        self.ks, self.K = list(ks), K
+        z = torch.zeros(batch, dtype=torch.float64, device=device)
+        self.total = {k: z.clone() for k in self.ks}          # sum of completed group bounds
+        self.groups = dict.fromkeys(self.ks, 0)
+        self.partial = {k: z - math.inf for k in self.ks}      # logsumexp of the open group
+        self.open = dict.fromkeys(self.ks, 0)                  # draws in the open group
+        self.used = dict.fromkeys(self.ks, 0)                  # draws consumed for k
+
+    def add(self, log_w: torch.Tensor) -> None:
+        """The next draws' log-weights ``[c, B]``."""
+        lw = log_w.double()
+        for k in self.ks:
+            limit = (self.K // k) * k  # the draws that form whole groups
+            take = lw[: max(0, min(len(lw), limit - self.used[k]))]
+            self.used[k] += len(take)
+            if self.open[k] and len(take):
+                head = take[: k - self.open[k]]
+                self.partial[k] = torch.logaddexp(self.partial[k], torch.logsumexp(head, 0))
+                self.open[k] += len(head)
+                take = take[len(head):]
+                if self.open[k] == k:
+                    self._close(k, self.partial[k], 1)
+            full = len(take) // k
+            if full:
+                groups = take[: full * k].reshape(full, k, -1)
+                self._close(k, torch.logsumexp(groups, 1).sum(0), full)
+            rest = take[full * k:]
+            if len(rest):
+                self.partial[k], self.open[k] = torch.logsumexp(rest, 0), len(rest)
+
+    def _close(self, k: int, lse_sum: torch.Tensor, n: int) -> None:
+        self.total[k] += lse_sum - n * math.log(k)
+        self.groups[k] += n
+        self.partial[k] = torch.full_like(self.partial[k], -math.inf)
+        self.open[k] = 0
+
+    def bounds(self) -> dict[int, torch.Tensor]:
+        """Per-example L_k, ``[B]`` float64, for every k."""
+        return {k: self.total[k] / self.groups[k] for k in self.ks}
+
+
 @torch.no_grad()
-def log_weights_matrix(model: Model, x: torch.Tensor, K: int,
-                       max_samples: int | None = None) -> torch.Tensor:
-    """``[K, B]`` log-weights, drawn in chunks of at most ``max_samples // B`` samples. A model
-    whose posterior is deterministic (or absent) gives the same log-weight for every sample:
-    it is computed once."""
+def stream_bounds(model: Model, x: torch.Tensor, ks: Sequence[int], max_samples: int
+                  ) -> dict[int, torch.Tensor]:
+    """Per-example L_k for x ``[B, ...]`` from K = max(ks) draws, at most ``max_samples``
+    sample-example products per pass. A deterministic (or absent) posterior gives the same
+    log-weight for every draw: computed once."""
+    K = max(ks)
     if model.capabilities.latent != "continuous":
-        return model.log_weights(x, 1).expand(K, -1)
-    max_samples = max_samples or default_max_samples(x.device)
+        lw = model.log_weights(x, 1)[0].double()
+        return {k: lw for k in ks}
+    acc = GroupedBounds(ks, K, len(x), x.device)
     chunk = max(1, max_samples // len(x))
-    parts = [model.log_weights(x, min(chunk, K - i)) for i in range(0, K, chunk)]
-    return torch.cat(parts, 0)
+    for start in range(0, K, chunk):
+        acc.add(model.log_weights(x, min(chunk, K - start)))
+    return acc.bounds()
 
 
 @torch.no_grad()
 def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000),
                     batch_size: int | None = None, max_samples: int | None = None,
                     binarize: bool = False, generator: torch.Generator | None = None) -> dict:
-    """Per-example L_k for every k in ``ks`` over ``data`` ``[N, D]``.
+    """Per-example L_k for every k in ``ks`` over ``data`` ``[N, ...]``.
 
     Every L_k comes from the same K = max(ks) draws per example: the mean over floor(K/k)
     disjoint groups of k (``grouped_iwae_bound``). Samples are drawn in chunks of
-    ``max_samples`` sample-example products, halved (with the batch when needed) on a GPU
-    out-of-memory error. Returns ``{"bounds": {k: mean}, "stderr":
-    {k: se}, "per_example": {k: [N]}}``; bounds are means over examples in nats. ``binarize``
-    draws a Bernoulli sample of grey-level data first.
+    ``max_samples`` sample-example products (default: what the device's free memory holds, by
+    a measured per-pair cost), halved (with the batch when needed) on a GPU out-of-memory
+    error. Returns ``{"bounds": {k: mean}, "stderr": {k: se}, "per_example": {k: [N]}}``;
+    bounds are means over examples in nats, ``stderr`` the standard error over examples.
+    ``binarize`` draws a Bernoulli sample of grey-level data first.
     """
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise ConfigError("every K must be >= 1")
+    if ks[-1] > MAX_K:
+        raise ConfigError(f"K = {ks[-1]} draws per example is more than vaelab evaluates "
+                          f"({MAX_K}); K = 5000 is the convention for log-likelihoods")
+    if len(data) == 0:
+        raise ConfigError("no examples to evaluate")
     was_training = model.training
     model.eval()
-    K = max(ks)
+    K = ks[-1]
     device = next(model.parameters()).device
-    # models whose samples are costly (a PixelCNN decoder) say how many fit in one pass
-    max_samples = max_samples or min(model.eval_max_samples() or 1 << 62,
-                                     default_max_samples(device))
+    if max_samples is None:
+        max_samples = eval_chunk(model, data[:1].to(device), device, default_max_samples(device))
     batch_size = batch_size or max(1, min(len(data), max_samples // min(K, 1 << 10)))
-    per = {k: [] for k in ks}
+    per: dict[int, list] = {k: [] for k in ks}
     i = 0
     while i < len(data):
         x = data[i:i + batch_size].to(device)
         if binarize:
             x = torch.bernoulli(x, generator=generator)
         try:
-            lw = log_weights_matrix(model, x, K, max_samples)
+            res = stream_bounds(model, x, ks, max_samples)
         except torch.OutOfMemoryError:
             # the budget counts sample-example products, but a product's memory depends on the
             # model (an MLP decoder vs a PixelCNN's feature maps): halve it and redo this batch
@@ -74,7 +137,7 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
             torch.cuda.empty_cache()
             continue
         for k in ks:
-            per[k].append(grouped_iwae_bound(lw, k).double().cpu())
+            per[k].append(res[k].cpu())
         i += len(x)
     model.train(was_training)
     out: dict = {"bounds": {}, "stderr": {}, "per_example": {}}

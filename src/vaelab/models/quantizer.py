@@ -75,8 +75,8 @@ class VectorQuantizer(nn.Module):
             p = counts / counts.sum()
             self.perplexity.copy_(torch.exp(-(p * torch.log(p + 1e-10)).sum()))
             q = self.embed.float()[idx]
-            commit = ((flat - q.detach()) ** 2).view(B, -1).sum(1)
-            book = ((q - flat.detach()) ** 2).view(B, -1).sum(1) if not self.ema else \
+            commit = ((flat - q.detach()) ** 2).reshape(B, -1).sum(1)
+            book = ((q - flat.detach()) ** 2).reshape(B, -1).sum(1) if not self.ema else \
                 torch.zeros(B, device=z_e.device)
             z_q = flat + (q - flat).detach()  # straight-through: forward q, backward identity
         z_q = z_q.view(B, H, W, D).permute(0, 3, 1, 2).to(z_e.dtype)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from vaelab.errors import CheckpointError
-from vaelab.train.checkpoint import load_checkpoint, restore, save_checkpoint
+from vaelab.training.checkpoint import load_checkpoint, restore, save_checkpoint
 
 
 def _model_and_opt():

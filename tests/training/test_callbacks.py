@@ -8,7 +8,7 @@ import pytest
 
 import vaelab
 from vaelab.errors import ConfigError
-from vaelab.train import Callback
+from vaelab.training import Callback
 
 SMALL = dict(hidden=16, latent=2, eval_k=2, batch_size=500, progress=False)
 

@@ -9,8 +9,8 @@ import torch
 import vaelab
 from vaelab.errors import ConfigError, DivergenceError
 from vaelab.estimators.pathwise import Reparam
-from vaelab.train import OptimConfig, RunConfig, config_from_file, load_checkpoint, load_run
-from vaelab.train import trainer as trainer_mod
+from vaelab.training import OptimConfig, RunConfig, config_from_file, load_checkpoint, load_run
+from vaelab.training import trainer as trainer_mod
 
 SMALL = dict(dataset="embedded", hidden=64, latent=8, eval_k=10, batch_size=200, progress=False)
 

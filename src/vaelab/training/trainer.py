@@ -22,16 +22,18 @@ from vaelab.data import ImageDataset, TensorBatches
 from vaelab.data.registry import check_likelihood, likelihood_of, load_data
 from vaelab.errors import ConfigError, DivergenceError
 from vaelab.estimators import Estimator, make_estimator
+from vaelab.eval.baseline import divergence_floor
 from vaelab.eval.likelihood import evaluate_bounds
+from vaelab.memory import check_training_fits
 from vaelab.models.base import Model
 from vaelab.models.registry import build_model, from_spec, source_file, spec
 from vaelab.objectives import Objective, make_objective
-from vaelab.train import distributed
-from vaelab.train.callbacks import Callback, make_loggers
-from vaelab.train.checkpoint import load_checkpoint, restore, save_checkpoint
-from vaelab.train.config import RESUMABLE, RunConfig
-from vaelab.train.loop import Step, run_epoch
-from vaelab.train.rundir import RunDir
+from vaelab.training import distributed
+from vaelab.training.callbacks import Callback, make_loggers
+from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
+from vaelab.training.config import RESUMABLE, RunConfig
+from vaelab.training.loop import Step, run_epoch
+from vaelab.training.rundir import RunDir
 
 
 def resolve_device(name: str) -> torch.device:
@@ -155,9 +157,13 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     device = _rank_device(device, dinfo)
     torch.manual_seed(cfg.runtime.seed)
     shuffle = torch.Generator().manual_seed(cfg.runtime.seed)
-    stored = run.read_doc() if resume else None
+    stored = _stored_doc(run) if resume else None
     parts = build_parts(cfg, model, data, stored["model"] if stored and model is None else None,
                         run.path)
+    check_training_fits(parts.model, parts.data.train[:1], cfg.estimator.k,
+                        cfg.optim.batch_size, device,
+                        data_bytes=(parts.data.train.nbytes + parts.data.valid.nbytes))
+    floor = divergence_floor(parts.data)
     if not resume:
         parts.model.init_from_data(parts.data.train_mean())
     step = Step(parts.model, parts.estimator, parts.objective).to(device)
@@ -165,29 +171,54 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
         torch.backends.cudnn.benchmark = True  # fixed image shapes: let cuDNN pick its kernels
     opt = torch.optim.Adam(step.parameters(), lr=cfg.optim.lr, betas=(0.9, 0.999), eps=1e-4,
                            fused=device.type == "cuda")
-    session = Session(cfg, run, parts, step, opt, shuffle, device, dinfo, loggers)
-    if resume:
-        tensors, header = load_checkpoint(run.last)
-        rng = restore(tensors, header, {"model": parts.model, "estimator": parts.estimator}, opt)
-        _set_rng_state(rng, shuffle, device)
-        session.restore(header["meta"])
-    doc = config_document(cfg, parts)
+    session = Session(cfg, run, parts, step, opt, shuffle, device, dinfo, loggers, floor)
+    # everything is validated: from here on the run directory changes, one writer at a time
     if dinfo.is_main:
-        if overwrite and not resume:
-            run.clear()
-        run.write_config(doc)
-        run.copy_model_source(source_file(parts.model))
-        for cb in loggers:
-            cb.on_start(run.path, doc)
+        run.lock()
     record: dict = {}
+    started = False
     try:
+        if dinfo.is_main:
+            run.clean_stale()
+            if not resume and run.has_checkpoint:  # --overwrite: the old run goes aside
+                run.set_aside()
+            elif not resume:
+                run.clear_unstarted()
+        if resume:
+            tensors, header, _ = load_latest(run.last)
+            rng = restore(tensors, header, {"model": parts.model, "estimator": parts.estimator},
+                          opt)
+            _set_rng_state(rng, shuffle, device)
+            session.restore(header["meta"])
+            if dinfo.is_main:
+                run.reconcile_metrics(header["meta"]["epoch"], header["meta"].get("record"))
+        doc = config_document(cfg, parts)
+        if dinfo.is_main:
+            run.write_config(doc)
+            run.copy_model_source(source_file(parts.model))
+            for cb in loggers:
+                cb.on_start(run.path, doc)
+            started = True
         record = session.loop(progress)
+    except BaseException:
+        if dinfo.is_main and not run.has_checkpoint:
+            run.restore_aside()  # the new run failed before its first checkpoint
+        raise
     finally:
         if dinfo.is_main:
-            for cb in loggers:
-                cb.on_end(record)
+            if started:
+                for cb in loggers:
+                    cb.on_end(record)
+            run.unlock()
         distributed.teardown(dinfo)
     return record
+
+
+def _stored_doc(run: RunDir) -> dict:
+    """The run's config.json, or the one of a run set aside by an unfinished --overwrite."""
+    if not run.has_checkpoint and (run.aside / "config.json").is_file():
+        return RunDir(run.aside).read_doc()
+    return run.read_doc()
 
 
 @dataclass
@@ -224,6 +255,7 @@ class Session:
     device: torch.device
     dinfo: distributed.DistInfo
     loggers: list[Callback]
+    floor: float = -math.inf  # a training bound below this is divergence
     epoch: int = 0
     steps: int = 0
 
@@ -285,14 +317,24 @@ class Session:
         self.step.train()
         loss_sum, bound_sum, n = run_epoch(runner, batches, self.opt, self.device)
         self.steps += n
-        if not distributed.all_true(math.isfinite(float(loss_sum)), self.dinfo, self.device):
+        bound = float(bound_sum) / n
+        finite = math.isfinite(float(loss_sum)) and math.isfinite(bound)
+        what = None
+        if not finite:
+            what = "the loss became NaN/Inf"
+        elif bound < self.floor:
+            what = (f"the training bound fell to {bound:.4g} nats, far below what a factorized "
+                    f"model of the data gets ({self.floor:.4g} is the floor)")
+        if not distributed.all_true(what is None, self.dinfo, self.device):
+            lr = cfg.optim.lr_at(epoch)
             raise DivergenceError(
-                f"the loss became NaN/Inf in epoch {epoch + 1}; stopped. The last good "
-                f"checkpoint is kept at {self.run.last} (if any epoch finished). Try a lower "
-                "--lr, or --resume from it")
+                f"{what or 'another process diverged'} in epoch {epoch + 1}; stopped with the "
+                f"last good checkpoint kept ({self.run.last}, if an epoch finished). Fix: "
+                f"`vaelab train --resume --out {self.run.path} --lr {lr / 10:.3g}` (a lower "
+                "learning rate), or start again with a lower --lr")
         key = f"train_{parts.objective.label}_k{cfg.estimator.k}"
         return {"epoch": epoch + 1, "step": self.steps, "lr": cfg.optim.lr_at(epoch),
-                key: float(bound_sum) / n, "epoch_seconds": time.perf_counter() - t0,
+                key: bound, "epoch_seconds": time.perf_counter() - t0,
                 **parts.model.training_diagnostics()}
 
     def end_of_epoch(self, epoch: int, record: dict) -> bool:
@@ -306,8 +348,11 @@ class Session:
                 save_checkpoint(self.run.best, {"model": model}, None,
                                 {"epoch": epoch + 1, "valid_bound": v})
         self.epoch = epoch + 1
+        # the record goes into the checkpoint, so a kill before the metrics line loses nothing
         save_checkpoint(self.run.last, {"model": model, "estimator": self.parts.estimator},
-                        self.opt, self.meta(), _rng_state(self.shuffle, self.device))
+                        self.opt, {**self.meta(), "record": record},
+                        _rng_state(self.shuffle, self.device), keep_previous=True)
+        self.run.drop_aside()  # a replaced run is gone once the new one has a checkpoint
         self.run.append_metrics(record)
         for cb in self.loggers:
             cb.on_epoch_end(record)

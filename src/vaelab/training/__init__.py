@@ -1,8 +1,8 @@
 """Training: run configuration, the trainer in small parts, checkpoints, run directories."""
 
-from vaelab.train.callbacks import Callback, MLflowLogger, TensorBoardLogger, WandbLogger
-from vaelab.train.checkpoint import load_checkpoint, restore, save_checkpoint
-from vaelab.train.config import (
+from vaelab.training.callbacks import Callback, MLflowLogger, TensorBoardLogger, WandbLogger
+from vaelab.training.checkpoint import load_checkpoint, restore, save_checkpoint
+from vaelab.training.config import (
     DataConfig,
     EstimatorSpec,
     EvalConfig,
@@ -13,8 +13,8 @@ from vaelab.train.config import (
     RuntimeConfig,
     config_from_file,
 )
-from vaelab.train.run import Run, load, load_run
-from vaelab.train.trainer import build_parts, resolve_device, resume_config, train
+from vaelab.training.run import Run, load, load_run
+from vaelab.training.trainer import build_parts, resolve_device, resume_config, train
 
 __all__ = ["Callback", "DataConfig", "EstimatorSpec", "EvalConfig", "MLflowLogger", "ModelSpec",
            "ObjectiveSpec", "OptimConfig", "Run", "RunConfig", "RuntimeConfig",

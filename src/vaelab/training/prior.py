@@ -13,8 +13,8 @@ from tqdm.auto import tqdm
 from vaelab.errors import ConfigError
 from vaelab.models.code_prior import CodePrior, PriorConfig
 from vaelab.models.vqvae import VQVAE
-from vaelab.train.checkpoint import load_checkpoint, restore, save_checkpoint
-from vaelab.train.run import Run
+from vaelab.training.checkpoint import load_checkpoint, restore, save_checkpoint
+from vaelab.training.run import Run
 
 
 @torch.no_grad()

@@ -197,7 +197,7 @@ class RunConfig:
                               f"{', '.join(SECTIONS)}")
         parts = {}
         for name, section in SECTIONS.items():
-            values = d.get(name) or {}
+            values = d.get(name, {})
             if not isinstance(values, dict):
                 raise ConfigError(f"configuration section '{name}' must be an object, not "
                                   f"{values!r}")

@@ -7,6 +7,7 @@ the recorded file path checked against its sha256), or takes another file (``dat
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +20,10 @@ from vaelab.data.registry import check_likelihood, data_from_identity
 from vaelab.errors import CheckpointError, ConfigError, DataError
 from vaelab.models.base import Model
 from vaelab.models.registry import from_spec
-from vaelab.train.checkpoint import load_checkpoint, restore
-from vaelab.train.config import RunConfig
-from vaelab.train.rundir import RunDir
-from vaelab.train.trainer import resolve_device
+from vaelab.training.checkpoint import load_checkpoint, load_latest, restore
+from vaelab.training.config import RunConfig
+from vaelab.training.rundir import RunDir
+from vaelab.training.trainer import resolve_device
 
 
 @dataclass
@@ -93,10 +94,14 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
         model = from_spec(doc["model"], run.path, cls=model)
     else:
         model = from_spec(doc["model"], run.path)
-    path = run.best if checkpoint == "best" else run.last
-    if checkpoint == "best" and not path.is_file():
-        path = run.last
-    tensors, header = load_checkpoint(path)
+    tensors = None
+    if checkpoint == "best" and run.best.is_file():
+        try:
+            tensors, header = load_checkpoint(run.best)
+        except CheckpointError as e:
+            warnings.warn(f"{e}; using the last checkpoint instead", stacklevel=2)
+    if tensors is None:
+        tensors, header, _ = load_latest(run.last)
     restore(tensors, header, {"model": model})
     model.to(dev).eval()
     return Run(run.path, cfg, doc, model, header, dev, None if data is None else str(data))

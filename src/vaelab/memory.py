@@ -1,0 +1,99 @@
+"""Memory: what a model needs per (sample, example) pair, what a device has, and a guard that
+refuses a training step or an evaluation chunk that cannot fit, before anything runs.
+
+The need is measured, not guessed: one log-weight computation on one example with two samples,
+with autograd's saved-tensor hooks counting every activation kept for the backward pass (each
+storage once, parameters excluded). That is the memory of a training step per pair; an
+evaluation pass (no gradients) keeps less, so the same figure bounds it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+
+from vaelab.errors import ConfigError
+from vaelab.models.base import Model
+
+
+def pair_bytes(model: Model, x: torch.Tensor) -> int:
+    """Activation bytes per (sample, example): measured on ``x[:1]`` with two samples; the
+    random state is left as it was."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[tuple, int] = {}
+
+    def pack(t: torch.Tensor):
+        if t.untyped_storage().data_ptr() not in params:  # each saved tensor once, by its bytes
+            seen[(t.data_ptr(), tuple(t.shape))] = t.numel() * t.element_size()
+        return t
+
+    was_training = model.training
+    model.eval()  # no running statistics or codebook updates from the probe
+    devices = [x.device] if x.device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.enable_grad(), \
+                torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model.log_weights(x[:1], 2)
+    finally:
+        model.train(was_training)
+    return max(1, math.ceil(sum(seen.values()) / 2))
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory on ``device`` (CUDA: free device memory; CPU: the OS's MemAvailable), or None
+    when it cannot be told."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2 ** 30:.2f} GiB"
+
+
+def check_training_fits(model: Model, x: torch.Tensor, K: int, batch_size: int,
+                        device: torch.device, data_bytes: int = 0) -> dict:
+    """Estimate a training step's memory (activations for K x batch pairs, kept for backward,
+    x 2 for gradients and temporaries; parameters x 4 for weights, gradients and Adam's two
+    moments; the data held on the device) and refuse it if the device cannot hold it."""
+    per = pair_bytes(model, x)
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    need = 2 * per * K * batch_size + 4 * params + data_bytes
+    have = available_bytes(device)
+    if have is not None and need > 0.9 * have:
+        fit = max(0, int((0.9 * have - 4 * params - data_bytes) / (2 * per * K)))
+        raise ConfigError(
+            f"a training step needs about {_gib(need)} ({per / 1024:.1f} KiB per sample and "
+            f"example x K={K} x batch {batch_size}), but {device} has {_gib(have)} free; lower "
+            f"--batch-size (at most ~{fit} fits) or --k")
+    return {"pair_bytes": per, "need_bytes": need, "available_bytes": have}
+
+
+def eval_chunk(model: Model, x: torch.Tensor, device: torch.device, default: int) -> int:
+    """(sample, example) pairs per evaluation pass: ``default`` or the model's own hint, halved
+    until a quarter of the free memory holds it. The chunk decides which random draw goes to
+    which example, so it changes only when memory forces it (in powers of two): the same
+    command gives the same numbers wherever the default fits. Raises if one pair cannot."""
+    per = pair_bytes(model, x)
+    have = available_bytes(device)
+    chunk = min(default, model.eval_max_samples() or default)
+    if have is not None:
+        if per > 0.9 * have:
+            raise ConfigError(f"one sample of one example needs about {_gib(per)} but {device} "
+                              f"has {_gib(have)} free; evaluate on a larger device")
+        while chunk > 1 and chunk * per > 0.25 * have:
+            chunk //= 2
+    return chunk
