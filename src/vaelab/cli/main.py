@@ -8,6 +8,7 @@ the traceback instead.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 
@@ -41,10 +42,29 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _hold_interrupts() -> bool:
+    """Keep Ctrl-C pending while the libraries import (an interrupt inside an import can leave a
+    half-initialized module behind); True if it was held."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        return True
+    return False
+
+
+def _release_interrupts(held: bool) -> None:
+    if held:  # a pending Ctrl-C is delivered here, inside main's handler
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = None
+    held = _hold_interrupts()
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            parser = build_parser()  # imports torch and the rest
+        finally:
+            _release_interrupts(held)
+        args = parser.parse_args(argv)
         from vaelab.cli import commands
 
         with warnings.catch_warnings():
