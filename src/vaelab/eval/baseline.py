@@ -32,9 +32,10 @@ def factorized_log_likelihood(data: ImageDataset) -> float:
                  .sum(1).mean())
 
 
-def divergence_floor(data: ImageDataset) -> float:
-    """The training bound below which a run counts as diverged: more than max(10 |b|, 10 D)
-    nats under the factorized baseline b (D values per example). Generous on purpose: an
-    untrained model starts well above it, a blown-up one (learning rate too high) far below."""
+def divergence_floor(data: ImageDataset) -> tuple[float, float]:
+    """(baseline b, floor): a training bound below the floor, more than max(10 |b|, 10 D) nats
+    under the factorized baseline (D values per example), counts as divergence. Generous on
+    purpose: an untrained model starts well above it, a blown-up one (learning rate too high)
+    far below."""
     b = factorized_log_likelihood(data)
-    return b - max(10 * abs(b), 10 * data.dim)
+    return b, b - max(10 * abs(b), 10 * data.dim)

@@ -163,7 +163,7 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     check_training_fits(parts.model, parts.data.train[:1], cfg.estimator.k,
                         cfg.optim.batch_size, device,
                         data_bytes=(parts.data.train.nbytes + parts.data.valid.nbytes))
-    floor = divergence_floor(parts.data)
+    baseline, floor = divergence_floor(parts.data)
     if not resume:
         parts.model.init_from_data(parts.data.train_mean())
     step = Step(parts.model, parts.estimator, parts.objective).to(device)
@@ -171,7 +171,8 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
         torch.backends.cudnn.benchmark = True  # fixed image shapes: let cuDNN pick its kernels
     opt = torch.optim.Adam(step.parameters(), lr=cfg.optim.lr, betas=(0.9, 0.999), eps=1e-4,
                            fused=device.type == "cuda")
-    session = Session(cfg, run, parts, step, opt, shuffle, device, dinfo, loggers, floor)
+    session = Session(cfg, run, parts, step, opt, shuffle, device, dinfo, loggers, floor,
+                      baseline)
     # everything is validated: from here on the run directory changes, one writer at a time
     if dinfo.is_main:
         run.lock()
@@ -256,6 +257,7 @@ class Session:
     dinfo: distributed.DistInfo
     loggers: list[Callback]
     floor: float = -math.inf  # a training bound below this is divergence
+    baseline: float = -math.inf  # a factorized model's log-likelihood of the data
     epoch: int = 0
     steps: int = 0
 
@@ -323,15 +325,19 @@ class Session:
         if not finite:
             what = "the loss became NaN/Inf"
         elif bound < self.floor:
-            what = (f"the training bound fell to {bound:.4g} nats, far below what a factorized "
-                    f"model of the data gets ({self.floor:.4g} is the floor)")
+            what = (f"the training bound fell to {bound:.4g} nats, below the floor of "
+                    f"{self.floor:.4g} (a factorized model of the data gets "
+                    f"{self.baseline:.4g})")
         if not distributed.all_true(what is None, self.dinfo, self.device):
-            lr = cfg.optim.lr_at(epoch)
-            raise DivergenceError(
-                f"{what or 'another process diverged'} in epoch {epoch + 1}; stopped with the "
-                f"last good checkpoint kept ({self.run.last}, if an epoch finished). Fix: "
-                f"`vaelab train --resume --out {self.run.path} --lr {lr / 10:.3g}` (a lower "
-                "learning rate), or start again with a lower --lr")
+            lower = f"--lr {cfg.optim.lr_at(epoch) / 10:.3g}"
+            if self.epoch:
+                fix = (f"the last good checkpoint (epoch {self.epoch}) is kept; continue with a "
+                       f"lower learning rate: `vaelab train --resume --out {self.run.path} "
+                       f"{lower}`")
+            else:
+                fix = f"no epoch finished; start again with a lower learning rate ({lower})"
+            raise DivergenceError(f"{what or 'another process diverged'} in epoch {epoch + 1}; "
+                                  f"stopped: {fix}")
         key = f"train_{parts.objective.label}_k{cfg.estimator.k}"
         return {"epoch": epoch + 1, "step": self.steps, "lr": cfg.optim.lr_at(epoch),
                 key: bound, "epoch_seconds": time.perf_counter() - t0,
