@@ -80,14 +80,47 @@ class Registry:
         return list(self._entries.values())
 
 
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+          tuple: "a list", dict: "an object"}
+
+
+def _checked(name: str, value: Any, default: Any, what: str) -> Any:
+    """``value`` as the type of ``default`` (an int for a float, a list for a tuple), or a
+    one-line error."""
+    t = type(default)
+    if t not in _KINDS:
+        return value
+    if t is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif t is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif t is tuple:
+        ok = isinstance(value, (list, tuple))
+    else:
+        ok = isinstance(value, t)
+    if not ok:
+        raise ConfigError(f"{what}: --{name.replace('_', '-')} must be {_KINDS[t]}, got "
+                          f"{value!r}")
+    return float(value) if t is float else tuple(value) if t is tuple else value
+
+
 def build_config(config: type, args: dict, what: str) -> Any:
-    """``config(**args)``, with unknown keys reported as a one-line error."""
-    known = {f.name for f in dataclasses.fields(config)}
-    unknown = sorted(set(args) - known)
+    """``config(**args)``, with unknown keys and values of the wrong type reported as one-line
+    errors."""
+    if not isinstance(args, dict):
+        raise ConfigError(f"{what}: options must be an object of name: value, got {args!r}")
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    unknown = sorted(set(args) - set(fields))
     if unknown:
         raise ConfigError(f"{what} has no option {', '.join(unknown)}; its options are "
-                          f"{', '.join(sorted(known)) or 'none'}")
+                          f"{', '.join(sorted(fields)) or 'none'}")
+    values = {}
+    for name, value in args.items():
+        f = fields[name]
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        values[name] = _checked(name, value, default, what) if default is not None else value
     try:
-        return config(**args)
+        return config(**values)
     except TypeError as e:
         raise ConfigError(f"{what}: {e}") from None

@@ -66,6 +66,9 @@ def env(tmp_path_factory):
     (files / "bad.json").write_text("{not json")
     (files / "unknown.json").write_text(json.dumps({"warp": 9}))
     (files / "nullsec.json").write_text(json.dumps({"optim": None}))
+    (files / "badtype.json").write_text(json.dumps({"lr": "abc"}))
+    (files / "badargs.json").write_text(json.dumps({"model_args": "abc"}))
+    (files / "badbool.json").write_text(json.dumps({"model": "vqvae", "ema": "yes"}))
     ro = root / "readonly"
     ro.mkdir()
     shutil.copytree(e["run"], ro / "run")
@@ -202,6 +205,9 @@ CASES = [
     (["train", "--config", "{files}/bad.json", "--out", "{root}/t"], "not valid JSON"),
     (["train", "--config", "{files}/unknown.json", "--out", "{root}/t"], "unknown option warp"),
     (["train", "--config", "{files}/nullsec.json", "--out", "{root}/t"], "must be an object"),
+    (["train", "--config", "{files}/badtype.json", "--out", "{root}/t"], "--lr must be a number"),
+    (["train", "--config", "{files}/badargs.json", "--out", "{root}/t"], "JSON object"),
+    (["train", "--config", "{files}/badbool.json", "--out", "{root}/t"], "true or false"),
     # ---- eval
     (["eval", "{root}/missing"], "does not exist"),
     (["eval", "{run}", "--k", "0"], "--k values"),

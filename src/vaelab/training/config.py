@@ -232,6 +232,9 @@ class RunConfig:
         d = base.to_dict()
         for name, value in options.items():
             opt = cat[name]
+            if name.endswith("_args") and not isinstance(value or {}, dict):
+                raise ConfigError(f"--{name.replace('_', '-')} must be a JSON object, got "
+                                  f"{value!r}")
             if opt.section is not None:
                 d[opt.section][name] = value
         for section, (name_field, args_field, _) in COMPONENTS.items():
