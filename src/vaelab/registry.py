@@ -26,6 +26,15 @@ def option(default: Any, help: str, choices: tuple | None = None, cli: bool = Tr
     return field(default=default, metadata=meta)
 
 
+def field_default(f: dataclasses.Field) -> Any:
+    """A dataclass field's default value (None if it has none)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
 def field_help(f: dataclasses.Field) -> str:
     return f.metadata.get("help", "")
 
@@ -116,9 +125,7 @@ def build_config(config: type, args: dict, what: str) -> Any:
                           f"{', '.join(sorted(fields)) or 'none'}")
     values = {}
     for name, value in args.items():
-        f = fields[name]
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        default = field_default(fields[name])
         values[name] = _checked(name, value, default, what) if default is not None else value
     try:
         return config(**values)

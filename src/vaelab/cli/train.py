@@ -7,6 +7,7 @@ import argparse
 import json
 
 from vaelab.errors import ConfigError
+from vaelab.registry import field_default
 from vaelab.training.config import RESUMABLE, option_catalogue
 
 
@@ -34,8 +35,7 @@ def _defaults_text(opt) -> str:
     for owner in opt.owners:
         for f in reg.get(owner).options():
             if f.name == opt.name:
-                d = f.default if not callable(f.default_factory) else f.default_factory()
-                parts.append(f"{owner}: {d!r}")
+                parts.append(f"{owner}: {field_default(f)!r}")
     return f"{opt.component} option; default " + ", ".join(parts)
 
 

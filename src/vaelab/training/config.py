@@ -29,7 +29,7 @@ from vaelab.errors import ConfigError
 from vaelab.estimators import ESTIMATORS
 from vaelab.models import MODELS
 from vaelab.objectives import OBJECTIVES
-from vaelab.registry import Registry, build_config, field_help, option
+from vaelab.registry import Registry, build_config, field_default, field_help, option
 
 SCHEDULES = ("constant", "burda", "cosine")
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
@@ -288,17 +288,14 @@ def option_catalogue() -> dict[str, Option]:
     cat: dict[str, Option] = {}
     for section, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            cat[f.name] = Option(f.name, default, field_help(f), f.metadata.get("choices"),
-                                 section)
+            cat[f.name] = Option(f.name, field_default(f), field_help(f),
+                                 f.metadata.get("choices"), section)
     for section, (name_field, _, reg) in COMPONENTS.items():
         names = tuple(reg.names())
         cat[name_field] = dataclasses.replace(cat[name_field], choices=names if section !=
                                               "model" else None)
         for entry in reg.entries():
             for f in entry.options():
-                default = f.default if f.default is not dataclasses.MISSING else \
-                    f.default_factory()
                 if f.name in cat and cat[f.name].component == section:
                     old = cat[f.name]
                     cat[f.name] = dataclasses.replace(old, owners=old.owners + (entry.name,))
@@ -306,8 +303,8 @@ def option_catalogue() -> dict[str, Option]:
                     raise ValueError(f"option {f.name} of {section} {entry.name} clashes with "
                                      "another option")
                 else:
-                    cat[f.name] = Option(f.name, default, field_help(f), f.metadata.get("choices"),
-                                         None, section, (entry.name,))
+                    cat[f.name] = Option(f.name, field_default(f), field_help(f),
+                                         f.metadata.get("choices"), None, section, (entry.name,))
     return cat
 
 
