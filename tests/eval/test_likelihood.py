@@ -142,3 +142,21 @@ def test_a_batch_of_one_example_evaluates():
         m = build_model(name, {}, (1, 8, 8), "bernoulli").eval()
         x = torch.bernoulli(torch.full((1, 1, 8, 8), 0.3))
         assert torch.isfinite(evaluate_bounds(m, x, ks=(1, 3))["per_example"][3]).all()
+
+
+@pytest.mark.parametrize("q_noise,K,low", [(0.03, 2000, 0.6), (0.3, 50, 0.0)])
+def test_monte_carlo_error_of_L_K_against_its_spread_over_repeated_evaluations(q_noise, K, low):
+    """The delta-method Monte Carlo error of the mean L_K against the standard deviation of
+    the mean over 40 independent evaluations (same 20 examples, fresh draws; that spread is
+    itself known to +-11%). With a good q and large K (ESS in the hundreds) it holds to within
+    40%; with heavy-tailed weights (a poor q, K = 50) it is too small, never too large."""
+    m = linear_gaussian(q_noise=q_noise)
+    x = sample_data(m, 20)
+    means, mcs = [], []
+    for seed in range(40):
+        torch.manual_seed(seed)
+        r = evaluate_bounds(m, x, ks=(1, K), max_samples=40000)
+        means.append(r["bounds"][K])
+        mcs.append(r["mc_stderr"])
+    spread, mc = float(torch.tensor(means).std()), sum(mcs) / len(mcs)
+    assert low * spread < mc < 1.3 * spread, (spread, mc, r["mean_ess"])

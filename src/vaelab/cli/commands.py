@@ -106,7 +106,8 @@ def run_eval(args: argparse.Namespace) -> int:
           f"({out['seconds']:.1f} s); +- is the standard error over examples")
     for k, v in out["bounds"].items():
         print(f"  L_{int(k):<5d} = {v:9.3f} +- {out['bounds_stderr'][k]:.3f} nats")
-    line = f"  NLL (K={out['nll_k']}) = {out['nll']:.3f} +- {out['nll_stderr']:.3f} nats"
+    line = (f"  NLL (K={out['nll_k']}) = {out['nll']:.3f} +- {out['nll_stderr']:.3f} "
+            f"(examples) +- {out['nll_mc_stderr']:.3f} (Monte Carlo) nats")
     if "bits_per_dim" in out:
         line += f" = {out['bits_per_dim']:.4f} bits/dim"
     print(line)

@@ -39,10 +39,14 @@ class GroupedBounds:
         self.partial = {k: z - math.inf for k in self.ks}      # logsumexp of the open group
         self.open = dict.fromkeys(self.ks, 0)                  # draws in the open group
         self.used = dict.fromkeys(self.ks, 0)                  # draws consumed for k
+        self.lse1 = z - math.inf  # log sum_k w_k and log sum_k w_k^2 over all K draws:
+        self.lse2 = z - math.inf  # the effective sample size, for the Monte Carlo error
 
     def add(self, log_w: torch.Tensor) -> None:
         """The next draws' log-weights ``[c, B]``."""
         lw = log_w.double()
+        self.lse1 = torch.logaddexp(self.lse1, torch.logsumexp(lw, 0))
+        self.lse2 = torch.logaddexp(self.lse2, torch.logsumexp(2 * lw, 0))
         for k in self.ks:
             limit = (self.K // k) * k  # the draws that form whole groups
             take = lw[: max(0, min(len(lw), limit - self.used[k]))]
@@ -72,22 +76,34 @@ class GroupedBounds:
         """Per-example L_k, ``[B]`` float64, for every k."""
         return {k: self.total[k] / self.groups[k] for k in self.ks}
 
+    def mc_variance(self) -> torch.Tensor:
+        """Per-example Monte Carlo variance of L_K (all K draws), by the delta method:
+        Var(log mean w) ~ Var(w) / (K E[w]^2) = 1/ESS - 1/K, ESS = (sum w)^2 / sum w^2. An
+        estimate from the draws themselves: too small when the weights are heavy-tailed."""
+        return (1 / self.ess() - 1 / self.K).clamp_min(0)
+
+    def ess(self) -> torch.Tensor:
+        """Effective sample size of the K importance weights, (sum w)^2 / sum w^2, ``[B]``."""
+        return torch.exp(2 * self.lse1 - self.lse2)
+
 
 @torch.no_grad()
 def stream_bounds(model: Model, x: torch.Tensor, ks: Sequence[int], max_samples: int
                   ) -> dict[int, torch.Tensor]:
     """Per-example L_k for x ``[B, ...]`` from K = max(ks) draws, at most ``max_samples``
-    sample-example products per pass. A deterministic (or absent) posterior gives the same
-    log-weight for every draw: computed once."""
+    sample-example products per pass, and (key ``"mc_var"``) the Monte Carlo variance of L_K.
+    A deterministic (or absent) posterior gives the same log-weight for every draw: computed
+    once, with no Monte Carlo error."""
     K = max(ks)
     if model.capabilities.latent != "continuous":
         lw = model.log_weights(x, 1)[0].double()
-        return {k: lw for k in ks}
+        return {**{k: lw for k in ks}, "mc_var": torch.zeros_like(lw),
+                "ess": torch.full_like(lw, float(K))}
     acc = GroupedBounds(ks, K, len(x), x.device)
     chunk = max(1, max_samples // len(x))
     for start in range(0, K, chunk):
         acc.add(model.log_weights(x, min(chunk, K - start)))
-    return acc.bounds()
+    return {**acc.bounds(), "mc_var": acc.mc_variance(), "ess": acc.ess()}
 
 
 @torch.no_grad()
@@ -97,7 +113,11 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
     """Per-example L_k for every k in ``ks`` over ``data`` ``[N, ...]``.
 
     Every L_k comes from the same K = max(ks) draws per example: the mean over floor(K/k)
-    disjoint groups of k (``grouped_iwae_bound``). Samples are drawn in chunks of
+    disjoint groups of k (``grouped_iwae_bound``). Two errors: ``stderr`` is the standard
+    error over examples (how the mean would move with other test images), ``mc_stderr`` the
+    Monte Carlo error of the mean L_K over these examples (how it would move with other draws,
+    by the delta method: reliable when the effective sample size ``mean_ess`` is large, low by
+    a quarter or more when the weights are heavy-tailed). Samples are drawn in chunks of
     ``max_samples`` sample-example products (default: what the device's free memory holds, by
     a measured per-pair cost), halved (with the batch when needed) on a GPU out-of-memory
     error. Returns ``{"bounds": {k: mean}, "stderr": {k: se}, "per_example": {k: [N]}}``;
@@ -119,7 +139,7 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
     if max_samples is None:
         max_samples = eval_chunk(model, data[:1].to(device), device, default_max_samples(device))
     batch_size = batch_size or max(1, min(len(data), max_samples // min(K, 1 << 10)))
-    per: dict[int, list] = {k: [] for k in ks}
+    per: dict = {k: [] for k in [*ks, "mc_var", "ess"]}
     i = 0
     while i < len(data):
         x = data[i:i + batch_size].to(device)
@@ -136,11 +156,14 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
             batch_size = min(batch_size, max_samples)
             torch.cuda.empty_cache()
             continue
-        for k in ks:
+        for k in per:
             per[k].append(res[k].cpu())
         i += len(x)
     model.train(was_training)
-    out: dict = {"bounds": {}, "stderr": {}, "per_example": {}}
+    mc_var = torch.cat(per["mc_var"])
+    out: dict = {"bounds": {}, "stderr": {}, "per_example": {},
+                 "mc_stderr": float(mc_var.sum().sqrt() / len(mc_var)), "mc_k": K,
+                 "mean_ess": float(torch.cat(per["ess"]).mean())}
     for k in ks:
         v = torch.cat(per[k])
         if not torch.isfinite(v).all():

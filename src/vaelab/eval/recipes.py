@@ -28,8 +28,8 @@ def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
 def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000), *,
              seed: int = 0, max_samples: int | None = None, binarize: bool = False) -> dict:
     """Bounds L_k (mean and standard error over examples, nats), the log-likelihood estimate
-    NLL = -L_K for the largest K, bits/dim where log p(x) is a probability mass, and active
-    units per stochastic layer."""
+    NLL = -L_K for the largest K with both its errors (over examples; Monte Carlo), bits/dim
+    where log p(x) is a probability mass, and active units per stochastic layer."""
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
         raise ConfigError("--k values must be >= 1")
@@ -44,7 +44,8 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
     kmax = ks[-1]
     out = {"n_examples": len(x), "bounds": {str(k): v for k, v in res["bounds"].items()},
            "bounds_stderr": {str(k): v for k, v in res["stderr"].items()},
-           "nll": -res["bounds"][kmax], "nll_stderr": res["stderr"][kmax], "nll_k": kmax,
+           "nll": -res["bounds"][kmax], "nll_stderr": res["stderr"][kmax],
+           "nll_mc_stderr": res["mc_stderr"], "mean_ess": res["mean_ess"], "nll_k": kmax,
            "active_units": sum(per_layer), "active_units_per_layer": per_layer,
            "seconds": seconds, "device": str(device)}
     if model.capabilities.discrete_data:
