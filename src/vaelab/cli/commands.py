@@ -396,6 +396,38 @@ def run_prior(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- report ------------------------------------------------------------------------------
+def add_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dirs", nargs="+", metavar="RUN", help="one run directory, or several "
+                   "to compare")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="the HTML file (default: RUN/report.html for one run, report.html for "
+                        "several)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
+    p.add_argument("--eval-n", type=int, default=200,
+                   help="test examples for the evaluation when a run has no eval-test.json "
+                        "(default: 200)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from vaelab.report import write_report
+
+    out = Path(args.out) if args.out else (Path(args.run_dirs[0]) / "report.html"
+                                           if len(args.run_dirs) == 1 else Path("report.html"))
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out {out}: give a .html file")
+    output_dir(out.parent)
+    path = write_report(args.run_dirs, out, device=args.device, eval_n=args.eval_n,
+                        seed=args.seed, progress=lambda r: tqdm(r, desc="report", leave=False))
+    print(json.dumps({"report": str(path)}) if args.json else f"wrote {path} (open it in a "
+          "browser)")
+    return 0
+
+
 COMMANDS = {
     "train": (add_train, run_train, "train a model (any registered or your own)"),
     "eval": (add_eval, run_eval, "importance-sampled log-likelihood, bounds, bits/dim, active "
@@ -409,5 +441,6 @@ COMMANDS = {
                     "MIG and beta-VAE metric on the shapes data set"),
     "prior": (add_prior, run_prior,
               "fit a PixelCNN prior over VQ codes and report the likelihood bound"),
+    "report": (add_report, run_report, "an HTML page about one run, or comparing several"),
     "datasets": (add_datasets, run_datasets, "list the data sets and where they were found"),
 }

@@ -41,7 +41,127 @@ def snr_figure(rows: list[dict]) -> Figure:
             ax.plot(*zip(*pts), marker="o", label=label)
         ax.set(xscale="log", yscale="log", xlabel="K (samples per example)",
                ylabel="mean SNR |E g| / std g (dimensionless)", title=f"{group} gradient SNR")
+        ks = sorted({r["k"] for r in rows})
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.minorticks_off()
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
+    return fig
+
+
+def training_curves_figure(runs: dict[str, list[dict]]) -> Figure:
+    """Training and validation bounds (nats) and the learning rate against epoch; one colour
+    per run, training dashed, validation solid."""
+    fig = Figure(figsize=(10, 3.6))
+    ax, lr_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
+    for i, (name, rows) in enumerate(runs.items()):
+        c = f"C{i % 10}"
+        ep = [r["epoch"] for r in rows]
+        train_key = next((k for k in (rows[0] if rows else {}) if k.startswith("train_")), None)
+        if train_key:
+            ax.plot(ep, [r[train_key] for r in rows], "--", color=c,
+                    label=f"{name}: training {train_key[6:]}")
+        valid = [(r["epoch"], v) for r in rows for k, v in r.items() if k.startswith("valid_L")]
+        vkey = next((k for r in rows for k in r if k.startswith("valid_L")), None)
+        if valid:
+            ax.plot(*zip(*valid), "o-", ms=3, color=c, label=f"{name}: validation {vkey[6:]}")
+        lr_ax.plot(ep, [r["lr"] for r in rows], color=c, label=name)
+    ax.set(xlabel="epoch", ylabel="bound (nats per example)", title="Training curves")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    lr_ax.set(xlabel="epoch", ylabel="learning rate", yscale="log", title="Learning rate")
+    lr_ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def bounds_figure(evals: dict[str, dict]) -> Figure:
+    """L_k against k (log scale) with error bars: the standard error over examples; one line
+    per run."""
+    fig = Figure(figsize=(6.5, 3.8))
+    ax = fig.subplots()
+    for i, (name, ev) in enumerate(evals.items()):
+        ks = sorted(int(k) for k in ev["bounds"])
+        ax.errorbar(ks, [ev["bounds"][str(k)] for k in ks],
+                    yerr=[ev["bounds_stderr"][str(k)] for k in ks], fmt="o-", capsize=3,
+                    color=f"C{i % 10}", label=name)
+    ax.set(xscale="log", xlabel="K (importance samples per example)",
+           ylabel="L_K (nats per example)",
+           title="Importance-weighted bounds L_K (bars: standard error over examples)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def active_units_kl_figure(kl: list[float], active: list[bool]) -> Figure:
+    """Per-dimension KL(q(z_j|x) || p(z_j)) (nats), largest first; active units (posterior
+    mean varies across data more than 0.01) in blue, inactive in red."""
+    order = sorted(range(len(kl)), key=lambda j: -kl[j])
+    fig = Figure(figsize=(8, 3))
+    ax = fig.subplots()
+    colors = ["C0" if active[j] else "C3" for j in order]
+    ax.bar(range(len(order)), [max(kl[j], 1e-6) for j in order], color=colors)
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels([str(j) for j in order], fontsize=6, rotation=90)
+    ax.set(yscale="log", xlabel="latent dimension j (sorted by KL)", ylabel="KL (nats)",
+           title=f"Per-dimension KL; blue: active unit ({sum(active)} of {len(active)}), "
+                 "red: inactive")
+    fig.tight_layout()
+    return fig
+
+
+def _image(img) -> tuple:
+    """[C, H, W] in [0, 1] -> what imshow takes, and its colour map."""
+    import numpy as np
+
+    a = np.asarray(img.detach().cpu().float() if hasattr(img, "detach") else img)
+    a = np.clip(a, 0, 1)
+    return (a[0], "gray") if a.shape[0] == 1 else (a.transpose(1, 2, 0), None)
+
+
+def traversal_figure(images, dims: list[int], values: list[float]) -> Figure:
+    """A traversal grid ``[len(dims) * len(values), C, H, W]``: row r sweeps latent dimension
+    dims[r] over ``values``, the other dimensions held at the posterior mean."""
+    rows, cols = len(dims), len(values)
+    fig = Figure(figsize=(1.0 * cols + 1.2, 1.0 * rows + 0.8))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            a, cmap = _image(images[r * cols + c])
+            ax = axes[r][c]
+            ax.imshow(a, cmap=cmap, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(f"z[{dims[r]}]", rotation=0, ha="right", va="center")
+            if r == rows - 1:
+                ax.set_xlabel(f"{values[c]:+.1f}")
+    fig.suptitle("Latent traversals: each row sweeps one dimension (largest KL first)")
+    fig.tight_layout()
+    return fig
+
+
+def reconstruction_pairs_figure(originals, reconstructions, per_row: int = 8) -> Figure:
+    """Originals above their reconstructions, pair by pair, with a gap between pairs."""
+    n = len(originals)
+    rows = -(-n // per_row)
+    fig = Figure(figsize=(1.1 * per_row, 2.3 * rows + 0.5))
+    axes = fig.subplots(2 * rows, per_row, squeeze=False,
+                        gridspec_kw={"hspace": 0.05, "wspace": 0.25})
+    for i in range(2 * rows * per_row):
+        axes.flat[i].axis("off")
+    for i in range(n):
+        r, c = divmod(i, per_row)
+        for k, img in enumerate((originals[i], reconstructions[i])):
+            a, cmap = _image(img)
+            ax = axes[2 * r + k][c]
+            ax.imshow(a, cmap=cmap, vmin=0, vmax=1)
+            ax.axis("on")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel("original" if k == 0 else "reconstr.", fontsize=7)
+    fig.suptitle("Reconstructions: each original above its reconstruction")
     return fig

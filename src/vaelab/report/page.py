@@ -1,0 +1,326 @@
+"""``vaelab report``: one self-contained HTML page about one run or a comparison of several.
+
+Everything is in the file (images as PNG data URIs, a few lines of plain JavaScript for the
+latent explorer), so it opens from disk with no server and no network. Per run: configuration,
+training curves, the evaluation table and L_K against K, samples, reconstructions (grouped in
+pairs), per-dimension KL with the active units marked, latent traversals labelled by dimension,
+a latent explorer (sliders over the highest-KL dimensions, images from a precomputed grid), and,
+when the run directory holds them, the gradient SNR study, the information bracket and any
+AIS/BDMC/gap tables. Several runs add a comparison table and overlaid curves.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.image import imsave
+
+import vaelab
+from vaelab.errors import ConfigError
+from vaelab.eval import evaluate, posterior_means, random_subset
+from vaelab.eval.active_units import active_units
+from vaelab.eval.traverse import traversal
+from vaelab.training.run import Run, load_run
+from vaelab.viz import (
+    active_units_kl_figure,
+    bounds_figure,
+    grid,
+    reconstruction_pairs_figure,
+    snr_figure,
+    training_curves_figure,
+    traversal_figure,
+)
+
+EXPLORER_STEPS = 7
+EXPLORER_VALUES = [-2.5 + 5.0 * i / (EXPLORER_STEPS - 1) for i in range(EXPLORER_STEPS)]
+EXTRA_TABLES = ("ais.json", "bdmc.json", "gaps.json")
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
+td, th { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
+th { background: #f4f4f4; } td.l, th.l { text-align: left; }
+img.fig { max-width: 100%; } .note { color: #666; font-size: .9em; }
+.explorer { display: flex; gap: 2em; align-items: center; }
+.explorer img { width: 196px; image-rendering: pixelated; border: 1px solid #ccc; }
+.explorer label { display: block; margin: .4em 0; font-family: monospace; }
+pre { background: #f7f7f7; padding: .6em; overflow-x: auto; font-size: .8em; }
+"""
+
+JS = """
+document.querySelectorAll('.explorer').forEach(function (box) {
+  var sliders = box.querySelectorAll('input[type=range]');
+  var img = box.querySelector('img');
+  var steps = parseInt(box.dataset.steps, 10);
+  var values = JSON.parse(box.dataset.values);
+  function show() {
+    var idx = 0;
+    sliders.forEach(function (s) {
+      idx = idx * steps + parseInt(s.value, 10);
+      s.nextElementSibling.textContent = values[parseInt(s.value, 10)].toFixed(2);
+    });
+    img.src = EXPLORER[box.id][idx];
+  }
+  sliders.forEach(function (s) { s.addEventListener('input', show); });
+  show();
+});
+"""
+
+
+def png_uri(obj, nrow: int = 10) -> str:
+    """A data URI of a Matplotlib figure, or of a grid of images ``[N, C, H, W]``."""
+    buf = io.BytesIO()
+    if isinstance(obj, Figure):
+        obj.savefig(buf, format="png", dpi=90)
+    else:
+        g = grid(obj, None, nrow)
+        scale = max(1, 96 // g.shape[1]) if len(obj) == 1 else 2  # one image: ~96 px wide
+        g = np.kron(g, np.ones((scale, scale, 1), dtype=np.float32))
+        if g.shape[2] == 1:
+            imsave(buf, g[..., 0], cmap="gray", vmin=0, vmax=1, format="png")
+        else:
+            imsave(buf, g[..., :3], format="png")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _img(uri: str, alt: str, cls: str = "fig") -> str:
+    return f'<img class="{cls}" alt="{html.escape(alt)}" src="{uri}">'
+
+
+def _table(rows: list[list], head: list[str]) -> str:
+    def cell(v, tag):
+        cls = ' class="l"' if isinstance(v, str) else ""
+        text = f"{v:.4g}" if isinstance(v, float) else html.escape(str(v))
+        return f"<{tag}{cls}>{text}</{tag}>"
+
+    out = ["<table><tr>" + "".join(cell(h, "th") for h in head) + "</tr>"]
+    out += ["<tr>" + "".join(cell(v, "td") for v in r) + "</tr>" for r in rows]
+    return "".join(out) + "</table>"
+
+
+def _flat(d: dict, prefix: str = "") -> list[list]:
+    rows = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            rows += _flat(v, f"{prefix}{k}.")
+        elif not isinstance(v, list):
+            rows.append([f"{prefix}{k}", v])
+    return rows
+
+
+def _metrics(run: Run) -> list[dict]:
+    from vaelab.training.rundir import RunDir
+
+    return RunDir(run.path).read_metrics()
+
+
+class Section:
+    """What the page shows about one run; each part only when it applies to the model."""
+
+    def __init__(self, run: Run, index: int, eval_n: int, seed: int) -> None:
+        self.run, self.index, self.eval_n, self.seed = run, index, eval_n, seed
+        self.name = run.path.name
+        self.metrics = _metrics(run)
+        self.explorer: tuple[str, list[str]] | None = None  # (element id, image URIs)
+        self.eval = self._evaluation()
+
+    def _evaluation(self) -> dict:
+        path = self.run.path / "eval-test.json"
+        if path.is_file():
+            ev = json.loads(path.read_text())
+            ev["source"] = f"from {path.name} (`vaelab eval`)"
+            return ev
+        x = random_subset(self.run.split("test"), self.eval_n, self.seed)
+        ev = evaluate(self.run.model, x, (1, 5, 50), seed=self.seed,
+                      binarize=self.run.data.dynamic_binarize)
+        ev["source"] = (f"computed for this report on {len(x)} random test examples with K up "
+                        "to 50 (run `vaelab eval` for K = 5000 on the whole split)")
+        return ev
+
+    def test_images(self, n: int) -> torch.Tensor:
+        test = self.run.split("test")
+        pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(self.seed))
+        x = test[pick[:n]].to(self.run.device)
+        return torch.bernoulli(x) if self.run.data.dynamic_binarize else x
+
+    def html(self) -> str:
+        run, model = self.run, self.run.model
+        caps = model.capabilities
+        spec = run.doc["model"]
+        about = (f"{run.path} · model {spec.get('name') or spec['class']} · data "
+                 f"{run.data.name} {list(model.x_shape)} · likelihood {run.likelihood}")
+        parts = [f'<h2 id="run-{self.index}">{html.escape(self.name)}</h2>',
+                 f'<p class="note">{html.escape(about)}</p>',
+                 "<h3>Configuration</h3><pre>" +
+                 html.escape(json.dumps(run.config.to_dict(), indent=1)) + "</pre>"]
+        if self.metrics:
+            parts.append("<h3>Training</h3>" + _img(png_uri(training_curves_figure(
+                {self.name: self.metrics})), "training curves"))
+        parts.append(self._evaluation_html())
+        torch.manual_seed(self.seed)
+        n = 16 if caps.autoregressive_decoder else 40
+        parts.append("<h3>Samples</h3>" + _img(png_uri(model.sample(n), 10), "samples"))
+        x = self.test_images(8 if caps.autoregressive_decoder else 16)
+        parts.append("<h3>Reconstructions</h3>" + _img(png_uri(reconstruction_pairs_figure(
+            x.cpu(), model.reconstruct(x).cpu())), "reconstructions"))
+        if caps.latent == "continuous" and caps.gaussian_posterior:
+            parts.append(self._latent_html())
+        parts.append(self._files_html())
+        return "\n".join(parts)
+
+    def _evaluation_html(self) -> str:
+        ev = self.eval
+        rows = [[f"L_{k}", v, ev["bounds_stderr"][k]] for k, v in ev["bounds"].items()]
+        text = (f"<h3>Evaluation</h3><p class=\"note\">{html.escape(ev['source'])}. &plusmn; is "
+                "the standard error over test examples; L_k for k &lt; K reuses the K draws in "
+                "disjoint groups.</p>" + _table(rows, ["bound", "nats", "std. error"]))
+        summary = [["NLL = -L_" + str(ev["nll_k"]), ev["nll"]],
+                   ["standard error over examples", ev["nll_stderr"]]]
+        if "nll_mc_stderr" in ev:
+            summary.append(["Monte Carlo error (delta method)", ev["nll_mc_stderr"]])
+        if "bits_per_dim" in ev:
+            summary.append(["bits per dimension", ev["bits_per_dim"]])
+        if ev.get("active_units_per_layer"):
+            summary.append(["active units", f"{ev['active_units']} "
+                                            f"{ev['active_units_per_layer']}"])
+        return (text + _table(summary, ["", "value"]) +
+                _img(png_uri(bounds_figure({self.name: ev})), "L_K against K"))
+
+    def _latent_html(self) -> str:
+        from vaelab.info.vae import encoder_params, per_dimension_kl
+
+        run, model = self.run, self.run.model
+        test = run.split("test")[:500]
+        kl = per_dimension_kl(*encoder_params(model, test)).tolist()
+        means = posterior_means(model, test)[0]
+        active = (active_units(means)[1] > 1e-2).tolist()
+        parts = ["<h3>Latent code</h3>" + _img(png_uri(active_units_kl_figure(
+            kl[: len(active)], active)), "per-dimension KL")]
+        if len(model.latent_sizes) != 1:
+            return parts[0] + '<p class="note">Traversals and the explorer need one latent ' \
+                'layer.</p>'
+        order = sorted(range(len(kl)), key=lambda j: -kl[j])
+        x = self.test_images(1)
+        span_dims = order[: min(6, len(order))]
+        values = [-3.0, -1.5, 0.0, 1.5, 3.0] if model.capabilities.autoregressive_decoder \
+            else [-3 + 6 * i / 8 for i in range(9)]
+        torch.manual_seed(self.seed)
+        img = traversal(model, x, span_dims, len(values), 3.0)
+        parts.append(_img(png_uri(traversal_figure(img.cpu(), span_dims, values)),
+                          "latent traversals"))
+        parts.append(self._explorer(x, order))
+        return "\n".join(parts)
+
+    def _explorer(self, x: torch.Tensor, order: list[int]) -> str:
+        model = self.run.model
+        n_dims = min(2 if model.capabilities.autoregressive_decoder else 3, len(order))
+        dims = order[:n_dims]
+        z0 = model.posterior(x).mean[0]
+        z = z0.repeat(EXPLORER_STEPS ** n_dims, 1)
+        for row, combo in enumerate(itertools.product(range(EXPLORER_STEPS), repeat=n_dims)):
+            for d, i in zip(dims, combo):
+                z[row, d] = EXPLORER_VALUES[i]
+        torch.manual_seed(self.seed)
+        with torch.no_grad():
+            images = model.generate(z).cpu()
+        uris = [png_uri(images[i:i + 1], 1) for i in range(len(images))]
+        key = f"explorer-{self.index}"
+        start = [min(range(EXPLORER_STEPS), key=lambda i: abs(EXPLORER_VALUES[i] - float(z0[d])))
+                 for d in dims]
+        sliders = "".join(
+            f'<label>z[{d}] <input type="range" min="0" max="{EXPLORER_STEPS - 1}" step="1" '
+            f'value="{s}" aria-label="latent dimension {d}"><span></span></label>'
+            for d, s in zip(dims, start))
+        self.explorer = (key, uris)
+        return (f"<h3>Latent explorer</h3><p class=\"note\">The {n_dims} dimensions of largest "
+                "KL, each over 7 values in [-2.5, 2.5]; the others at the posterior mean of "
+                "one test image. Images are precomputed (no server).</p>"
+                f'<div class="explorer" id="{key}" data-steps="{EXPLORER_STEPS}" '
+                f'data-values="{json.dumps(EXPLORER_VALUES)}">'
+                f'<img alt="decoded latent point" src="{uris[0]}"><div>{sliders}</div></div>')
+
+    def _files_html(self) -> str:
+        path, parts = self.run.path, []
+        if (path / "gradients.json").is_file():
+            rows = json.loads((path / "gradients.json").read_text())
+            table = [[r["estimator"], r["baseline"], r["k"], r["encoder"]["snr"],
+                      r["encoder"]["total_variance"], r["decoder"]["snr"]] for r in rows]
+            parts.append("<h3>Gradient estimators</h3>" + _table(
+                table, ["estimator", "baseline", "K", "encoder SNR", "encoder variance",
+                        "decoder SNR"]) + _img(png_uri(snr_figure(rows)), "gradient SNR"))
+        info = next((path / f"info-{s}.json" for s in ("test", "valid", "train")
+                     if (path / f"info-{s}.json").is_file()), None)
+        if info is not None:
+            d = json.loads(info.read_text())
+
+            def v(k):
+                e = d.get(k) or d.get(k + "_layer1_prior_n01") or {}
+                return e.get("value", float("nan")) if isinstance(e, dict) else e
+
+            rows = [["I(z;x) lower bound (InfoNCE, at most log n)", v("mi_kl_form")],
+                    ["I(z;x) upper bound (leave one out)", v("mi_upper")],
+                    ["log n", d.get("max_mi_log_n")], ["rate E KL(q(z|x)||p(z))", v("rate")],
+                    ["KL(q(z)||p(z))", v("kl_aggregate_prior")], ["distortion", v("distortion")]]
+            parts.append(f"<h3>Information ({info.name})</h3>" + _table(rows, ["nats", "value"]))
+        for name in EXTRA_TABLES:
+            if (path / name).is_file():
+                parts.append(f"<h3>{html.escape(name)}</h3>" + _table(
+                    _flat(json.loads((path / name).read_text())), ["quantity", "value"]))
+        return "\n".join(parts)
+
+
+def comparison_html(sections: list[Section]) -> str:
+    rows = []
+    for s in sections:
+        t = s.run.config
+        best = max((v for r in s.metrics for k, v in r.items() if k.startswith("valid_L")),
+                   default=float("nan"))
+        rows.append([s.name, t.model.model, t.objective.objective, t.estimator.estimator,
+                     t.estimator.k, len(s.metrics), best, s.eval["nll"],
+                     s.eval.get("bits_per_dim", float("nan")), s.eval.get("active_units", 0)])
+    head = ["run", "model", "objective", "estimator", "K", "epochs", "best validation bound",
+            "NLL", "bits/dim", "active units"]
+    return ("<h2>Comparison</h2>" + _table(rows, head) +
+            _img(png_uri(training_curves_figure({s.name: s.metrics for s in sections})),
+                 "training curves, all runs") +
+            _img(png_uri(bounds_figure({s.name: s.eval for s in sections})), "L_K, all runs"))
+
+
+def write_report(run_dirs: list[str | Path], out: str | Path, *, device: str = "auto",
+                 eval_n: int = 200, seed: int = 0, progress=None) -> Path:
+    """Write the report of ``run_dirs`` to ``out`` (an .html file); returns its path."""
+    if not run_dirs:
+        raise ConfigError("give at least one run directory")
+    if eval_n < 1:
+        raise ConfigError(f"--eval-n must be >= 1, got {eval_n}")
+    runs = [load_run(d, "best", device) for d in run_dirs]
+    with torch.no_grad():
+        sections = [Section(run, i, eval_n, seed)
+                    for i, run in enumerate(progress(runs) if progress else runs)]
+        bodies = [s.html() for s in sections]
+    explorers = dict(s.explorer for s in sections if s.explorer is not None)
+    nav = " &middot; ".join(f'<a href="#run-{s.index}">{html.escape(s.name)}</a>'
+                            for s in sections)
+    page = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+            f"<title>vaelab report: {html.escape(', '.join(s.name for s in sections))}</title>",
+            f"<style>{CSS}</style></head><body>",
+            f"<h1>vaelab report</h1><p class=\"note\">vaelab {vaelab.__version__}, "
+            f"{time.strftime('%Y-%m-%d %H:%M')} &middot; {nav}</p>",
+            comparison_html(sections) if len(sections) > 1 else "", *bodies,
+            f"<script>var EXPLORER = {json.dumps(explorers)};{JS}</script></body></html>"]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("\n".join(page))
+    tmp.replace(out)
+    return out

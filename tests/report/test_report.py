@@ -1,0 +1,89 @@
+"""The HTML report: self-contained, complete, and working in a real browser (Debian's headless
+Chromium): no console errors, every image decodes, the latent explorer's slider changes its
+image, and a screenshot of the page is not blank."""
+
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+
+from tests.report.browser import Browser, chromium
+from vaelab.cli.main import main
+
+SMALL = ["--hidden", "32", "--latent", "6", "--eval-k", "5", "--batch-size", "200",
+         "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    a, b = root / "iwae", root / "vae"
+    assert main(["train", "--objective", "iwae", "--k", "3", "--epochs", "2", "--out", str(a),
+                 *SMALL]) == 0
+    assert main(["train", "--epochs", "2", "--out", str(b), *SMALL]) == 0
+    assert main(["info", str(a), "--n", "200"]) == 0
+    assert main(["gradients", str(a), "--k", "1", "3", "--repeats", "4", "--batch-size", "8",
+                 "--estimators", "reparam", "dreg"]) == 0
+    (a / "gaps.json").write_text(json.dumps({"amortization_gap": {"value": 1.5, "stderr": 0.1}}))
+    return root, a, b
+
+
+@pytest.fixture(scope="module")
+def page(runs, tmp_path_factory):
+    root, a, b = runs
+    assert main(["report", str(a), "--eval-n", "100"]) == 0
+    return a / "report.html"
+
+
+def test_the_page_is_self_contained_and_shows_every_part(page):
+    text = page.read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', text)  # nothing from the network
+    for part in ("Configuration", "Training", "Evaluation",
+                 "Samples", "Reconstructions", "Latent code", "Latent explorer",
+                 "Gradient estimators", "Information (info-test.json)", "gaps.json",
+                 "Monte Carlo error", "bits per dimension"):
+        assert part in text, part
+    assert text.count("data:image/png;base64,") >= 10
+    assert "computed for this report on 100 random test examples" in text
+
+
+def test_several_runs_are_compared(runs, tmp_path):
+    root, a, b = runs
+    out = tmp_path / "cmp.html"
+    assert main(["report", str(a), str(b), "--out", str(out), "--eval-n", "50"]) == 0
+    text = out.read_text()
+    assert "<h2>Comparison</h2>" in text and text.count('<h2 id="run-') == 2
+    rows = re.findall(r"<tr><td class=\"l\">(iwae|vae)</td>", text)
+    assert rows == ["iwae", "vae"]
+
+
+@pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (make test "
+                    "installs it where it can)")
+def test_the_page_works_in_a_real_browser(page):
+    from matplotlib.image import imread
+
+    b = Browser()
+    try:
+        b.open(page)
+        n_images = b.js("document.images.length")
+        broken = b.js("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+                      ".map(i => i.alt)")
+        assert n_images >= 8 and broken == []  # figures, grids and the explorer
+        before = b.js("document.querySelector('.explorer img').src")
+        label = b.js("""(() => { const s = document.querySelector('.explorer input[type=range]');
+                         s.value = s.value === '0' ? '6' : '0';
+                         s.dispatchEvent(new Event('input'));
+                         return s.nextElementSibling.textContent; })()""")
+        after = b.js("document.querySelector('.explorer img').src")
+        assert after != before and label in ("-2.50", "2.50")
+        assert b.js("document.querySelector('.explorer img').naturalWidth") > 0
+        assert b.errors() == []
+        shot = imread(io.BytesIO(b.screenshot()))
+    finally:
+        b.close()
+    assert shot.shape[0] > 500 and shot.shape[1] > 500
+    gray = shot[..., :3].mean(-1)
+    assert gray.std() > 0.05 and (gray < 0.5).mean() > 0.01  # not blank: text and figures
+    assert np.isfinite(gray).all()
