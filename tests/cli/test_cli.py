@@ -24,7 +24,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_eval_json(run_dir, capsys):
-    assert main(["eval", str(run_dir), "--k", "1", "5", "50", "--subset", "100", "--json"]) == 0
+    assert main(["eval", str(run_dir), "--k", "1", "5", "50", "--examples", "100", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["split"] == "test" and set(out["bounds"]) == {"1", "5", "50"}
     b = out["bounds"]
@@ -108,7 +108,7 @@ def test_gradients_command(run_dir, capsys):
 
 
 def test_info_command(run_dir, capsys):
-    assert main(["info", str(run_dir), "--n", "200", "--json"]) == 0
+    assert main(["info", str(run_dir), "--examples", "200", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for k in ("mi_entropy_form", "mi_kl_form", "mi_elbo_surgery", "kl_aggregate_prior",
               "rate", "distortion"):
@@ -129,7 +129,7 @@ def test_info_takes_a_random_subset(run_dir, monkeypatch):
 
     monkeypatch.setattr(vaelab.info, "vae_information", capture)
     with pytest.raises(Seen) as e:
-        main(["--debug", "info", str(run_dir), "--n", "50", "--json"])
+        main(["--debug", "info", str(run_dir), "--examples", "50", "--json"])
     x = e.value.args[0]
     test = load_run(run_dir).data.test
     assert x.shape == (50, *test.shape[1:]) and not torch.equal(x, test[:50])
@@ -198,3 +198,15 @@ def test_version_and_help_come_from_the_registries(capsys):
     assert all(a.help for a in flags.values())  # every option documents itself
     assert "nats per latent dimension" in flags["free_bits"].help
     assert "minutes" in flags["time_limit"].help
+
+
+def test_reconstruction_pairs_are_grouped():
+    """Each original sits directly above its reconstruction; pairs are set apart by gaps."""
+    from vaelab.viz import pair_grid
+
+    a = torch.zeros(3, 1, 2, 2)
+    b = torch.full((3, 1, 2, 2), 0.5)
+    g = pair_grid(a, b, per_row=2)[..., 0]
+    assert g.shape == (2 * (2 * 2 + 1) + 3 * 4, 2 * 2 + 3 * 3)
+    assert (g[4:6, 3:5] == 0).all() and (g[6, 3:5] == 1).all() and (g[7:9, 3:5] == 0.5).all()
+    assert (g[4:9, 5:8] == 1).all()  # the gap between two pairs

@@ -23,7 +23,7 @@ def runs(tmp_path_factory):
     assert main(["train", "--objective", "iwae", "--k", "3", "--epochs", "2", "--out", str(a),
                  *SMALL]) == 0
     assert main(["train", "--epochs", "2", "--out", str(b), *SMALL]) == 0
-    assert main(["info", str(a), "--n", "200"]) == 0
+    assert main(["info", str(a), "--examples", "200"]) == 0
     assert main(["gradients", str(a), "--k", "1", "3", "--repeats", "4", "--batch-size", "8",
                  "--estimators", "reparam", "dreg"]) == 0
     (a / "gaps.json").write_text(json.dumps({"amortization_gap": {"value": 1.5, "stderr": 0.1}}))
@@ -33,7 +33,7 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def page(runs, tmp_path_factory):
     root, a, b = runs
-    assert main(["report", str(a), "--eval-n", "100"]) == 0
+    assert main(["report", str(a), "--examples", "100"]) == 0
     return a / "report.html"
 
 
@@ -52,7 +52,7 @@ def test_the_page_is_self_contained_and_shows_every_part(page):
 def test_several_runs_are_compared(runs, tmp_path):
     root, a, b = runs
     out = tmp_path / "cmp.html"
-    assert main(["report", str(a), str(b), "--out", str(out), "--eval-n", "50"]) == 0
+    assert main(["report", str(a), str(b), "--out", str(out), "--examples", "50"]) == 0
     text = out.read_text()
     assert "<h2>Comparison</h2>" in text and text.count('<h2 id="run-') == 2
     rows = re.findall(r"<tr><td class=\"l\">(iwae|vae)</td>", text)

@@ -15,13 +15,13 @@ def add_run_args(p: argparse.ArgumentParser, seed: bool = True, as_json: bool = 
     """The arguments every command on a trained run takes."""
     p.add_argument("run_dir", help="a run directory written by `vaelab train`")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"),
-                   help="which checkpoint to load (default: best)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
+                   help="which checkpoint to load")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--data", default=None, metavar="FILE",
                    help="evaluate on this .npy/.npz file instead of the run's data (its test "
                         "split, or the whole array)")
     if seed:
-        p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        p.add_argument("--seed", type=int, default=0, help="random seed")
     if as_json:
         p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -72,10 +72,12 @@ def add_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, nargs="+", default=[1, 5, 50, 5000],
                    help="bounds L_k to report; the largest K gives the log-likelihood estimate "
                         "-L_K. Every L_k with k < K reuses the same K draws, averaged over "
-                        "floor(K/k) disjoint groups (default: 1 5 50 5000)")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--subset", type=int, default=0,
-                   help="evaluate a random subset of N examples, fixed by --seed (0: all)")
+                        "floor(K/k) disjoint groups")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                   help="which split of the data")
+    p.add_argument("--examples", type=int, default=0,
+                   help="evaluate a random subset of this many test examples, fixed by --seed "
+                        "(0: all)")
     p.add_argument("--max-samples", type=int, default=0,
                    help="samples x examples per forward pass (memory bound; 0: by device)")
     add_out(p)
@@ -88,11 +90,11 @@ def run_eval(args: argparse.Namespace) -> int:
     if min(args.k) < 1 or max(args.k) > MAX_K:
         raise ConfigError(f"--k values must lie in 1 .. {MAX_K} (K = 5000 is the convention for "
                           "log-likelihoods)")
-    if args.subset < 0 or args.max_samples < 0:
-        raise ConfigError("--subset and --max-samples must be >= 0 (0: all / by device)")
+    if args.examples < 0 or args.max_samples < 0:
+        raise ConfigError("--examples and --max-samples must be >= 0 (0: all / by device)")
     out_dir = output_dir(args.out or args.run_dir)
     run = _load(args)
-    x = random_subset(run.split(args.split), args.subset, args.seed)
+    x = random_subset(run.split(args.split), args.examples, args.seed)
     out = {"split": args.split, "checkpoint": args.checkpoint,
            "data": args.data or run.data.name,
            **evaluate(run.model, x, args.k, seed=args.seed, max_samples=args.max_samples or None,
@@ -120,9 +122,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 # ---- sample ------------------------------------------------------------------------------
 def add_sample(p: argparse.ArgumentParser) -> None:
-    add_run_args(p, as_json=False)
-    p.add_argument("--n", type=int, default=100, help="samples (and reconstructions) to draw")
-    p.add_argument("--out", default=None, help="folder for the PNGs (default: the run dir)")
+    add_run_args(p)
+    p.add_argument("--n", type=int, default=100, help="images to draw (and half as many test "
+                   "images to reconstruct)")
+    add_out(p)
 
 
 def run_sample(args: argparse.Namespace) -> int:
@@ -130,7 +133,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
     from vaelab.models.vqvae import VQVAE
     from vaelab.training.prior import load_prior
-    from vaelab.viz import save_grid
+    from vaelab.viz import save_grid, save_pairs
 
     _positive(args, "n")
     out = output_dir(args.out or args.run_dir)
@@ -145,9 +148,11 @@ def run_sample(args: argparse.Namespace) -> int:
     x = test[pick[: max(1, args.n // 2)]].to(run.device)  # test splits may be sorted by class
     if run.data.dynamic_binarize:
         x = torch.bernoulli(x)
-    pairs = torch.stack([x, model.reconstruct(x)], 1).flatten(0, 1)
-    r = save_grid(pairs, None, out / "reconstructions.png")
-    print(f"wrote {s} and {r} (reconstructions: original | reconstruction pairs)")
+    r = save_pairs(x.cpu(), model.reconstruct(x).cpu(), out / "reconstructions.png")
+    if args.json:
+        print(json.dumps({"samples": str(s), "reconstructions": str(r)}))
+    else:
+        print(f"wrote {s} and {r} (each original above its reconstruction)")
     return 0
 
 
@@ -181,12 +186,12 @@ def require_latent(model, command: str) -> None:
 def add_gradients(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
     p.add_argument("--k", type=int, nargs="+", default=[1, 5, 50],
-                   help="samples per example to compare (default: 1 5 50)")
+                   help="samples per example to compare")
     p.add_argument("--repeats", type=int, default=100, help="independent estimates per setting")
     p.add_argument("--batch-size", type=int, default=100, help="training images in the batch")
     p.add_argument("--objective", default="iwae", choices=("elbo", "iwae"))
     p.add_argument("--estimators", nargs="+", default=None,
-                   help="subset as NAME or NAME+BASELINE (default: all)")
+                   help="subset as NAME or NAME+BASELINE (default: all of them)")
     add_out(p)
 
 
@@ -227,9 +232,12 @@ def run_gradients(args: argparse.Namespace) -> int:
 # ---- info --------------------------------------------------------------------------------
 def add_info(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--n", type=int, default=2000, help="data points (the MI is at most log n)")
-    p.add_argument("--samples", type=int, default=4, help="z samples per data point")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                   help="which split of the data")
+    p.add_argument("--examples", type=int, default=2000,
+                   help="test examples, a seeded random subset (the MI lower bound is at most "
+                        "log of this)")
+    p.add_argument("--z-samples", type=int, default=4, help="z samples per example")
     add_out(p)
 
 
@@ -240,17 +248,17 @@ def run_info(args: argparse.Namespace) -> int:
     from vaelab.eval import random_subset
     from vaelab.viz import per_dimension_kl_figure, save
 
-    _positive(args, "n", "samples")
+    _positive(args, "examples", "z_samples")
     out = output_dir(args.out or args.run_dir)
     run = _load(args)
     require_latent(run.model, "info")
     torch.manual_seed(args.seed)
     # random: a split's order can be far from random (static MNIST's test split starts with
     # images ~12 nats harder than its average)
-    x = random_subset(run.split(args.split), args.n, args.seed)
+    x = random_subset(run.split(args.split), args.examples, args.seed)
     if run.data.dynamic_binarize:
         x = torch.bernoulli(x)
-    info = vaelab.info.vae_information(run.model, x, args.n, args.samples)
+    info = vaelab.info.vae_information(run.model, x, args.examples, args.z_samples)
     info["split"] = args.split
     written = write_json(out, f"info-{args.split}.json", info)
     plot = save(per_dimension_kl_figure(info["per_dimension_kl"]), out / "per_dimension_kl.png")
@@ -278,18 +286,20 @@ def run_info(args: argparse.Namespace) -> int:
 
 # ---- traverse ----------------------------------------------------------------------------
 def add_traverse(p: argparse.ArgumentParser) -> None:
-    add_run_args(p, seed=False, as_json=False)
+    add_run_args(p)
     p.add_argument("--dims", type=int, default=10, help="the DIMS dimensions of largest KL")
     p.add_argument("--steps", type=int, default=9, help="images per dimension")
     p.add_argument("--span", type=float, default=3.0, help="sweep z_j over [-span, span]")
     p.add_argument("--index", type=int, default=0, help="test image to start from")
-    p.add_argument("--out", default=None, help="folder for traverse.png (default: the run dir)")
+    add_out(p)
 
 
 def run_traverse(args: argparse.Namespace) -> int:
+    import torch
+
     from vaelab.eval.traverse import traversal
     from vaelab.info.vae import encoder_params, per_dimension_kl
-    from vaelab.viz import save_grid
+    from vaelab.viz import save, traversal_figure
 
     _positive(args, "dims", "steps")
     if not (0 < args.span < float("inf")):
@@ -304,16 +314,21 @@ def run_traverse(args: argparse.Namespace) -> int:
     kl = per_dimension_kl(*encoder_params(run.model, test[:1000]))
     dims = kl.argsort(descending=True)[: args.dims].tolist()
     x = test[args.index: args.index + 1].to(run.device)
+    torch.manual_seed(args.seed)
     img = traversal(run.model, x, dims, args.steps, args.span)
-    path = save_grid(img, None, out / "traverse.png", nrow=args.steps, scale=2)
-    print(f"wrote {path}: rows = latent dims {dims} (largest KL first), columns = "
-          f"z_j from {-args.span} to {args.span}")
+    values = torch.linspace(-args.span, args.span, args.steps).tolist()
+    path = save(traversal_figure(img.cpu(), dims, values), out / "traverse.png")
+    if args.json:
+        print(json.dumps({"traverse": str(path), "dims": dims, "values": values}))
+    else:
+        print(f"wrote {path}: rows = latent dims {dims} (largest KL first), columns = "
+              f"z_j from {-args.span} to {args.span}")
     return 0
 
 
 # ---- disentangle -------------------------------------------------------------------------
 def add_disentangle(p: argparse.ArgumentParser) -> None:
-    add_run_args(p, seed=False)
+    add_run_args(p)
     p.add_argument("--points", type=int, default=800,
                    help="beta-VAE metric: classifier points (60%% train, 40%% test)")
     p.add_argument("--pairs", type=int, default=64, help="beta-VAE metric: pairs per point")
@@ -351,7 +366,8 @@ def run_disentangle(args: argparse.Namespace) -> int:
         return encode(torch.as_tensor(imgs[:, None], dtype=torch.float32))
 
     n_train = int(0.6 * args.points)
-    b = beta_vae_metric(encode_factors, sizes, n_train, args.points - n_train, args.pairs)
+    b = beta_vae_metric(encode_factors, sizes, n_train, args.points - n_train, args.pairs,
+                        seed=args.seed)
     out = {"mig": m["mig"], "mig_per_factor": dict(zip(S.FACTORS, m["per_factor"])),
            "beta_vae_metric": b["accuracy"], "chance": b["chance"]}
     path = write_json(out_dir, "disentanglement.json", out)
@@ -363,7 +379,7 @@ def run_disentangle(args: argparse.Namespace) -> int:
 
 # ---- prior -------------------------------------------------------------------------------
 def add_prior(p: argparse.ArgumentParser) -> None:
-    add_run_args(p, seed=False)
+    add_run_args(p)
     p.add_argument("--epochs", type=int, default=10, help="passes over the training codes")
     p.add_argument("--pixel-layers", type=int, default=6, help="gated PixelCNN layers")
     p.add_argument("--pixel-channels", type=int, default=64, help="PixelCNN channels")
@@ -384,7 +400,9 @@ def run_prior(args: argparse.Namespace) -> int:
         raise ConfigError("`vaelab prior` fits a prior over VQ codes: give a vqvae or vqvae2 run")
     rep = fit_prior(run, Path(args.run_dir), args.epochs, args.class_conditional,
                     args.pixel_layers, args.pixel_channels, args.batch_size,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, seed=args.seed)
+    rep["wrote"] = [str(Path(args.run_dir, "prior.safetensors")),
+                    str(Path(args.run_dir, "prior.json"))]
     if args.json:
         print(json.dumps(rep))
     else:
@@ -393,6 +411,7 @@ def run_prior(args: argparse.Namespace) -> int:
             print(f"{k:>15}: -log p(x) <= {r['nll_bound']:.2f} +- {r['nll_bound_stderr']:.2f} "
                   f"nats = recon {r['recon_nll']:.2f} + prior {r['prior_nll']:.2f} "
                   f"({r['bits_per_dim']:.3f} bits/dim)")
+        print(f"wrote {' and '.join(rep['wrote'])}")
     return 0
 
 
@@ -403,11 +422,10 @@ def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, metavar="FILE",
                    help="the HTML file (default: RUN/report.html for one run, report.html for "
                         "several)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
-    p.add_argument("--eval-n", type=int, default=200,
-                   help="test examples for the evaluation when a run has no eval-test.json "
-                        "(default: 200)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--examples", type=int, default=200,
+                   help="test examples for the evaluation when a run has no eval-test.json")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -421,7 +439,7 @@ def run_report(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".html", ".htm"):
         raise ConfigError(f"--out {out}: give a .html file")
     output_dir(out.parent)
-    path = write_report(args.run_dirs, out, device=args.device, eval_n=args.eval_n,
+    path = write_report(args.run_dirs, out, device=args.device, eval_n=args.examples,
                         seed=args.seed, progress=lambda r: tqdm(r, desc="report", leave=False))
     print(json.dumps({"report": str(path)}) if args.json else f"wrote {path} (open it in a "
           "browser)")

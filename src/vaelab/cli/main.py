@@ -15,8 +15,25 @@ import warnings
 from vaelab.errors import VaelabError
 
 
+class Help(argparse.HelpFormatter):
+    """Every option's help ends with its default (unless it has none, or says it already)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (action.option_strings and "default" not in text and default is not None and
+                default is not False and default is not argparse.SUPPRESS and default != ""):
+            shown = " ".join(map(str, default)) if isinstance(default, list) else default
+            text += f" (default: {shown})"
+        return text
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: the problem and where the help is, exit code 2."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         print(f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)",

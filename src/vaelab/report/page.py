@@ -34,7 +34,7 @@ from vaelab.viz import (
     active_units_kl_figure,
     bounds_figure,
     grid,
-    reconstruction_pairs_figure,
+    pair_grid,
     snr_figure,
     training_curves_figure,
     traversal_figure,
@@ -78,12 +78,13 @@ document.querySelectorAll('.explorer').forEach(function (box) {
 
 
 def png_uri(obj, nrow: int = 10) -> str:
-    """A data URI of a Matplotlib figure, or of a grid of images ``[N, C, H, W]``."""
+    """A data URI of a Matplotlib figure, an ``[H, W, C]`` picture, or a grid of images
+    ``[N, C, H, W]``."""
     buf = io.BytesIO()
     if isinstance(obj, Figure):
         obj.savefig(buf, format="png", dpi=90)
     else:
-        g = grid(obj, None, nrow)
+        g = obj if isinstance(obj, np.ndarray) and obj.ndim == 3 else grid(obj, None, nrow)
         scale = max(1, 96 // g.shape[1]) if len(obj) == 1 else 2  # one image: ~96 px wide
         g = np.kron(g, np.ones((scale, scale, 1), dtype=np.float32))
         if g.shape[2] == 1:
@@ -171,8 +172,9 @@ class Section:
         n = 16 if caps.autoregressive_decoder else 40
         parts.append("<h3>Samples</h3>" + _img(png_uri(model.sample(n), 10), "samples"))
         x = self.test_images(8 if caps.autoregressive_decoder else 16)
-        parts.append("<h3>Reconstructions</h3>" + _img(png_uri(reconstruction_pairs_figure(
-            x.cpu(), model.reconstruct(x).cpu())), "reconstructions"))
+        parts.append("<h3>Reconstructions</h3><p class=\"note\">Each test image above its "
+                     "reconstruction.</p>" + _img(png_uri(pair_grid(
+                         x.cpu(), model.reconstruct(x).cpu(), 8)), "reconstructions"))
         if caps.latent == "continuous" and caps.gaussian_posterior:
             parts.append(self._latent_html())
         parts.append(self._files_html())
@@ -302,7 +304,7 @@ def write_report(run_dirs: list[str | Path], out: str | Path, *, device: str = "
     if not run_dirs:
         raise ConfigError("give at least one run directory")
     if eval_n < 1:
-        raise ConfigError(f"--eval-n must be >= 1, got {eval_n}")
+        raise ConfigError(f"--examples must be >= 1, got {eval_n}")
     runs = [load_run(d, "best", device) for d in run_dirs]
     with torch.no_grad():
         sections = [Section(run, i, eval_n, seed)

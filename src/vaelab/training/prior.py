@@ -51,7 +51,7 @@ def vq_bound(model: VQVAE, prior: CodePrior | None, x: torch.Tensor, labels=None
 
 def fit_prior(run: Run, run_dir: Path, epochs: int = 10, class_conditional: bool = False,
               layers: int = 6, channels: int = 64, batch_size: int = 64, lr: float = 1e-3,
-              progress: bool = True) -> dict:
+              progress: bool = True, seed: int = 0) -> dict:
     model = run.model
     if not isinstance(model, VQVAE):
         raise ConfigError("`vaelab prior` fits a prior over VQ codes: give a vqvae or vqvae2 run")
@@ -62,11 +62,13 @@ def fit_prior(run: Run, run_dir: Path, epochs: int = 10, class_conditional: bool
     n_classes = int(labels["train"].max()) + 1 if class_conditional else 0
     cfg = PriorConfig(model.config.num_codes, tuple(model.code_shapes()), n_classes, layers,
                       channels)
+    torch.manual_seed(seed)
     prior = CodePrior(cfg).to(run.device)
     codes = encode_codes(model, run.data.train)
     opt = torch.optim.Adam(prior.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(0)
-    for _ in tqdm(range(epochs), desc="prior", disable=not progress, mininterval=2):
+    g = torch.Generator().manual_seed(seed)
+    for _ in tqdm(range(epochs), desc="prior", disable=None if progress else True,
+                  mininterval=2):
         perm = torch.randperm(len(codes[0]), generator=g)
         for i in range(0, len(perm), batch_size):
             b = perm[i:i + batch_size]

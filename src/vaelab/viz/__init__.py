@@ -1,17 +1,16 @@
 """Figures: image grids and plots (no pyplot, no global backend switch)."""
 
-from vaelab.viz.images import grid, save_grid
+from vaelab.viz.images import grid, pair_grid, save_array, save_grid, save_pairs
 from vaelab.viz.plots import (
     active_units_kl_figure,
     bounds_figure,
     per_dimension_kl_figure,
-    reconstruction_pairs_figure,
     save,
     snr_figure,
     training_curves_figure,
     traversal_figure,
 )
 
-__all__ = ["active_units_kl_figure", "bounds_figure", "grid", "per_dimension_kl_figure",
-           "reconstruction_pairs_figure", "save", "save_grid", "snr_figure",
-           "training_curves_figure", "traversal_figure"]
+__all__ = ["active_units_kl_figure", "bounds_figure", "grid", "pair_grid",
+           "per_dimension_kl_figure", "save", "save_array", "save_grid", "save_pairs",
+           "snr_figure", "training_curves_figure", "traversal_figure"]

@@ -40,13 +40,43 @@ def grid(images, image_shape: tuple | None = None, nrow: int = 10, pad: int = 1,
     return out
 
 
+PAIR_GAP = (4, 3)  # pixels between pair rows, between pairs in a row
+
+
+def pair_grid(originals, reconstructions, per_row: int = 10) -> np.ndarray:
+    """Pairs, each original directly above its reconstruction (1 pixel apart), the pairs set
+    apart by wider gaps: ``[rows*(2H+1) + (rows+1)*4, per_row*W + (per_row+1)*3, C]``."""
+    a, b = _as_images(originals, None), _as_images(reconstructions, None)
+    n, h, w, c = a.shape
+    gy, gx = PAIR_GAP
+    rows = max(1, -(-n // per_row))
+    out = np.ones((rows * (2 * h + 1) + (rows + 1) * gy, per_row * w + (per_row + 1) * gx, c),
+                  dtype=np.float32)
+    for i in range(n):
+        r, col = divmod(i, per_row)
+        top, left = gy + r * (2 * h + 1 + gy), gx + col * (w + gx)
+        out[top:top + h, left:left + w] = a[i]
+        out[top + h + 1:top + 2 * h + 1, left:left + w] = b[i]
+    return out
+
+
 def save_grid(images, image_shape: tuple | None, path: str | Path, nrow: int = 10,
               scale: int = 3) -> Path:
     """Write a grid of images to ``path`` (PNG), each pixel ``scale`` x ``scale``; grey images
     stay grey, three channels are RGB."""
+    return save_array(grid(images, image_shape, nrow), path, scale)
+
+
+def save_pairs(originals, reconstructions, path: str | Path, per_row: int = 10,
+               scale: int = 3) -> Path:
+    """Write ``pair_grid`` to ``path`` (PNG)."""
+    return save_array(pair_grid(originals, reconstructions, per_row), path, scale)
+
+
+def save_array(g: np.ndarray, path: str | Path, scale: int = 3) -> Path:
+    """An ``[H, W, C]`` array in [0, 1] as a PNG, each pixel ``scale`` x ``scale``."""
     from matplotlib.image import imsave
 
-    g = grid(images, image_shape, nrow)
     g = np.kron(g, np.ones((scale, scale, 1), dtype=np.float32))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

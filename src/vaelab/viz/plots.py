@@ -141,27 +141,3 @@ def traversal_figure(images, dims: list[int], values: list[float]) -> Figure:
     fig.suptitle("Latent traversals: each row sweeps one dimension (largest KL first)")
     fig.tight_layout()
     return fig
-
-
-def reconstruction_pairs_figure(originals, reconstructions, per_row: int = 8) -> Figure:
-    """Originals above their reconstructions, pair by pair, with a gap between pairs."""
-    n = len(originals)
-    rows = -(-n // per_row)
-    fig = Figure(figsize=(1.1 * per_row, 2.3 * rows + 0.5))
-    axes = fig.subplots(2 * rows, per_row, squeeze=False,
-                        gridspec_kw={"hspace": 0.05, "wspace": 0.25})
-    for i in range(2 * rows * per_row):
-        axes.flat[i].axis("off")
-    for i in range(n):
-        r, c = divmod(i, per_row)
-        for k, img in enumerate((originals[i], reconstructions[i])):
-            a, cmap = _image(img)
-            ax = axes[2 * r + k][c]
-            ax.imshow(a, cmap=cmap, vmin=0, vmax=1)
-            ax.axis("on")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c == 0:
-                ax.set_ylabel("original" if k == 0 else "reconstr.", fontsize=7)
-    fig.suptitle("Reconstructions: each original above its reconstruction")
-    return fig
