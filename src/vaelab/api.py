@@ -1,9 +1,11 @@
-"""The Python entry points: ``vaelab.training`` and ``vaelab.load``.
+"""The Python entry points: ``vaelab.train`` and ``vaelab.load``::
 
     import vaelab
     run = vaelab.train(model=MyModel(latent=8), data=images, out="runs/mine", epochs=5,
                        objective="iwae", k=5, estimator="dreg")
     model = vaelab.load("runs/mine")      # anywhere, without the training data
+
+``vaelab.load_run`` gives the run (configuration, model, data on demand).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from vaelab.models.registry import spec
 from vaelab.training import trainer
 from vaelab.training.callbacks import Callback
 from vaelab.training.config import RunConfig, config_from_file
-from vaelab.training.run import Run, load, load_run
+from vaelab.training.run import load, load_run
 
-__all__ = ["Run", "TrainResult", "as_dataset", "load", "load_run", "train"]
+__all__ = ["TrainResult", "as_dataset", "load", "load_run", "train"]
 
 
 @dataclass
@@ -67,13 +69,14 @@ def train(model: Model | str | None = None, data: Any = None, out: str | Path | 
           callbacks: list[Callback] | None = None, **options) -> TrainResult:
     """Train into the run directory ``out``.
 
-    model:   a :class:`~vaelab.models.base.Model` instance, or a name (``"vae"``,
-             ``"my_pkg.mod:MyModel"``, ``"file.py:MyModel"``); default from ``config``/options.
-    data:    images (tensor, array, ``torch.utils.data.Dataset``, :class:`ImageDataset`), a
-             registered data set name, or a ``.npy``/``.npz`` path.
-    config:  a RunConfig, its nested dict, or a JSON/YAML file; ``options`` (the command line's
-             names: ``epochs=5, objective="iwae", k=5, beta=4, ...``) override it.
-    resume:  continue the run in ``out``; options may change only the settings that may change.
+    - ``model``: a :class:`~vaelab.models.base.Model` instance, or a name (``"vae"``,
+      ``"my_pkg.mod:MyModel"``, ``"file.py:MyModel"``); default from ``config``/options.
+    - ``data``: images (tensor, array, ``torch.utils.data.Dataset``, ``ImageDataset``), a
+      registered data set name, or a ``.npy``/``.npz`` path.
+    - ``config``: a RunConfig, its nested dict, or a JSON/YAML file; ``options`` (the command
+      line's names: ``epochs=5, objective="iwae", k=5, beta=4``) override it.
+    - ``resume``: continue the run in ``out``; options may change only the settings that may
+      change.
     """
     if out is None:
         raise ConfigError("train needs out=, the run directory to write")

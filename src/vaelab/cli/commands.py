@@ -98,7 +98,7 @@ def run_eval(args: argparse.Namespace) -> int:
     out = {"split": args.split, "checkpoint": args.checkpoint,
            "data": args.data or run.data.name,
            **evaluate(run.model, x, args.k, seed=args.seed, max_samples=args.max_samples or None,
-                      binarize=run.data.dynamic_binarize)}
+                      binarize=run.data.dynamic_binarize, progress=True)}
     name = f"eval-{args.split}.json" if args.data is None else f"eval-{Path(args.data).stem}.json"
     path = write_json(out_dir, name, out)
     if args.json:

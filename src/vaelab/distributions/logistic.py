@@ -2,7 +2,7 @@
 computed in log space.
 
 Data in [0, 1] with 256 levels is mapped to [-1, 1]; level x has the probability mass of a
-logistic(mu, s) between x - 1/255 and x + 1/255, with the outermost bins extended to -inf/+inf:
+logistic(mu, s) between x - 1/255 and x + 1/255, with the outermost bins extended to -inf/+inf::
 
     log P(x) = log(sigmoid(a) - sigmoid(b)),  a = (x + 1/255 - mu)/s,  b = (x - 1/255 - mu)/s
              = -softplus(-a) - softplus(b) + log(1 - exp(-(a - b)))       (exact, stable)

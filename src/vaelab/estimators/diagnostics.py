@@ -1,7 +1,9 @@
 """Gradient-estimator diagnostics: mean, variance and signal-to-noise ratio over repeats.
 
-For R independent estimates g_r of a gradient (same data, fresh samples), per parameter:
-    mean = (1/R) sum_r g_r,   var = (1/(R-1)) sum_r (g_r - mean)^2,   SNR = |mean| / sqrt(var)
+For R independent estimates g_r of a gradient (same data, fresh samples), per parameter::
+
+    mean = (1/R) sum_r g_r,   var = (1/(R-1)) sum_r (g_r - mean)^2,   SNR = abs(mean) / sqrt(var)
+
 (Rainforth et al. 2018). Reported per parameter group: the mean of per-parameter SNRs, the total
 variance (sum of variances) and the norm of the mean gradient.
 """

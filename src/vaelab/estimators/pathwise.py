@@ -55,7 +55,7 @@ class STL(Estimator):
                      "(Tucker et al. 2019): unbiased, encoder SNR that does not fall with K")
 class DReG(Estimator):
     """Doubly reparameterized gradient for the IWAE bound (Tucker et al. 2019), log q with
-    stopped parameters:
+    stopped parameters::
 
         model term      L_K = log (1/K) sum_k w_k        -> theta: sum_k w~_k grad log p(x, z_k)
         inference term  sum_k stop(w~_k)^2 log w_k       -> phi:   sum_k w~_k^2 (d log w_k/dz_k)

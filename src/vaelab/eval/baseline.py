@@ -33,7 +33,7 @@ def factorized_log_likelihood(data: ImageDataset) -> float:
 
 
 def divergence_floor(data: ImageDataset) -> tuple[float, float]:
-    """(baseline b, floor): a training bound below the floor, more than max(10 |b|, 10 D) nats
+    """(baseline b, floor): a training bound below the floor, more than max(10 abs(b), 10 D) nats
     under the factorized baseline (D values per example), counts as divergence. Generous on
     purpose: an untrained model starts well above it, a blown-up one (learning rate too high)
     far below."""

@@ -3,7 +3,7 @@
 MIG (Chen et al. 2018): for each factor v_k, the gap between the two largest mutual informations
 I(z_j; v_k) over code dimensions j, normalised by H(v_k), averaged over factors (z discretised
 into bins). beta-VAE metric (Higgins et al. 2017): fix one factor k in pairs of otherwise random
-samples, average |z(v1) - z(v2)| over a batch of pairs, and predict k from that vector with a
+samples, average abs(z(v1) - z(v2)) over a batch of pairs, and predict k from that vector with a
 linear classifier; the metric is its held-out accuracy. A linear classifier can undo a
 rotation of the code, so the beta-VAE metric barely penalises entangled-by-rotation codes (Kim &
 Mnih 2018); MIG does.

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 from vaelab.errors import ConfigError
 from vaelab.memory import eval_chunk
@@ -109,7 +110,8 @@ def stream_bounds(model: Model, x: torch.Tensor, ks: Sequence[int], max_samples:
 @torch.no_grad()
 def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000),
                     batch_size: int | None = None, max_samples: int | None = None,
-                    binarize: bool = False, generator: torch.Generator | None = None) -> dict:
+                    binarize: bool = False, generator: torch.Generator | None = None,
+                    progress: bool = False) -> dict:
     """Per-example L_k for every k in ``ks`` over ``data`` ``[N, ...]``.
 
     Every L_k comes from the same K = max(ks) draws per example: the mean over floor(K/k)
@@ -140,6 +142,8 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
         max_samples = eval_chunk(model, data[:1].to(device), device, default_max_samples(device))
     batch_size = batch_size or max(1, min(len(data), max_samples // min(K, 1 << 10)))
     per: dict = {k: [] for k in [*ks, "mc_var", "ess"]}
+    bar = tqdm(total=len(data), desc=f"L_{K}", unit="example", mininterval=1,
+               disable=None if progress else True)  # None: only on a terminal
     i = 0
     while i < len(data):
         x = data[i:i + batch_size].to(device)
@@ -159,6 +163,8 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
         for k in per:
             per[k].append(res[k].cpu())
         i += len(x)
+        bar.update(len(x))
+    bar.close()
     model.train(was_training)
     mc_var = torch.cat(per["mc_var"])
     out: dict = {"bounds": {}, "stderr": {}, "per_example": {},

@@ -26,7 +26,8 @@ def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
 
 
 def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000), *,
-             seed: int = 0, max_samples: int | None = None, binarize: bool = False) -> dict:
+             seed: int = 0, max_samples: int | None = None, binarize: bool = False,
+             progress: bool = False) -> dict:
     """Bounds L_k (mean and standard error over examples, nats), the log-likelihood estimate
     NLL = -L_K for the largest K with both its errors (over examples; Monte Carlo), bits/dim
     where log p(x) is a probability mass, and active units per stochastic layer."""
@@ -37,7 +38,8 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     res = evaluate_bounds(model, x, ks=ks, max_samples=max_samples, binarize=binarize,
-                          generator=torch.Generator(device=device).manual_seed(seed))
+                          generator=torch.Generator(device=device).manual_seed(seed),
+                          progress=progress)
     seconds = time.perf_counter() - t0
     per_layer = ([active_units(m)[0] for m in posterior_means(model, x)]
                  if model.capabilities.latent == "continuous" else [])

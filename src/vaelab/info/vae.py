@@ -1,12 +1,14 @@
 """Information diagnostics of a trained VAE under the encoder's joint p_data(x) q(z|x).
 
 Mutual information I(z; x), three ways (each as mean +- standard error over data points):
-  (1) the lecture's form I >= H(z) + E[log q(z|x)] (an equality under the encoder's joint), with
-      H(z) the entropy of the aggregate posterior q(z) = E_x q(z|x) by Monte Carlo and
-      E[log q(z|x)] = -E_x H(q(z|x)) in closed form;
-  (2) E_x KL(q(z|x) || q(z)) by Monte Carlo;
-  (3) ELBO surgery (Hoffman & Johnson 2016): E_x KL(q(z|x)||p(z)) = I(z;x) + KL(q(z)||p(z)), with
-      the average KL in closed form and KL(q(z)||p(z)) by Monte Carlo.
+
+1. the lecture's form I >= H(z) + E[log q(z|x)] (an equality under the encoder's joint), with
+   H(z) the entropy of the aggregate posterior q(z) = E_x q(z|x) by Monte Carlo and
+   E[log q(z|x)] = -E_x H(q(z|x)) in closed form;
+2. E_x KL(q(z|x) || q(z)) by Monte Carlo;
+3. ELBO surgery (Hoffman & Johnson 2016): E_x KL(q(z|x)||p(z)) = I(z;x) + KL(q(z)||p(z)), with
+   the average KL in closed form and KL(q(z)||p(z)) by Monte Carlo.
+
 log q(z) is estimated by the mixture over the N data points, the point z was drawn for included:
 with critic q(z|x) this is the InfoNCE bound, a lower bound on I in expectation and at most log N
 (van den Oord et al. 2018; Poole et al. 2019). Leaving that point out gives the "L1Out" upper

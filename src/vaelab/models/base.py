@@ -1,21 +1,21 @@
 """The model protocol: every model in vaelab, built in or brought by a user, is a :class:`Model`.
 
-A model is a joint p_theta(x, z) = p(z) p_theta(x | z) with an amortized posterior q_phi(z | x):
+A model is a joint p_theta(x, z) = p(z) p_theta(x | z) with an amortized posterior
+q_phi(z | x)::
 
-    x ``[B, *x_shape]``  --posterior-->  q(z|x)  --estimator draws-->  z ``[K, B, D]``
-      --log_joint-->  log p(x, z) ``[K, B]``  -->  log w = log p(x, z) - log q(z|x)  ``[K, B]``
+    x [B, *x_shape]  --posterior-->  q(z|x)  --estimator draws-->  z [K, B, D]
+      --log_joint-->  log p(x, z) [K, B]  -->  log w = log p(x, z) - log q(z|x)  [K, B]
       -->  bounds, estimators, likelihoods, diagnostics
 
 Latents are one flat vector of size ``D = latent_dim`` per example; a hierarchy concatenates its
 layers (``latent_sizes``, layer 1 first). A subclass implements four things:
 
-    posterior(x)          q(z|x): a ``torch.distributions.Distribution`` with batch ``[B]`` and
-                          event ``[D]`` (``rsample`` for pathwise gradients; ``log_prob`` gives
-                          ``[..., B]``)
-    prior                 p(z): a Distribution with event ``[D]``; ``log_prob(z)`` at *any* z
-    log_likelihood(x, z)  log p(x | z) for z ``[K, B, D]`` -> ``[K, B]``, at *any* z
-    generate(z)           images ``[N, *x_shape]`` in [0, 1] from latents ``[N, D]`` (the decoder
-                          mean; a sample for autoregressive decoders)
+- ``posterior(x)``: q(z|x), a ``torch.distributions.Distribution`` with batch ``[B]`` and event
+  ``[D]`` (``rsample`` for pathwise gradients; ``log_prob`` gives ``[..., B]``);
+- ``prior``: p(z), a Distribution with event ``[D]``, scoring *any* z;
+- ``log_likelihood(x, z)``: log p(x | z) for z ``[K, B, D]``, ``[K, B]``, at *any* z;
+- ``generate(z)``: images ``[N, *x_shape]`` in [0, 1] from latents ``[N, D]`` (the decoder
+  mean; a sample for autoregressive decoders).
 
 Everything else (``log_joint``, ``log_weights``, ``sample``, ``reconstruct``) is implemented here
 once. What a model can do beyond that is *declared* in :class:`Capabilities`, never probed.
@@ -42,18 +42,20 @@ LATENT_KINDS = ("continuous", "point_mass", "none")
 class Capabilities:
     """Declared abilities of a model; consumers read these instead of probing.
 
-    latent:  "continuous" (q has ``rsample``; every estimator applies), "point_mass" (q(z|x) is
-             deterministic, e.g. VQ codes: log q = 0 and K > 1 adds nothing), or "none" (no
-             latent: ``log_weights`` is the exact log p(x) for every sample).
-    gaussian_posterior: q(z_1|x) is a diagonal Gaussian (``vaelab.distributions.gaussian_params``
-             reads it): mutual information, aggregate-posterior and per-dimension diagnostics.
-    standard_normal_prior: p(z) (of the first layer, for hierarchies: its top layer) is N(0, I)
-             per dimension: per-dimension KL, free bits, latent traversals over [-3, 3].
-    analytic_kl: ``analytic_kl(q)`` = KL(q(z|x) || p(z)) in closed form.
-    auxiliary_loss: ``auxiliary_loss(q)`` returns training-only losses ``[B]`` (VQ-VAE's codebook
-             and commitment terms) that are not part of any bound.
-    autoregressive_decoder: ``generate`` samples x given z (PixelCNN) instead of returning a mean.
-    discrete_data: log p(x | z) is a probability mass (Bernoulli, 256 levels): bits per dim.
+    - ``latent``: "continuous" (q has ``rsample``; every estimator applies), "point_mass" (q(z|x)
+      is deterministic, e.g. VQ codes: log q = 0 and K > 1 adds nothing), or "none" (no latent:
+      ``log_weights`` is the exact log p(x) for every sample).
+    - ``gaussian_posterior``: q(z_1|x) is a diagonal Gaussian (read by
+      ``vaelab.distributions.gaussian_params``): mutual information, aggregate-posterior and
+      per-dimension diagnostics.
+    - ``standard_normal_prior``: p(z) (for hierarchies: of the top layer) is N(0, I) per
+      dimension: per-dimension KL, free bits, latent traversals over [-3, 3].
+    - ``analytic_kl``: ``analytic_kl(q)`` = KL(q(z|x) || p(z)) in closed form.
+    - ``auxiliary_loss``: ``auxiliary_loss(q)`` returns training-only losses ``[B]`` (VQ-VAE's
+      codebook and commitment terms) that are not part of any bound.
+    - ``autoregressive_decoder``: ``generate`` samples x given z (PixelCNN) instead of returning
+      a mean.
+    - ``discrete_data``: log p(x | z) is a probability mass (Bernoulli, 256 levels): bits/dim.
     """
 
     latent: str = "continuous"

@@ -2,8 +2,10 @@
 
 The posterior is a point mass at the quantized code vectors (one-hot q over codes, log q = 0);
 the latent z is those vectors, flattened (top level first for VQ-VAE-2). With a prior p(c) over
-code maps
-    log p(x) >= log p(x | z_q(c)) + log p(c)      (the KL term reduces to -log p(c)).
+code maps::
+
+    log p(x) >= log p(x | z_q(c)) + log p(c)      (the KL term reduces to -log p(c))
+
 During training p(c) is uniform (log p(c) = -n log K for every code map); a PixelCNN prior
 fitted afterwards (``vaelab prior``) tightens the bound. The codebook and commitment losses are
 the model's declared auxiliary loss.

@@ -1,4 +1,4 @@
-"""A run directory, what it holds, and the rules that keep it whole.
+"""A run directory, what it holds, and the rules that keep it whole::
 
     RUN/config.json            {"vaelab": version, "train": RunConfig, "model": spec,
                                 "data": summary with identity and image shape}
