@@ -7,8 +7,8 @@ Data: the grayscale MNIST *test* images (the training images are not on these ma
 
     python experiments/figure6_autoencoders.py --epochs 10 --out runs/figure6
 
-Writes OUT/figure6.png: per row, original | MSE reconstruction (m=10) | PixelCNN sample (m=10)
-| MSE reconstruction (m=100) | PixelCNN sample (m=100).
+Writes OUT/figure6.png, a titled figure: per row, original | MSE reconstruction (m=10) |
+PixelCNN sample (m=10) | MSE reconstruction (m=100) | PixelCNN sample (m=100).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from vaelab.data import read_idx
@@ -25,7 +26,7 @@ from vaelab.data.sources import find_file
 from vaelab.errors import DataError
 from vaelab.models.pixelcnn import PixelCNN
 from vaelab.models.pixelvae import ConvDecoder, conv_encoder
-from vaelab.viz import save_grid
+from vaelab.viz import save
 
 
 class MSEAutoencoder(nn.Module):
@@ -91,11 +92,28 @@ def main() -> None:
         fit(mse, train_x, args.epochs)
         fit(pix, train_x, args.epochs)
         cols += [mse.reconstruct(held), pix.reconstruct(held)]
-    grid = torch.stack(cols, 1).reshape(-1, 784)
-    out = Path(args.out)
-    path = save_grid(grid, (28, 28), out / "figure6.png", nrow=len(cols))
-    print(f"wrote {path}: columns original | MSE m=10 | PixelCNN m=10 | MSE m=100 | "
-          "PixelCNN m=100")
+    titles = ["original", "MSE, m=10", "PixelCNN, m=10", "MSE, m=100", "PixelCNN, m=100"]
+    path = save(figure(cols, titles), Path(args.out) / "figure6.png")
+    print(f"wrote {path}: columns {' | '.join(titles)}")
+
+
+def figure(cols: list[torch.Tensor], titles: list[str]) -> Figure:
+    """Held-out images (rows) and their reconstructions by each autoencoder (columns)."""
+    rows = len(cols[0])
+    fig = Figure(figsize=(1.2 * len(cols), 1.2 * rows + 0.9))
+    axes = fig.subplots(rows, len(cols), squeeze=False)
+    for c, (images, title) in enumerate(zip(cols, titles)):
+        for r in range(rows):
+            ax = axes[r][c]
+            ax.imshow(images[r, 0].detach().cpu(), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(title, fontsize=8)
+    fig.suptitle("Figure 6: an MSE autoencoder blurs; a PixelCNN autoencoder samples the "
+                 "details its code leaves out", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 if __name__ == "__main__":

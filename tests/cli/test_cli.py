@@ -210,3 +210,9 @@ def test_reconstruction_pairs_are_grouped():
     assert g.shape == (2 * (2 * 2 + 1) + 3 * 4, 2 * 2 + 3 * 3)
     assert (g[4:6, 3:5] == 0).all() and (g[6, 3:5] == 1).all() and (g[7:9, 3:5] == 0.5).all()
     assert (g[4:9, 5:8] == 1).all()  # the gap between two pairs
+
+
+def test_train_json_is_one_object(tmp_path, capsys):
+    assert main(["train", "--epochs", "1", "--out", str(tmp_path / "r"), "--json", *SMALL]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["run"] == str(tmp_path / "r") and out["epoch"] == 1 and "valid_L5" in out

@@ -50,6 +50,8 @@ def add_train(p: argparse.ArgumentParser) -> None:
                    ", ".join(_flag(r) for r in RESUMABLE))
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print one JSON object: the run "
+                   "directory and the last epoch's metrics")
     groups = {s: p.add_argument_group(f"{s} options") for s in
               ("model", "data", "objective", "estimator", "optim", "eval", "runtime")}
     for name, opt in option_catalogue().items():
@@ -97,7 +99,12 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = RunConfig.from_options(options, base)
     rec = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
                 progress=not args.no_progress)
+    if args.json:
+        print(json.dumps({"run": str(args.out), **rec}))
+        return 0
     if rec:
-        print(json.dumps(rec))
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in rec.items()
+                          if k.startswith(("train_", "valid_")))
+        print(f"epoch {rec['epoch']}: {shown}")
     print(f"run written to {args.out} (config.json, checkpoints/, metrics.jsonl, tb/)")
     return 0
