@@ -11,7 +11,7 @@ TORCH_VERSION ?= 2.13.0
 export VAELAB_DATA ?= $(firstword $(wildcard ../shared/data))
 RUN_DIR ?= runs/default
 
-.PHONY: setup browser run test lint bench clean
+.PHONY: setup browser run test lint docs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest -q
+
+docs: setup
+	$(PY) -m sphinx -W -b html docs docs/_build/html
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks experiments

@@ -216,3 +216,25 @@ def test_train_json_is_one_object(tmp_path, capsys):
     assert main(["train", "--epochs", "1", "--out", str(tmp_path / "r"), "--json", *SMALL]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["run"] == str(tmp_path / "r") and out["epoch"] == 1 and "valid_L5" in out
+
+
+def test_every_subcommand_documents_every_option(capsys):
+    import argparse
+
+    from vaelab.cli.commands import COMMANDS
+    from vaelab.cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as e:
+            main([name, "--help"])
+        assert e.value.code == 0, name
+        for action in sub.choices[name]._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"vaelab {name} {action.option_strings[0]} has no help"
+    capsys.readouterr()
+    for name in ("eval", "info", "sample", "gradients", "traverse", "disentangle", "report",
+                 "prior", "datasets", "train"):
+        dests = {a.dest for a in sub.choices[name]._actions}
+        assert "json" in dests, name
+        assert name == "datasets" or "seed" in dests or name == "train", name

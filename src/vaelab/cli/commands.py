@@ -189,7 +189,8 @@ def add_gradients(p: argparse.ArgumentParser) -> None:
                    help="samples per example to compare")
     p.add_argument("--repeats", type=int, default=100, help="independent estimates per setting")
     p.add_argument("--batch-size", type=int, default=100, help="training images in the batch")
-    p.add_argument("--objective", default="iwae", choices=("elbo", "iwae"))
+    p.add_argument("--objective", default="iwae", choices=("elbo", "iwae"),
+                   help="the bound whose gradient is estimated")
     p.add_argument("--estimators", nargs="+", default=None,
                    help="subset as NAME or NAME+BASELINE (default: all of them)")
     add_out(p)
