@@ -214,6 +214,7 @@ CASES = [
     (["eval", "{run}", "--k", "1000000000000"], "--k values"),
     (["eval", "{run}", "--examples", "-1"], "--examples"),
     (["eval", "{run}", "--max-samples", "-1"], "--max-samples"),
+    (["eval", "{run}", "--repeats", "0"], "--repeats"),
     (["eval", "{run}", "--data", "{root}/missing.npz"], "does not exist"),
     (["eval", "{run}", "--data", "{files}/wrong_shape.npy"], "shape"),
     (["eval", "{run}", "--device", "foo"], "--device"),

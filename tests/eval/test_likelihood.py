@@ -160,3 +160,19 @@ def test_monte_carlo_error_of_L_K_against_its_spread_over_repeated_evaluations(q
         mcs.append(r["mc_stderr"])
     spread, mc = float(torch.tensor(means).std()), sum(mcs) / len(mcs)
     assert low * spread < mc < 1.3 * spread, (spread, mc, r["mean_ess"])
+
+
+def test_repeated_evaluations_measure_the_monte_carlo_error():
+    """With repeats, L_K is averaged over independent runs and its Monte Carlo error measured
+    from their spread (over sqrt(R)); one run gives the delta-method estimate."""
+    from vaelab.eval import evaluate
+
+    m = linear_gaussian(q_noise=0.2)
+    x = sample_data(m, 10)
+    one = evaluate(m, x, ks=(1, 100), seed=0)
+    many = evaluate(m, x, ks=(1, 100), seed=0, repeats=6)
+    assert one["mc_method"] == "delta method" and many["mc_method"] == "measured over 6 runs"
+    single = [evaluate(m, x, ks=(1, 100), seed=s)["bounds"]["100"] for s in range(6)]
+    assert many["bounds"]["100"] == pytest.approx(sum(single) / 6, abs=1e-9)
+    spread = float(torch.tensor(single, dtype=torch.float64).std()) / 6 ** 0.5
+    assert many["nll_mc_stderr"] == pytest.approx(spread, rel=1e-6)

@@ -80,6 +80,9 @@ def add_eval(p: argparse.ArgumentParser) -> None:
                         "(0: all)")
     p.add_argument("--max-samples", type=int, default=0,
                    help="samples x examples per forward pass (memory bound; 0: by device)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="evaluate R times with fresh draws and average; the Monte Carlo error is "
+                        "then measured across the runs instead of estimated by the delta method")
     add_out(p)
 
 
@@ -92,13 +95,16 @@ def run_eval(args: argparse.Namespace) -> int:
                           "log-likelihoods)")
     if args.examples < 0 or args.max_samples < 0:
         raise ConfigError("--examples and --max-samples must be >= 0 (0: all / by device)")
+    if args.repeats < 1:
+        raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
     out_dir = output_dir(args.out or args.run_dir)
     run = _load(args)
     x = random_subset(run.split(args.split), args.examples, args.seed)
     out = {"split": args.split, "checkpoint": args.checkpoint,
            "data": args.data or run.data.name,
            **evaluate(run.model, x, args.k, seed=args.seed, max_samples=args.max_samples or None,
-                      binarize=run.data.dynamic_binarize, progress=True)}
+                      binarize=run.data.dynamic_binarize, progress=True,
+                      repeats=args.repeats)}
     name = f"eval-{args.split}.json" if args.data is None else f"eval-{Path(args.data).stem}.json"
     path = write_json(out_dir, name, out)
     if args.json:
@@ -109,10 +115,13 @@ def run_eval(args: argparse.Namespace) -> int:
     for k, v in out["bounds"].items():
         print(f"  L_{int(k):<5d} = {v:9.3f} +- {out['bounds_stderr'][k]:.3f} nats")
     line = (f"  NLL (K={out['nll_k']}) = {out['nll']:.3f} +- {out['nll_stderr']:.3f} "
-            f"(examples) +- {out['nll_mc_stderr']:.3f} (Monte Carlo) nats")
+            f"(examples) +- {out['nll_mc_stderr']:.3f} (Monte Carlo, {out['mc_method']}) nats")
     if "bits_per_dim" in out:
         line += f" = {out['bits_per_dim']:.4f} bits/dim"
     print(line)
+    if out["mc_method"] == "delta method" and out["mean_ess"] < 100:
+        print(f"  (the weights' effective sample size is {out['mean_ess']:.0f} of {out['nll_k']}: "
+              "the delta method's Monte Carlo error is likely low; --repeats 5 measures it)")
     if out["active_units_per_layer"]:
         print(f"  active units = {out['active_units']} (per layer: "
               f"{out['active_units_per_layer']})")

@@ -189,7 +189,8 @@ class Section:
         summary = [["NLL = -L_" + str(ev["nll_k"]), ev["nll"]],
                    ["standard error over examples", ev["nll_stderr"]]]
         if "nll_mc_stderr" in ev:
-            summary.append(["Monte Carlo error (delta method)", ev["nll_mc_stderr"]])
+            summary.append([f"Monte Carlo error ({ev.get('mc_method', 'delta method')})",
+                            ev["nll_mc_stderr"]])
         if "bits_per_dim" in ev:
             summary.append(["bits per dimension", ev["bits_per_dim"]])
         if ev.get("active_units_per_layer"):
