@@ -110,7 +110,7 @@ def figure(cols: list[torch.Tensor], titles: list[str]) -> Figure:
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(title, fontsize=8)
-    fig.suptitle("Figure 6: an MSE autoencoder blurs; a PixelCNN autoencoder samples the "
+    fig.suptitle("Figure 6: an MSE autoencoder blurs;\na PixelCNN autoencoder samples the "
                  "details its code leaves out", fontsize=9)
     fig.tight_layout()
     return fig
