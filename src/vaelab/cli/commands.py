@@ -219,7 +219,6 @@ def run_gradients(args: argparse.Namespace) -> int:
         raise ConfigError("--repeats must be at least 2 to estimate a variance")
     out = output_dir(args.out or args.run_dir)
     run = _load(args)
-    require_latent(run.model, "gradients")
     torch.manual_seed(args.seed)
     x = run.split("train")[: args.batch_size].to(run.device)
     if run.data.dynamic_binarize:

@@ -12,7 +12,7 @@ Gaussians (the model's prior, not a hard-coded N(0, 1)).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
@@ -84,6 +84,3 @@ class ELBO(Objective):
         if not c.kl_warmup:
             return self
         return ELBO(c, c.beta * min(1.0, (epoch + 1) / c.kl_warmup))
-
-    def with_config(self, **changes) -> ELBO:
-        return ELBO(replace(self.config, **changes))

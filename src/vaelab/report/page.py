@@ -31,10 +31,10 @@ from vaelab.eval.active_units import active_units
 from vaelab.eval.traverse import traversal
 from vaelab.training.run import Run, load_run
 from vaelab.viz import (
-    active_units_kl_figure,
     bounds_figure,
     grid,
     pair_grid,
+    per_dimension_kl_figure,
     snr_figure,
     training_curves_figure,
     traversal_figure,
@@ -207,7 +207,7 @@ class Section:
         kl = per_dimension_kl(*encoder_params(model, test)).tolist()
         means = posterior_means(model, test)[0]
         active = (active_units(means)[1] > 1e-2).tolist()
-        parts = ["<h3>Latent code</h3>" + _img(png_uri(active_units_kl_figure(
+        parts = ["<h3>Latent code</h3>" + _img(png_uri(per_dimension_kl_figure(
             kl[: len(active)], active)), "per-dimension KL")]
         if len(model.latent_sizes) != 1:
             return parts[0] + '<p class="note">Traversals and the explorer need one latent ' \

@@ -2,7 +2,6 @@
 
 from vaelab.viz.images import grid, pair_grid, save_array, save_grid, save_pairs
 from vaelab.viz.plots import (
-    active_units_kl_figure,
     bounds_figure,
     per_dimension_kl_figure,
     save,
@@ -11,6 +10,6 @@ from vaelab.viz.plots import (
     traversal_figure,
 )
 
-__all__ = ["active_units_kl_figure", "bounds_figure", "grid", "pair_grid",
+__all__ = ["bounds_figure", "grid", "pair_grid",
            "per_dimension_kl_figure", "save", "save_array", "save_grid", "save_pairs",
            "snr_figure", "training_curves_figure", "traversal_figure"]

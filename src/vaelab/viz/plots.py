@@ -15,15 +15,23 @@ def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     return path
 
 
-def per_dimension_kl_figure(kl: list[float], threshold: float = 1e-2) -> Figure:
-    """Bar chart of E_x KL(q(z_j|x) || p(z_j)) per latent dimension, largest first; units whose
-    posterior mean hardly moves (collapsed) in red."""
-    vals = sorted(kl, reverse=True)
+def per_dimension_kl_figure(kl: list[float], active: list[bool] | None = None,
+                            threshold: float = 1e-2) -> Figure:
+    """Bar chart of E_x KL(q(z_j|x) || p(z_j)) (nats) per latent dimension, largest first,
+    labelled by dimension. ``active`` marks the active units (posterior mean varies across data
+    more than 0.01) in blue and the others in red; without it, a KL below ``threshold`` counts
+    as collapsed."""
+    active = list(active) if active is not None else [v > threshold for v in kl]
+    order = sorted(range(len(kl)), key=lambda j: -kl[j])
     fig = Figure(figsize=(8, 3))
     ax = fig.subplots()
-    ax.bar(range(len(vals)), vals, color=["C0" if v > threshold else "C3" for v in vals])
-    ax.set(yscale="log", xlabel="latent dimension (sorted by KL)", ylabel="KL (nats)",
-           title="per-dimension KL(q(z_j|x) || p(z_j)); red: collapsed (< 0.01 nats)")
+    ax.bar(range(len(order)), [max(kl[j], 1e-6) for j in order],
+           color=["C0" if active[j] else "C3" for j in order])
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels([str(j) for j in order], fontsize=6, rotation=90)
+    ax.set(yscale="log", xlabel="latent dimension j (sorted by KL)", ylabel="KL (nats)",
+           title=f"Per-dimension KL; blue: active ({sum(active)} of {len(active)}), "
+                 "red: inactive")
     fig.tight_layout()
     return fig
 
@@ -91,23 +99,6 @@ def bounds_figure(evals: dict[str, dict]) -> Figure:
            title="Importance-weighted bounds L_K (bars: standard error over examples)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def active_units_kl_figure(kl: list[float], active: list[bool]) -> Figure:
-    """Per-dimension KL(q(z_j|x) || p(z_j)) (nats), largest first; active units (posterior
-    mean varies across data more than 0.01) in blue, inactive in red."""
-    order = sorted(range(len(kl)), key=lambda j: -kl[j])
-    fig = Figure(figsize=(8, 3))
-    ax = fig.subplots()
-    colors = ["C0" if active[j] else "C3" for j in order]
-    ax.bar(range(len(order)), [max(kl[j], 1e-6) for j in order], color=colors)
-    ax.set_xticks(range(len(order)))
-    ax.set_xticklabels([str(j) for j in order], fontsize=6, rotation=90)
-    ax.set(yscale="log", xlabel="latent dimension j (sorted by KL)", ylabel="KL (nats)",
-           title=f"Per-dimension KL; blue: active unit ({sum(active)} of {len(active)}), "
-                 "red: inactive")
     fig.tight_layout()
     return fig
 
