@@ -107,6 +107,32 @@ def test_gradients_command(run_dir, capsys):
     assert (run_dir / "gradients_snr.png").is_file()
 
 
+def test_ais_bdmc_and_gaps_commands(run_dir, capsys):
+    """The likelihood tools on a trained run: AIS at least as tight as the ELBO on the same
+    images, BDMC's sandwich ordered, the gap table adding up; each writes its JSON into the
+    run directory and prints one JSON object with --json."""
+    assert main(["ais", str(run_dir), "--examples", "30", "--steps", "30", "--chains", "4",
+                 "--leapfrog", "4", "--json"]) == 0
+    a = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert a["n_examples"] == 30 and a["config"]["steps"] == 30 and 0 < a["acceptance"] < 1
+    assert json.loads((run_dir / "ais-test.json").read_text())["mean"] == a["mean"]
+    assert main(["eval", str(run_dir), "--k", "1", "--examples", "30", "--json"]) == 0
+    elbo = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bounds"]["1"]
+    assert a["mean"] > elbo  # the same 30 images (same seed)
+    assert main(["bdmc", str(run_dir), "--n", "8", "--steps", "2", "30", "--chains", "2",
+                 "--leapfrog", "4", "--k", "50", "--json"]) == 0
+    b = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["steps"] for r in b["rows"]] == [2, 30] and b["is"]["k"] == 50
+    assert b["rows"][-1]["gap"]["mean"] < b["rows"][0]["gap"]["mean"]
+    assert main(["gaps", str(run_dir), "--examples", "8", "--k", "50", "--local-steps", "100",
+                 "--elbo-samples", "100", "--json"]) == 0
+    g = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows"]
+    assert g["approximation_gap"]["mean"] + g["amortization_gap"]["mean"] == \
+        pytest.approx(g["total_gap"]["mean"])
+    assert g["elbo_star"]["mean"] > g["elbo_amortized"]["mean"]
+    assert (run_dir / "bdmc.json").is_file() and (run_dir / "gaps-test.json").is_file()
+
+
 def test_info_command(run_dir, capsys):
     assert main(["info", str(run_dir), "--examples", "200", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -137,6 +137,29 @@ def test_declared_capabilities_hold(case):
                                                     m.log_weights(x, 3)[2])
 
 
+def test_simulated_data_and_ais_through_the_protocol(case):
+    """A model that declares ``simulates_data`` draws x ~ p(x|z) of its own shape that its
+    likelihood scores finitely; AIS (both initial distributions) and local variational
+    inference run on every continuous-latent model through the protocol alone."""
+    from vaelab.eval.ais import AISConfig, anneal
+    from vaelab.eval.local_vi import LocalVIConfig, local_vi
+
+    m, x = make(case)
+    if m.capabilities.simulates_data:
+        z = m.prior.sample((2,))
+        xs = m.sample_data(z)
+        assert xs.shape == (2, *m.x_shape)
+        assert torch.isfinite(m.log_likelihood(xs, z[None])).all()
+    if m.capabilities.latent != "continuous":
+        return
+    for init in ("prior", "posterior"):
+        r = anneal(m, x, AISConfig(steps=2, chains=2, leapfrog=2, init=init))
+        assert r.log_px.shape == (len(x),) and torch.isfinite(r.log_px).all()
+    v = local_vi(m, x, LocalVIConfig(max_steps=3, check_every=1, eval_samples=4))
+    assert v.elbo.shape == (len(x),) and torch.isfinite(v.elbo).all()
+    assert all(p.requires_grad for p in m.parameters())  # restored after the frozen tools
+
+
 def test_parameters_split_into_phi_and_theta(case):
     m, _ = make(case)
     phi = {id(p) for p in m.inference_parameters()}

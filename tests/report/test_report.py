@@ -3,7 +3,6 @@ Chromium): no console errors, every image decodes, the latent explorer's slider 
 image, and a screenshot of the page is not blank."""
 
 import io
-import json
 import re
 
 import numpy as np
@@ -26,7 +25,13 @@ def runs(tmp_path_factory):
     assert main(["info", str(a), "--examples", "200"]) == 0
     assert main(["gradients", str(a), "--k", "1", "3", "--repeats", "4", "--batch-size", "8",
                  "--estimators", "reparam", "dreg"]) == 0
-    (a / "gaps.json").write_text(json.dumps({"amortization_gap": {"value": 1.5, "stderr": 0.1}}))
+    assert main(["eval", str(a), "--k", "1", "100", "--examples", "20"]) == 0
+    assert main(["ais", str(a), "--examples", "20", "--steps", "20", "--chains", "4",
+                 "--leapfrog", "3"]) == 0
+    assert main(["bdmc", str(a), "--n", "10", "--steps", "3", "20", "--chains", "2",
+                 "--leapfrog", "3", "--k", "100"]) == 0
+    assert main(["gaps", str(a), "--examples", "10", "--k", "100", "--local-steps", "50",
+                 "--elbo-samples", "50"]) == 0
     return root, a, b
 
 
@@ -42,11 +47,14 @@ def test_the_page_is_self_contained_and_shows_every_part(page):
     assert not re.search(r'(src|href)="(https?:)?//', text)  # nothing from the network
     for part in ("Configuration", "Training", "Evaluation",
                  "Samples", "Reconstructions", "Latent code", "Latent explorer",
-                 "Gradient estimators", "Information (info-test.json)", "gaps.json",
+                 "Gradient estimators", "Information (info-test.json)",
+                 "Annealed importance sampling (ais-test.json)", "IS log p(x), K=100",
+                 "Bidirectional Monte Carlo (bdmc.json)", "Inference gaps (gaps-test.json)",
+                 "amortization_gap",
                  "Monte Carlo error", "bits per dimension"):
         assert part in text, part
     assert text.count("data:image/png;base64,") >= 10
-    assert "computed for this report on 100 random test examples" in text
+    assert "from eval-test.json (`vaelab eval`)" in text  # an existing evaluation is reused
 
 
 def test_several_runs_are_compared(runs, tmp_path):
@@ -57,6 +65,7 @@ def test_several_runs_are_compared(runs, tmp_path):
     assert "<h2>Comparison</h2>" in text and text.count('<h2 id="run-') == 2
     rows = re.findall(r"<tr><td class=\"l\">(iwae|vae)</td>", text)
     assert rows == ["iwae", "vae"]
+    assert "computed for this report on 50 random test examples" in text  # vae has no eval
 
 
 @pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (make test "

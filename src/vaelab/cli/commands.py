@@ -53,9 +53,14 @@ def output_dir(where: str | Path) -> Path:
 
 
 def write_json(out: Path, name: str, obj) -> Path:
+    """Write atomically: a reader (or a killed command) never sees half a file."""
+    import os
+
     out.mkdir(parents=True, exist_ok=True)
     path = out / name
-    path.write_text(json.dumps(obj, indent=2))
+    tmp = path.with_name(f".{name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
     return path
 
 
@@ -424,6 +429,191 @@ def run_prior(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- ais, bdmc, gaps ----------------------------------------------------------------------
+def add_ais_options(p: argparse.ArgumentParser, steps: bool = True) -> None:
+    """AIS settings shared by ais, bdmc and gaps."""
+    if steps:
+        p.add_argument("--steps", type=int, default=500,
+                       help="intermediate distributions T between p0 and p(z|x)")
+    p.add_argument("--chains", type=int, default=16, help="AIS chains per example")
+    p.add_argument("--init", default="prior", choices=("prior", "posterior"),
+                   help="AIS's initial distribution p0: the prior p(z) or the encoder's q(z|x)")
+    p.add_argument("--schedule", default="sigmoid", choices=("sigmoid", "linear"),
+                   help="the annealing schedule of beta from 0 to 1")
+    p.add_argument("--leapfrog", type=int, default=10, help="leapfrog steps per HMC transition")
+    p.add_argument("--step-size", type=float, default=0.05,
+                   help="initial leapfrog step size, then adapted per example")
+    p.add_argument("--target-accept", type=float, default=0.65,
+                   help="the HMC acceptance rate the step size is adapted toward")
+    p.add_argument("--batch-size", type=int, default=100, help="examples per batch")
+
+
+def ais_config(args: argparse.Namespace, steps: int | None = None):
+    from vaelab.eval.ais import AISConfig
+
+    return AISConfig(steps=steps if steps is not None else args.steps, chains=args.chains,
+                     init=args.init, schedule=args.schedule, leapfrog=args.leapfrog,
+                     step_size=args.step_size, target_accept=args.target_accept)
+
+
+def _examples(args, run):
+    import torch
+
+    from vaelab.eval import random_subset
+
+    x = random_subset(run.split(args.split), args.examples, args.seed)
+    if run.data.dynamic_binarize:
+        x = torch.bernoulli(x, generator=torch.Generator().manual_seed(args.seed))
+    return x
+
+
+def add_ais(p: argparse.ArgumentParser) -> None:
+    add_run_args(p)
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                   help="which split of the data")
+    p.add_argument("--examples", type=int, default=100,
+                   help="a seeded random subset of this many examples (0: all)")
+    add_ais_options(p)
+    add_out(p)
+
+
+def run_ais(args: argparse.Namespace) -> int:
+    import torch
+
+    from vaelab.eval.ais import ais
+
+    _positive(args, "steps", "chains", "leapfrog", "batch_size")
+    if args.examples < 0:
+        raise ConfigError(f"--examples must be >= 0 (0: all), got {args.examples}")
+    config = ais_config(args)
+    out_dir = output_dir(args.out or args.run_dir)
+    run = _load(args)
+    require_latent(run.model, "ais")
+    x = _examples(args, run)
+    torch.manual_seed(args.seed)
+    res = ais(run.model, x, config, batch_size=args.batch_size, progress=True)
+    res.update(split=args.split, data=args.data or run.data.name, checkpoint=args.checkpoint)
+    path = write_json(out_dir, f"ais-{args.split}.json", res)
+    if args.json:
+        print(json.dumps({k: v for k, v in res.items() if not k.startswith("per_example")}))
+        return 0
+    print(f"{args.run_dir}: AIS from the {args.init}, T={args.steps} steps, {args.chains} chains "
+          f"x {args.leapfrog} leapfrog steps, {res['n_examples']} {args.split} examples "
+          f"({res['seconds']:.1f} s)")
+    print(f"  log p(x) >= {res['mean']:.3f} +- {res['stderr']:.3f} (examples) +- "
+          f"{res['mc_stderr']:.3f} (Monte Carlo, across chains) nats  [a stochastic lower "
+          "bound]")
+    print(f"  NLL = {-res['mean']:.3f} nats; HMC acceptance {res['acceptance']:.2f}, median "
+          f"final step size {res['final_step_size_median']:.3g}")
+    print(f"wrote {path}")
+    return 0
+
+
+def add_bdmc(p: argparse.ArgumentParser) -> None:
+    add_run_args(p)
+    p.add_argument("--n", type=int, default=100,
+                   help="examples simulated from the model (x ~ p(x|z), z ~ p(z))")
+    p.add_argument("--steps", type=int, nargs="+", default=[10, 100, 1000],
+                   help="AIS step counts: one forward/reverse sandwich per count")
+    p.add_argument("--k", type=int, default=5000,
+                   help="also IS with K encoder draws on the same data (0: skip)")
+    add_ais_options(p, steps=False)
+    add_out(p)
+
+
+def run_bdmc(args: argparse.Namespace) -> int:
+    import torch
+
+    from vaelab.eval.bdmc import bdmc
+
+    _positive(args, "n", "chains", "leapfrog", "batch_size")
+    if min(args.steps) < 1 or args.k < 0:
+        raise ConfigError("--steps must be >= 1 and --k >= 0 (0: no IS)")
+    config = ais_config(args, steps=1)
+    out_dir = output_dir(args.out or args.run_dir)
+    run = _load(args)
+    require_latent(run.model, "bdmc")
+    torch.manual_seed(args.seed)
+    res = bdmc(run.model, args.n, args.steps, config, args.batch_size, args.k, progress=True)
+    path = write_json(out_dir, "bdmc.json", res)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print(f"{args.run_dir}: BDMC on {args.n} examples simulated from the model, AIS from the "
+          f"{args.init}, {args.chains} chains (nats; +- standard error over examples)")
+    print(f"  {'steps':>6}  {'lower (forward)':>18}  {'upper (reverse)':>18}  {'gap':>14}  "
+          f"{'seconds':>8}")
+    for r in res["rows"]:
+        lo, up, g = r["lower"], r["upper"], r["gap"]
+        print(f"  {r['steps']:>6}  {lo['mean']:>10.3f} +- {lo['stderr']:.3f}  {up['mean']:>10.3f} "
+              f"+- {up['stderr']:.3f}  {g['mean']:>7.3f} +- {g['stderr']:.3f}  "
+              f"{r['seconds']:>8.1f}")
+    if "is" in res:
+        i = res["is"]
+        print(f"  IS with K={i['k']}: {i['mean']:.3f}; the true mean log p(x) lies "
+              f"{i['below_lower']:.3f} .. {i['below_upper']:.3f} nats above it (the tightest "
+              "sandwich)")
+    print(f"wrote {path}")
+    return 0
+
+
+def add_gaps(p: argparse.ArgumentParser) -> None:
+    add_run_args(p)
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                   help="which split of the data")
+    p.add_argument("--examples", type=int, default=100,
+                   help="a seeded random subset of this many examples (0: all)")
+    p.add_argument("--k", type=int, default=5000, help="IS draws for log p(x)")
+    p.add_argument("--ais-steps", type=int, default=0,
+                   help="also AIS with this many steps, used for log p(x) when it is higher on "
+                        "average (0: IS only)")
+    p.add_argument("--family", default="diagonal", choices=("diagonal", "full"),
+                   help="local q's Gaussian family: diagonal (the encoder's, for one stochastic "
+                        "layer) or full covariance")
+    p.add_argument("--local-steps", type=int, default=3000,
+                   help="most Adam steps of local variational inference")
+    p.add_argument("--local-lr", type=float, default=1e-2, help="its learning rate")
+    p.add_argument("--local-tol", type=float, default=0.01,
+                   help="an example is done when its ELBO rose by less than this (nats) over "
+                        "100 steps")
+    p.add_argument("--elbo-samples", type=int, default=1000,
+                   help="draws for each final ELBO estimate")
+    add_ais_options(p, steps=False)
+    add_out(p)
+
+
+def run_gaps(args: argparse.Namespace) -> int:
+    import torch
+
+    from vaelab.eval.gaps import inference_gaps
+    from vaelab.eval.local_vi import LocalVIConfig
+
+    _positive(args, "k", "local_steps", "elbo_samples", "chains", "leapfrog", "batch_size")
+    if args.examples < 0 or args.ais_steps < 0:
+        raise ConfigError("--examples and --ais-steps must be >= 0")
+    vi = LocalVIConfig(family=args.family, max_steps=args.local_steps, lr=args.local_lr,
+                       tol=args.local_tol, eval_samples=args.elbo_samples)
+    ais_cfg = ais_config(args, steps=args.ais_steps) if args.ais_steps else None
+    out_dir = output_dir(args.out or args.run_dir)
+    run = _load(args)
+    require_latent(run.model, "gaps")
+    x = _examples(args, run)
+    torch.manual_seed(args.seed)
+    res = inference_gaps(run.model, x, args.k, ais_cfg, vi, args.batch_size, progress=True)
+    res["split"] = args.split
+    path = write_json(out_dir, f"gaps-{args.split}.json", res)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print(f"{args.run_dir}: {res['n_examples']} {args.split} examples, local q "
+          f"{args.family}, log p(x) from {res['log_px_source']} (nats; +- standard error over "
+          "examples, then Monte Carlo error)")
+    for name, r in res["rows"].items():
+        print(f"  {name:<22} {r['mean']:>10.3f} +- {r['stderr']:.3f} +- {r['mc_stderr']:.3f}")
+    print(f"wrote {path}")
+    return 0
+
+
 # ---- report ------------------------------------------------------------------------------
 def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN", help="one run directory, or several "
@@ -468,6 +658,11 @@ COMMANDS = {
                     "MIG and beta-VAE metric on the shapes data set"),
     "prior": (add_prior, run_prior,
               "fit a PixelCNN prior over VQ codes and report the likelihood bound"),
+    "ais": (add_ais, run_ais, "annealed importance sampling of log p(x) (HMC transitions)"),
+    "bdmc": (add_bdmc, run_bdmc, "bidirectional Monte Carlo: a sandwich of log p(x) on data "
+             "simulated from the model"),
+    "gaps": (add_gaps, run_gaps, "the inference gap split into approximation and amortization "
+             "gaps (local variational inference)"),
     "report": (add_report, run_report, "an HTML page about one run, or comparing several"),
     "datasets": (add_datasets, run_datasets, "list the data sets and where they were found"),
 }

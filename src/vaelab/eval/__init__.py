@@ -1,8 +1,17 @@
-"""Evaluation: importance-sampled log-likelihood, bounds, active units, the evaluation recipe."""
+"""Evaluation: importance-sampled log-likelihood and bounds, annealed importance sampling and
+BDMC, local variational inference and the inference gaps, importance sampling as a tool, active
+units, the evaluation recipe."""
 
 from vaelab.eval.active_units import active_units, posterior_means
+from vaelab.eval.ais import AISConfig, ais, anneal
+from vaelab.eval.bdmc import bdmc, simulate
+from vaelab.eval.gaps import decompose, inference_gaps
+from vaelab.eval.importance import importance_sampling, log_evidence, model_log_evidence
 from vaelab.eval.likelihood import GroupedBounds, evaluate_bounds, stream_bounds
+from vaelab.eval.local_vi import LocalVIConfig, local_vi
 from vaelab.eval.recipes import evaluate, random_subset
 
-__all__ = ["GroupedBounds", "active_units", "evaluate", "evaluate_bounds", "stream_bounds",
-           "posterior_means", "random_subset"]
+__all__ = ["AISConfig", "GroupedBounds", "LocalVIConfig", "active_units", "ais", "anneal",
+           "bdmc", "decompose", "evaluate", "evaluate_bounds", "importance_sampling",
+           "inference_gaps", "local_vi", "log_evidence", "model_log_evidence",
+           "posterior_means", "random_subset", "simulate", "stream_bounds"]

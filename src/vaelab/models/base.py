@@ -56,6 +56,8 @@ class Capabilities:
     - ``autoregressive_decoder``: ``generate`` samples x given z (PixelCNN) instead of returning
       a mean.
     - ``discrete_data``: log p(x | z) is a probability mass (Bernoulli, 256 levels): bits/dim.
+    - ``simulates_data``: ``sample_data(z)`` draws x ~ p(x | z), so (z, x) is an exact draw of
+      the joint: bidirectional Monte Carlo (``vaelab.eval.bdmc``) needs it.
     """
 
     latent: str = "continuous"
@@ -65,11 +67,33 @@ class Capabilities:
     auxiliary_loss: bool = False
     autoregressive_decoder: bool = False
     discrete_data: bool = False
+    simulates_data: bool = False
 
     def __post_init__(self) -> None:
         if self.latent not in LATENT_KINDS:
             raise ConfigError(f"Capabilities.latent must be one of {', '.join(LATENT_KINDS)}, "
                               f"not {self.latent!r}")
+
+
+class frozen:
+    """Within: the model in evaluation mode with no parameter requiring gradients, for tools
+    that differentiate in z only (HMC, local variational inference); restored on exit."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    def __enter__(self) -> nn.Module:
+        self.training = self.model.training
+        self.flags = [p.requires_grad for p in self.model.parameters()]
+        self.model.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        return self.model
+
+    def __exit__(self, *exc) -> None:
+        for p, f in zip(self.model.parameters(), self.flags):
+            p.requires_grad_(f)
+        self.model.train(self.training)
 
 
 class Model(nn.Module, ABC):
@@ -161,6 +185,13 @@ class Model(nn.Module, ABC):
         """Training-only losses ``[B]`` to *minimise* beside the objective, for the same q the
         estimator used (``capabilities.auxiliary_loss``); None for models without any."""
         return None
+
+    def sample_data(self, z: torch.Tensor) -> torch.Tensor:
+        """A draw x ~ p(x | z) for latents ``[N, D]``: ``[N, *x_shape]`` in the data's units
+        (``capabilities.simulates_data``); with z ~ p(z), z is an exact posterior sample of x."""
+        raise ConfigError(f"{type(self).__name__} does not simulate data: define "
+                          "sample_data(z) (x ~ p(x|z)) and declare "
+                          "Capabilities(simulates_data=True)")
 
     def training_diagnostics(self) -> dict[str, float]:
         """Numbers to log each epoch beside the bound (e.g. codebook perplexity); default none."""

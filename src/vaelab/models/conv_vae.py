@@ -54,7 +54,7 @@ class ConvVAE(Model):
         lik = self.likelihood = get_likelihood(c.likelihood)
         super().__init__(c.x_shape, c.latent, Capabilities(
             gaussian_posterior=True, standard_normal_prior=True, analytic_kl=True,
-            discrete_data=lik.discrete))
+            discrete_data=lik.discrete, simulates_data=True))
         C, H, W = c.x_shape
         n = n_downsamples((H, W))
         self.small = (H >> n, W >> n)
@@ -97,3 +97,7 @@ class ConvVAE(Model):
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         return self.decode(z).mean.clamp(0, 1)
+
+    @torch.no_grad()
+    def sample_data(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode(z).sample()

@@ -38,7 +38,8 @@ class LinearGaussianVAE(Model):
             x_dim, z_dim = math.prod(x_dim.x_shape), x_dim.latent
         self.config = LinearGaussianConfig((x_dim,), latent=z_dim)
         super().__init__((x_dim,), z_dim, Capabilities(
-            gaussian_posterior=True, standard_normal_prior=True, analytic_kl=True))
+            gaussian_posterior=True, standard_normal_prior=True, analytic_kl=True,
+            simulates_data=True))
         self.encoder = AffineGaussian(x_dim, z_dim)
         self.decoder = AffineGaussian(z_dim, x_dim)
         self.standard_normal = StandardNormal(z_dim)
@@ -56,6 +57,10 @@ class LinearGaussianVAE(Model):
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z).loc
+
+    @torch.no_grad()
+    def sample_data(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z).sample()
 
     # ---- parameters in closed-form notation -------------------------------------------------
     @property

@@ -72,7 +72,7 @@ class PixelVAE(Model):
         self.levels = pixel_levels(c.likelihood, c.x_shape, "pixelvae")
         super().__init__(c.x_shape, c.latent, Capabilities(
             gaussian_posterior=True, standard_normal_prior=True, analytic_kl=True,
-            autoregressive_decoder=True, discrete_data=True))
+            autoregressive_decoder=True, discrete_data=True, simulates_data=True))
         hw = c.x_shape[1:]
         self.encoder = conv_encoder(c.enc_channels, 2 * c.latent, hw)
         self.decoder = nn.ModuleDict({
@@ -109,3 +109,6 @@ class PixelVAE(Model):
         feats = self.decoder["features"](z)
         x = self.decoder["pixelcnn"].sample(len(z), self.x_shape[1:], cond_map=feats)
         return x / (self.levels - 1)
+
+    def sample_data(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generate(z)

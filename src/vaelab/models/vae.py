@@ -67,7 +67,7 @@ class VAE(Model):
         one = len(latent) == 1
         super().__init__(c.x_shape, latent, Capabilities(
             gaussian_posterior=True, standard_normal_prior=one, analytic_kl=one,
-            discrete_data=lik.discrete))
+            discrete_data=lik.discrete, simulates_data=True))
         self.likelihood = lik
         dims = [math.prod(c.x_shape), *latent]
         self.encoder = nn.ModuleList(GaussianLayer(dims[i], hidden[i], dims[i + 1], c.activation)
@@ -108,6 +108,10 @@ class VAE(Model):
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         return self.decode(z[..., : self.latent_sizes[0]]).mean.clamp(0, 1)
+
+    @torch.no_grad()
+    def sample_data(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode(z[..., : self.latent_sizes[0]]).sample()
 
     @torch.no_grad()
     def init_from_data(self, mean_x: torch.Tensor) -> None:

@@ -42,7 +42,6 @@ from vaelab.viz import (
 
 EXPLORER_STEPS = 7
 EXPLORER_VALUES = [-2.5 + 5.0 * i / (EXPLORER_STEPS - 1) for i in range(EXPLORER_STEPS)]
-EXTRA_TABLES = ("ais.json", "bdmc.json", "gaps.json")
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -275,11 +274,67 @@ class Section:
                     ["log n", d.get("max_mi_log_n")], ["rate E KL(q(z|x)||p(z))", v("rate")],
                     ["KL(q(z)||p(z))", v("kl_aggregate_prior")], ["distortion", v("distortion")]]
             parts.append(f"<h3>Information ({info.name})</h3>" + _table(rows, ["nats", "value"]))
-        for name in EXTRA_TABLES:
-            if (path / name).is_file():
-                parts.append(f"<h3>{html.escape(name)}</h3>" + _table(
-                    _flat(json.loads((path / name).read_text())), ["quantity", "value"]))
+        parts += [_ais_html(path), _bdmc_html(path), _gaps_html(path)]
         return "\n".join(parts)
+
+
+def _first(path: Path, stem: str) -> Path | None:
+    return next((path / f"{stem}-{s}.json" for s in ("test", "valid", "train")
+                 if (path / f"{stem}-{s}.json").is_file()), None)
+
+
+def _pm(r: dict) -> str:
+    return f"{r['mean']:.3f} ± {r['stderr']:.3f} ± {r['mc_stderr']:.3f}"
+
+
+def _ais_html(path: Path) -> str:
+    f = _first(path, "ais")
+    if f is None:
+        return ""
+    d = json.loads(f.read_text())
+    c = d["config"]
+    rows = [["AIS log p(x) (a stochastic lower bound)", _pm(d)],
+            ["settings", f"T={c['steps']} steps from the {c['init']}, {c['chains']} chains, "
+                         f"{c['leapfrog']} leapfrog steps, {c['schedule']} schedule"],
+            ["HMC acceptance rate", f"{d['acceptance']:.3f}"],
+            ["examples", str(d["n_examples"])], ["seconds", f"{d['seconds']:.1f}"]]
+    ev = path / f"eval-{d.get('split', 'test')}.json"
+    if ev.is_file():
+        e = json.loads(ev.read_text())
+        rows.insert(1, [f"IS log p(x), K={e['nll_k']} (eval, {e['n_examples']} examples)",
+                        f"{-e['nll']:.3f} ± {e['nll_stderr']:.3f} ± {e['nll_mc_stderr']:.3f}"])
+    return (f"<h3>Annealed importance sampling ({f.name})</h3><p>nats; ± standard error over "
+            "examples, then Monte Carlo error across chains.</p>" + _table(rows, ["", "value"]))
+
+
+def _bdmc_html(path: Path) -> str:
+    f = path / "bdmc.json"
+    if not f.is_file():
+        return ""
+    d = json.loads(f.read_text())
+    rows = [[r["steps"], _pm(r["lower"]), _pm(r["upper"]), _pm(r["gap"]), r["seconds"]]
+            for r in d["rows"]]
+    text = ""
+    if "is" in d:
+        i = d["is"]
+        text = (f"<p>IS with K={i['k']} on the same data: {_pm(i)}; the true mean log p(x) lies "
+                f"{i['below_lower']:.3f} to {i['below_upper']:.3f} nats above it.</p>")
+    return (f"<h3>Bidirectional Monte Carlo ({f.name})</h3><p>{d['n_examples']} examples "
+            "simulated from the model; forward AIS bounds log p(x) from below, reverse AIS from "
+            "above (nats; ± standard error over examples, then Monte Carlo error).</p>"
+            + _table(rows, ["AIS steps", "lower", "upper", "gap", "seconds"]) + text)
+
+
+def _gaps_html(path: Path) -> str:
+    f = _first(path, "gaps")
+    if f is None:
+        return ""
+    d = json.loads(f.read_text())
+    rows = [[name, r["mean"], r["stderr"], r["mc_stderr"]] for name, r in d["rows"].items()]
+    return (f"<h3>Inference gaps ({f.name})</h3><p>{d['n_examples']} examples, local q "
+            f"{html.escape(d['family'])}, log p(x) from {html.escape(d['log_px_source'])}; "
+            "approximation + amortization = total, per example.</p>"
+            + _table(rows, ["nats", "mean", "stderr (examples)", "Monte Carlo error"]))
 
 
 def comparison_html(sections: list[Section]) -> str:
