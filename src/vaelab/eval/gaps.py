@@ -7,6 +7,11 @@ ELBO_amortized is the encoder's ELBO, ELBO* the best ELBO within the same Gaussi
 by local variational inference, log p(x) the best available estimate (AIS when it was run and
 is higher on average, else IS with K draws). Each term is estimated per example, so the two
 parts add up to the total exactly.
+
+The local family is a Gaussian over the whole latent vector. For a one-layer model with a
+diagonal-Gaussian encoder that is the encoder's own family, as in Cremer et al.; for a
+hierarchy (a chain of Gaussians) it is a different family, and the "amortization gap" then also
+contains the difference between the two families.
 """
 
 from __future__ import annotations

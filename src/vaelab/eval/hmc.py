@@ -8,7 +8,7 @@ move to the next beta without evaluating the model again.
 
 One transition draws a momentum p ~ N(0, I), runs ``n_leapfrog`` leapfrog steps of size
 ``step_size`` (one per example, ``[B]``) and accepts with probability
-min(1, exp(H(z, p) - H(z', p'))), H = -log f + |p|^2 / 2, so it leaves f invariant (Neal 2011,
+min(1, exp(H(z, p) - H(z', p'))), H = -log f + p.p / 2, so it leaves f invariant (Neal 2011,
 "MCMC using Hamiltonian dynamics"). A proposal whose density or gradient is not finite is
 rejected.
 """
