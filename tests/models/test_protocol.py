@@ -39,6 +39,9 @@ CASES = {  # name: (model, options, x_shape, likelihood)
     "vqvae-rgb": ("vqvae", {"num_codes": 8, "code_dim": 4, "channels": 8}, (3, 8, 8),
                   "categorical"),
     "linear_gaussian": ("linear_gaussian", {"latent": 2}, (5,), "gaussian"),
+    "sbn": ("sbn", {"units": 3, "bernoulli_layers": 2, "sbn_hidden": 4}, (1, 4, 4),
+            "bernoulli"),
+    "categorical": ("categorical", {"variables": 2, "categories": 3}, (1, 4, 4), "bernoulli"),
     "user": (f"{FIXTURE}:TinyConvVAE", {"latent": 3, "channels": 4}, (1, 8, 12), "bernoulli"),
 }
 
@@ -135,6 +138,17 @@ def test_declared_capabilities_hold(case):
     if c.latent == "none":
         assert m.latent_dim == 0 and torch.allclose(m.log_weights(x, 3)[0],
                                                     m.log_weights(x, 3)[2])
+    if c.latent == "discrete":  # values in {0, 1}; a relaxation whose hard draw is one of them
+        from vaelab.distributions import Relaxable
+
+        z = q.sample((5,))
+        assert ((z == 0) | (z == 1)).all() and isinstance(q, Relaxable)
+        soft, hard = q.relaxed_sample((5,), 0.5)
+        assert soft.shape == hard.shape == z.shape and ((hard == 0) | (hard == 1)).all()
+        assert 0 <= float(soft.min()) and float(soft.max()) <= 1
+        assert m.latent_support_size() == len(m.prior.enumerate_support())
+    else:
+        assert m.latent_support_size() is None
 
 
 def test_simulated_data_and_ais_through_the_protocol(case):

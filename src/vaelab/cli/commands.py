@@ -124,6 +124,9 @@ def run_eval(args: argparse.Namespace) -> int:
     if "bits_per_dim" in out:
         line += f" = {out['bits_per_dim']:.4f} bits/dim"
     print(line)
+    if "exact_nll" in out:
+        print(f"  exact NLL = {out['exact_nll']:.3f} +- {out['exact_nll_stderr']:.3f} (examples) "
+              f"nats, by enumeration of all {out['exact_configurations']} latent values")
     if out["mc_method"] == "delta method" and out["mean_ess"] < 100:
         print(f"  (the weights' effective sample size is {out['mean_ess']:.0f} of {out['nll_k']}: "
               "the delta method's Monte Carlo error is likely low; --repeats 5 measures it)")

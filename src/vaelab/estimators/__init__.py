@@ -5,6 +5,7 @@ from vaelab.errors import ConfigError
 from vaelab.estimators.base import ESTIMATORS, Estimator, EstimatorOutput, Terms, score
 from vaelab.estimators.baselines import BASELINES, NVIL, Baseline, LeaveOneOut, RunningMean
 from vaelab.estimators.pathwise import STL, DReG, Reparam
+from vaelab.estimators.relaxed import GumbelSoftmax, RelaxedConfig, StraightThrough
 from vaelab.estimators.score_function import ScoreFunction, ScoreFunctionConfig
 from vaelab.registry import build_config
 
@@ -18,5 +19,6 @@ def make_estimator(name: str, K: int = 1, x_dim: int | None = None, **options) -
 
 
 __all__ = ["BASELINES", "ESTIMATORS", "NVIL", "STL", "Baseline", "ConfigError", "DReG",
-           "Estimator", "EstimatorOutput", "LeaveOneOut", "Reparam", "RunningMean",
-           "ScoreFunction", "ScoreFunctionConfig", "Terms", "make_estimator", "score"]
+           "Estimator", "EstimatorOutput", "GumbelSoftmax", "LeaveOneOut", "RelaxedConfig",
+           "Reparam", "RunningMean", "ScoreFunction", "ScoreFunctionConfig", "StraightThrough",
+           "Terms", "make_estimator", "score"]

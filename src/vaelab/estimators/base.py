@@ -71,11 +71,29 @@ def score(model: Model, x: torch.Tensor, z: torch.Tensor, q, stop_q: bool = Fals
     return Samples(z, model.log_likelihood(x, z), prior.log_prob(z), log_q, q, prior)
 
 
+class _LogJoint(nn.Module):
+    def __init__(self, model: Model) -> None:
+        super().__init__()
+        self.m = model
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.m.log_joint(x, z)
+
+
+def log_joint_constant_theta(model: Model, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """log p(x, z) ``[K, B]`` with every model parameter held constant (the path through z
+    stays): an inference term that must not move theta."""
+    wrapper = _LogJoint(model)
+    params = {f"m.{n}": p.detach() for n, p in model.named_parameters()}
+    return torch.func.functional_call(wrapper, params, (x, z), strict=False)
+
+
 class Estimator(nn.Module):
     """Base class: K samples per example. Subclasses define ``terms`` (and ``forward`` when the
     default combination does not route the gradients)."""
 
     name = "base"
+    pathwise = False           # the gradient goes through z: useless for a discrete z
     needs_rsample = False      # draws must carry a path to phi (q.rsample)
     needs_stochastic_q = False  # meaningless for a point-mass posterior
 
@@ -88,10 +106,14 @@ class Estimator(nn.Module):
     def check(self, model: Model, objective: Objective) -> None:
         """Raise a ConfigError if this estimator cannot serve ``model`` and ``objective``."""
         latent = model.capabilities.latent
+        if self.pathwise and latent == "discrete":
+            raise ConfigError(f"the {self.name} estimator needs a reparameterizable latent; "
+                              f"{type(model).__name__} has a discrete latent: use "
+                              "score_function (with a baseline), gumbel or straight_through")
         if self.needs_rsample and latent != "continuous":
             raise ConfigError(f"the {self.name} estimator needs a reparameterizable latent; "
                               f"{type(model).__name__} has a {latent} latent: use reparam")
-        if self.needs_stochastic_q and latent != "continuous":
+        if self.needs_stochastic_q and latent not in ("continuous", "discrete"):
             raise ConfigError(f"the {self.name} estimator needs a stochastic posterior; "
                               f"{type(model).__name__} has a {latent} latent: use reparam")
 

@@ -24,6 +24,7 @@ class Reparam(Estimator):
     """grad of E_eps[f(z(eps, phi))] through the sample; both terms are the objective."""
 
     name = "reparam"
+    pathwise = True
 
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
         q = model.posterior(x)
@@ -42,6 +43,7 @@ class STL(Estimator):
     the exact posterior; biased for L_K with K > 1 (Tucker et al. 2019)."""
 
     name = "stl"
+    pathwise = True
     needs_rsample = True
 
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
@@ -65,6 +67,7 @@ class DReG(Estimator):
     w~_k (a hook), so the logsumexp's w~_k becomes w~_k^2 on the phi path only."""
 
     name = "dreg"
+    pathwise = True
     needs_rsample = True
 
     def check(self, model: Model, objective: Objective) -> None:

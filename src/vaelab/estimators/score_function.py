@@ -27,8 +27,9 @@ from vaelab.registry import option
 @dataclass(frozen=True)
 class ScoreFunctionConfig:
     baseline: str = option("none", "control variate: none, mean (running average), nvil "
-                           "(input-dependent, Mnih & Gregor 2014) or vimco (leave-one-out, "
-                           "Mnih & Rezende 2016; K >= 2)", choices=tuple(BASELINES))
+                           "(input-dependent, Mnih & Gregor 2014) or vimco (leave-one-out: "
+                           "VIMCO for L_K, Mnih & Rezende 2016; for the ELBO, REINFORCE "
+                           "leave-one-out, Kool et al. 2019; K >= 2)", choices=tuple(BASELINES))
 
 
 @ESTIMATORS.register("score_function", ScoreFunctionConfig,

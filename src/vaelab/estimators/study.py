@@ -13,6 +13,10 @@ from vaelab.objectives import make_objective
 # (estimator, baseline) pairs compared by default
 VARIANTS = [("reparam", "none"), ("stl", "none"), ("dreg", "none"), ("score_function", "none"),
             ("score_function", "mean"), ("score_function", "nvil"), ("score_function", "vimco")]
+# for discrete latents: the likelihood-ratio family and the relaxations (biased)
+DISCRETE_VARIANTS = [("score_function", "none"), ("score_function", "mean"),
+                     ("score_function", "nvil"), ("score_function", "vimco"), ("gumbel", "none"),
+                     ("straight_through", "none")]
 
 
 def gradient_study(model: Model, x: torch.Tensor, ks: list[int], repeats: int,
@@ -20,12 +24,14 @@ def gradient_study(model: Model, x: torch.Tensor, ks: list[int], repeats: int,
     """One row per (estimator, baseline, K): per-group mean norm, variance and SNR."""
     if repeats < 2:
         raise ConfigError("--repeats must be at least 2 to estimate a variance")
-    if model.capabilities.latent != "continuous":
+    latent = model.capabilities.latent
+    if latent not in ("continuous", "discrete"):
         raise ConfigError(f"gradient estimators differ only for a continuous latent; "
-                          f"{type(model).__name__} has a {model.capabilities.latent} latent")
+                          f"{type(model).__name__} has a {latent} latent")
     obj = make_objective(objective)
     rows = []
-    jobs = [(e, b, k) for k in ks for e, b in (variants or VARIANTS)
+    default = VARIANTS if latent == "continuous" else DISCRETE_VARIANTS
+    jobs = [(e, b, k) for k in ks for e, b in (variants or default)
             if not (e == "dreg" and objective != "iwae") and not (b == "vimco" and k < 2)]
     for e, b, _ in jobs:  # every name checked before the first (slow) study
         ESTIMATORS.get(e)
@@ -37,26 +43,33 @@ def gradient_study(model: Model, x: torch.Tensor, ks: list[int], repeats: int,
     for e, b, k in progress(jobs) if progress else jobs:
         opts = {"baseline": b} if e == "score_function" else {}
         est = make_estimator(e, k, x_dim, **opts).to(x.device)
+        est.check(model, obj)
         fit_baseline(est, model, obj, x)
         stats = gradient_statistics(model, est, obj, x, repeats)
         rows.append({"estimator": e, "baseline": b, "k": k, "objective": objective,
                      **{g: s.to_dict() for g, s in stats.items()}})
+    reference = "reparam" if latent == "continuous" else "score_function"
     ref = {(r["k"]): r["encoder"]["total_variance"] for r in rows
-           if r["estimator"] == "reparam"}
+           if r["estimator"] == reference and r["baseline"] == "none"}
     for r in rows:
         if r["k"] in ref and ref[r["k"]] > 0:
-            r["encoder"]["variance_vs_reparam"] = r["encoder"]["total_variance"] / ref[r["k"]]
+            r["encoder"][f"variance_vs_{reference}"] = (r["encoder"]["total_variance"]
+                                                       / ref[r["k"]])
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
-    head = (f"{'estimator':<16}{'baseline':<9}{'K':>5}  {'enc SNR':>9}{'enc var':>11}"
-            f"{'x reparam':>11}  {'dec SNR':>9}{'dec var':>11}")
+    """The study as text; the variance ratio is against reparam (continuous latents) or the
+    plain score function (discrete latents)."""
+    ref = "score_function" if any("variance_vs_score_function" in r["encoder"] for r in rows) \
+        else "reparam"
+    head = (f"{'estimator':<18}{'baseline':<9}{'K':>5}  {'enc SNR':>9}{'enc var':>11}"
+            f"{'x ' + ref[:9]:>12}  {'dec SNR':>9}{'dec var':>11}")
     lines = [head, "-" * len(head)]
     for r in rows:
         e, d = r["encoder"], r["decoder"]
-        ratio = e.get("variance_vs_reparam", float("nan"))
-        lines.append(f"{r['estimator']:<16}{r['baseline']:<9}{r['k']:>5}  {e['snr']:>9.4f}"
-                     f"{e['total_variance']:>11.3g}{ratio:>11.3g}"
+        ratio = e.get(f"variance_vs_{ref}", float("nan"))
+        lines.append(f"{r['estimator']:<18}{r['baseline']:<9}{r['k']:>5}  {e['snr']:>9.4f}"
+                     f"{e['total_variance']:>11.3g}{ratio:>12.3g}"
                      f"  {d['snr']:>9.4f}{d['total_variance']:>11.3g}")
     return "\n".join(lines)

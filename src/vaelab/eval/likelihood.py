@@ -96,7 +96,7 @@ def stream_bounds(model: Model, x: torch.Tensor, ks: Sequence[int], max_samples:
     A deterministic (or absent) posterior gives the same log-weight for every draw: computed
     once, with no Monte Carlo error."""
     K = max(ks)
-    if model.capabilities.latent != "continuous":
+    if model.capabilities.latent in ("point_mass", "none"):
         lw = model.log_weights(x, 1)[0].double()
         return {**{k: lw for k in ks}, "mc_var": torch.zeros_like(lw),
                 "ess": torch.full_like(lw, float(K))}

@@ -11,6 +11,7 @@ import torch
 
 from vaelab.errors import ConfigError
 from vaelab.eval.active_units import active_units, posterior_means
+from vaelab.eval.exact import enumerable, exact_log_marginal
 from vaelab.eval.likelihood import evaluate_bounds
 from vaelab.models.base import Model
 
@@ -36,7 +37,11 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
     of the reported estimate. With ``repeats`` R > 1 the evaluation runs R times with fresh
     draws (seeds ``seed .. seed + R - 1``), every L_k is averaged over the runs, and the Monte
     Carlo error is *measured*: the standard deviation of the R estimates over sqrt(R). With one
-    run it comes from the delta method, which is low when the weights are heavy-tailed."""
+    run it comes from the delta method, which is low when the weights are heavy-tailed.
+
+    A discrete latent with at most ``vaelab.eval.exact.MAX_CONFIGS`` values also gets the exact
+    log-likelihood by enumeration (``exact_nll``, with its standard error over examples; with
+    ``binarize``, on its own Bernoulli draw of the images, seeded by ``seed``)."""
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
         raise ConfigError("--k values must be >= 1")
@@ -69,6 +74,16 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
            "mean_ess": runs[0]["mean_ess"], "nll_k": kmax, "repeats": repeats,
            "active_units": sum(per_layer), "active_units_per_layer": per_layer,
            "seconds": seconds, "device": str(device)}
+    if enumerable(model):
+        # a small discrete latent: log p(x) exactly, by summing over every latent value
+        xe = torch.bernoulli(x, generator=torch.Generator().manual_seed(seed)) if binarize else x
+        with torch.no_grad():
+            exact = torch.cat([exact_log_marginal(model, xe[i:i + 256].to(device)).double()
+                               .cpu() for i in range(0, len(xe), 256)])
+        out.update(exact_nll=-float(exact.mean()),
+                   exact_nll_stderr=float(exact.std() / math.sqrt(len(exact)))
+                   if len(exact) > 1 else float("nan"),
+                   exact_configurations=model.latent_support_size())
     if model.capabilities.discrete_data:
         out["bits_per_dim"] = out["nll"] / (math.prod(model.x_shape) * math.log(2))
     return out

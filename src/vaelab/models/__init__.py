@@ -2,6 +2,7 @@
 name in ``MODELS`` (users' own classes are named by ``module:Class`` or ``file.py:Class``)."""
 
 from vaelab.models.base import Capabilities, Model
+from vaelab.models.categorical_vae import CategoricalVAE, CategoricalVAEConfig
 from vaelab.models.conv_vae import ConvVAE, ConvVAEConfig
 from vaelab.models.layers import GaussianLayer, mlp
 from vaelab.models.likelihoods import LIKELIHOODS, Likelihood, get_likelihood
@@ -9,10 +10,12 @@ from vaelab.models.linear_gaussian import LinearGaussianConfig, LinearGaussianVA
 from vaelab.models.pixelcnn_density import PixelCNNConfig, PixelCNNDensity
 from vaelab.models.pixelvae import PixelVAE, PixelVAEConfig
 from vaelab.models.registry import MODELS, build_model, from_spec, resolve_class, spec
+from vaelab.models.sbn import SBN, SBNConfig
 from vaelab.models.vae import VAE, VAEConfig
 from vaelab.models.vqvae import VQVAE, VQConfig
 
-__all__ = ["LIKELIHOODS", "MODELS", "VAE", "VQVAE", "Capabilities", "ConvVAE", "ConvVAEConfig",
+__all__ = ["LIKELIHOODS", "MODELS", "SBN", "VAE", "VQVAE", "Capabilities", "CategoricalVAE",
+           "CategoricalVAEConfig", "SBNConfig", "ConvVAE", "ConvVAEConfig",
            "GaussianLayer", "Likelihood", "LinearGaussianConfig", "LinearGaussianVAE", "Model",
            "PixelCNNConfig", "PixelCNNDensity", "PixelVAE", "PixelVAEConfig", "VAEConfig",
            "VQConfig", "build_model", "from_spec", "get_likelihood", "mlp", "resolve_class",

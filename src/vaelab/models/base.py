@@ -35,14 +35,17 @@ from torch.distributions import Distribution, kl_divergence
 
 from vaelab.errors import ConfigError
 
-LATENT_KINDS = ("continuous", "point_mass", "none")
+LATENT_KINDS = ("continuous", "discrete", "point_mass", "none")
 
 
 @dataclass(frozen=True)
 class Capabilities:
     """Declared abilities of a model; consumers read these instead of probing.
 
-    - ``latent``: "continuous" (q has ``rsample``; every estimator applies), "point_mass" (q(z|x)
+    - ``latent``: "continuous" (q has ``rsample``; every estimator applies), "discrete" (z takes
+      finitely many values; q is a :class:`~vaelab.distributions.Relaxable` distribution:
+      score-function and relaxation estimators, and exact sums when ``latent_support_size()``
+      is small), "point_mass" (q(z|x)
       is deterministic, e.g. VQ codes: log q = 0 and K > 1 adds nothing), or "none" (no latent:
       ``log_weights`` is the exact log p(x) for every sample).
     - ``gaussian_posterior``: q(z_1|x) is a diagonal Gaussian (read by
@@ -184,6 +187,12 @@ class Model(nn.Module, ABC):
     def auxiliary_loss(self, q: Distribution) -> torch.Tensor | None:
         """Training-only losses ``[B]`` to *minimise* beside the objective, for the same q the
         estimator used (``capabilities.auxiliary_loss``); None for models without any."""
+        return None
+
+    def latent_support_size(self) -> int | None:
+        """How many values z can take (a discrete latent; an exact Python int, possibly huge),
+        or None (continuous). Exact log p(x) and gradients sum over ``prior.enumerate_support()``
+        when it is small."""
         return None
 
     def sample_data(self, z: torch.Tensor) -> torch.Tensor:
