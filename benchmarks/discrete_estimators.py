@@ -31,9 +31,11 @@ from vaelab.viz import save
 
 # name: (estimator, options, K, objective)
 CONFIGS = {
+    "score_function (K=1, no baseline)": ("score_function", {}, 1, "elbo"),
     "score_function+nvil": ("score_function", {"baseline": "nvil"}, 1, "elbo"),
     "rloo (k=5, elbo)": ("score_function", {"baseline": "vimco"}, 5, "elbo"),
     "vimco (k=5, iwae)": ("score_function", {"baseline": "vimco"}, 5, "iwae"),
+    "rebar (tau=0.5, eta=1)": ("rebar", {"temperature": 0.5}, 1, "elbo"),
     "gumbel (tau=0.5)": ("gumbel", {"temperature": 0.5}, 1, "elbo"),
     "straight_through": ("straight_through", {"temperature": 0.5}, 1, "elbo"),
 }

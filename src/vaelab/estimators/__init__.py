@@ -5,7 +5,13 @@ from vaelab.errors import ConfigError
 from vaelab.estimators.base import ESTIMATORS, Estimator, EstimatorOutput, Terms, score
 from vaelab.estimators.baselines import BASELINES, NVIL, Baseline, LeaveOneOut, RunningMean
 from vaelab.estimators.pathwise import STL, DReG, Reparam
-from vaelab.estimators.relaxed import GumbelSoftmax, RelaxedConfig, StraightThrough
+from vaelab.estimators.relaxed import (
+    REBAR,
+    GumbelSoftmax,
+    REBARConfig,
+    RelaxedConfig,
+    StraightThrough,
+)
 from vaelab.estimators.score_function import ScoreFunction, ScoreFunctionConfig
 from vaelab.registry import build_config
 
@@ -18,7 +24,8 @@ def make_estimator(name: str, K: int = 1, x_dim: int | None = None, **options) -
     return entry.target(K, build_config(entry.config, options, f"estimator {name}"), x_dim)
 
 
-__all__ = ["BASELINES", "ESTIMATORS", "NVIL", "STL", "Baseline", "ConfigError", "DReG",
-           "Estimator", "EstimatorOutput", "GumbelSoftmax", "LeaveOneOut", "RelaxedConfig",
+__all__ = ["BASELINES", "ESTIMATORS", "NVIL", "REBAR", "STL", "Baseline", "ConfigError", "DReG",
+           "Estimator", "EstimatorOutput", "GumbelSoftmax", "LeaveOneOut", "REBARConfig",
+           "RelaxedConfig",
            "Reparam", "RunningMean", "ScoreFunction", "ScoreFunctionConfig", "StraightThrough",
            "Terms", "make_estimator", "score"]
