@@ -155,6 +155,8 @@ def test_discrete_latent_models_train_evaluate_exactly_and_compare_estimators(tm
     names = {(r["estimator"], r["baseline"], r["k"]) for r in rows}
     assert ("gumbel", "none", 3) in names and ("score_function", "vimco", 3) in names
     assert not any(r["estimator"] in ("reparam", "stl", "dreg") for r in rows)
+    assert main(["report", str(sbn)]) == 0  # reuses eval-test.json, shows the exact NLL
+    assert "exact NLL (sum over all 256 latent values)" in (sbn / "report.html").read_text()
     assert main(["train", "--model", "categorical", "--variables", "4", "--categories", "3",
                  "--estimator", "gumbel", "--temperature", "0.7", "--epochs", "1",
                  "--eval-k", "2", "--batch-size", "200", "--out", str(tmp_path / "cat"),

@@ -459,6 +459,13 @@ def ais_config(args: argparse.Namespace, steps: int | None = None):
                      step_size=args.step_size, target_accept=args.target_accept)
 
 
+def add_subset(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                   help="which split of the data")
+    p.add_argument("--examples", type=int, default=100,
+                   help="a seeded random subset of this many examples (0: all)")
+
+
 def _examples(args, run):
     import torch
 
@@ -472,10 +479,7 @@ def _examples(args, run):
 
 def add_ais(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
-                   help="which split of the data")
-    p.add_argument("--examples", type=int, default=100,
-                   help="a seeded random subset of this many examples (0: all)")
+    add_subset(p)
     add_ais_options(p)
     add_out(p)
 
@@ -562,10 +566,7 @@ def run_bdmc(args: argparse.Namespace) -> int:
 
 def add_gaps(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
-                   help="which split of the data")
-    p.add_argument("--examples", type=int, default=100,
-                   help="a seeded random subset of this many examples (0: all)")
+    add_subset(p)
     p.add_argument("--k", type=int, default=5000, help="IS draws for log p(x)")
     p.add_argument("--ais-steps", type=int, default=0,
                    help="also AIS with this many steps, used for log p(x) when it is higher on "

@@ -192,6 +192,9 @@ class Section:
                             ev["nll_mc_stderr"]])
         if "bits_per_dim" in ev:
             summary.append(["bits per dimension", ev["bits_per_dim"]])
+        if "exact_nll" in ev:
+            summary.append([f"exact NLL (sum over all {ev['exact_configurations']} latent "
+                            "values)", ev["exact_nll"]])
         if ev.get("active_units_per_layer"):
             summary.append(["active units", f"{ev['active_units']} "
                                             f"{ev['active_units_per_layer']}"])
