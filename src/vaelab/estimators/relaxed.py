@@ -87,8 +87,8 @@ class StraightThrough(GumbelSoftmax):
 class REBARConfig:
     temperature: float = option(0.5, "temperature tau of the relaxation (lower: less bias, "
                                 "more variance)")
-    eta: float = option(1.0, "REBAR: scale of the relaxed control variate (0: the plain score "
-                        "function)")
+    eta: float = option(1.0, "REBAR: initial scale of the relaxed control variate, then adapted "
+                        "during training to the variance-minimizing value")
 
     def __post_init__(self) -> None:
         RelaxedConfig(self.temperature)
@@ -108,13 +108,22 @@ class REBAR(Estimator):
     draw, for L_K jointly over the K draws (as the score function's signals). The control
     variate's two reparameterized terms have the same expectation as its score term, so the
     estimate stays unbiased for any eta and tau (tested against exact gradients); theta gets
-    the pathwise gradient at the exact draws."""
+    the pathwise gradient at the exact draws.
+
+    The estimate is g_sf + eta g_cv, linear in eta, so the variance-minimizing eta is
+    -Cov(g_sf, g_cv) / E|g_cv|^2. In training mode each step measures both parts of the batch's
+    encoder gradient and keeps moving averages of g_sf . g_cv and |g_cv|^2 (decay 0.99); the
+    next step uses their ratio (Tucker et al. tune eta by gradient descent on the variance
+    instead). eta depends only on earlier draws, so every estimate stays unbiased."""
 
     name = "rebar"
 
     def __init__(self, K: int = 1, config: REBARConfig | None = None,
                  x_dim: int | None = None) -> None:
         super().__init__(K, config or REBARConfig())
+        self.register_buffer("eta", torch.tensor(float(self.config.eta)))
+        self.register_buffer("cross", torch.zeros(()))   # moving average of g_sf . g_cv
+        self.register_buffer("square", torch.zeros(()))  # moving average of |g_cv|^2
 
     def check(self, model: Model, objective: Objective) -> None:
         super().check(model, objective)
@@ -133,7 +142,7 @@ class REBAR(Estimator):
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
         q = model.posterior(x)
         self._check_posterior(q)
-        tau, eta = self.config.temperature, self.config.eta
+        tau, eta = self.config.temperature, self.eta.detach().clone()
         logits = q.first.expand(self.K, *q.first.shape)
         u = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
         v = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
@@ -153,16 +162,35 @@ class REBAR(Estimator):
         lw_z, lw_cond = relaxed_log_w(torch.sigmoid(z / tau)), relaxed_log_w(
             torch.sigmoid(z_cond / tau))
         if objective.name == "elbo":
-            signal = (log_w - eta * lw_cond).detach() / self.K
-            cv = eta * (lw_z - lw_cond).mean(0)
+            sf_signal, cv_signal = log_w.detach() / self.K, -lw_cond.detach() / self.K
+            cv_path = (lw_z - lw_cond).mean(0)
         else:
-            signal = (bound - eta * f_obj(lw_cond)).detach().expand_as(log_w)
-            cv = eta * (f_obj(lw_z) - f_obj(lw_cond))
+            sf_signal = bound.expand_as(log_w)
+            cv_signal = -f_obj(lw_cond).detach().expand_as(log_w)
+            cv_path = f_obj(lw_z) - f_obj(lw_cond)
         direct = f_obj((s.log_likelihood + s.log_prior).detach() - s.log_q)
-        inference_term = direct + (signal * s.log_q).sum(0) + cv
+        g_sf = direct + (sf_signal * s.log_q).sum(0)   # the plain score-function estimate
+        g_cv = (cv_signal * s.log_q).sum(0) + cv_path    # the control variate (mean zero)
+        if self.training and torch.is_grad_enabled():
+            self._adapt(model, g_sf, g_cv)
+        inference_term = g_sf + eta * g_cv
         model_term = f_obj(s.log_likelihood + s.log_prior - s.log_q.detach())
         return Terms(bound, model_term, inference_term, s, self._aux(model, s))
 
+    def _adapt(self, model: Model, g_sf: torch.Tensor, g_cv: torch.Tensor,
+               decay: float = 0.99) -> None:
+        phi = model.inference_parameters()
+        a = torch.autograd.grad(g_sf.mean(), phi, retain_graph=True, allow_unused=True)
+        b = torch.autograd.grad(g_cv.mean(), phi, retain_graph=True, allow_unused=True)
+        pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+        cross = sum((x * y).sum() for x, y in pairs)
+        square = sum((y * y).sum() for _, y in pairs)
+        with torch.no_grad():
+            self.cross.mul_(decay).add_((1 - decay) * cross)
+            self.square.mul_(decay).add_((1 - decay) * square)
+            if self.square > 0:
+                self.eta.copy_((-self.cross / self.square).clamp(-10, 10))
+
     def extra_repr(self) -> str:
-        c = self.config
-        return f"{super().extra_repr()}, temperature={c.temperature}, eta={c.eta}"
+        tau = self.config.temperature
+        return f"{super().extra_repr()}, temperature={tau}, eta={float(self.eta):.3g}"
