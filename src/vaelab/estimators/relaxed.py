@@ -111,8 +111,8 @@ class REBAR(Estimator):
     the pathwise gradient at the exact draws.
 
     The estimate is g_sf + eta g_cv, linear in eta, so the variance-minimizing eta is
-    -Cov(g_sf, g_cv) / E|g_cv|^2. In training mode each step measures both parts of the batch's
-    encoder gradient and keeps moving averages of g_sf . g_cv and |g_cv|^2 (decay 0.99); the
+    -Cov(g_sf, g_cv) / E[g_cv . g_cv]. In training mode each step measures both parts of the batch's
+    encoder gradient and keeps moving averages of g_sf . g_cv and g_cv . g_cv (decay 0.99); the
     next step uses their ratio (Tucker et al. tune eta by gradient descent on the variance
     instead). eta depends only on earlier draws, so every estimate stays unbiased."""
 
