@@ -40,6 +40,16 @@ class Relaxable(ABC):
     def enumerate_support(self, expand: bool = False) -> torch.Tensor:
         """Every value, ``[N, D]``."""
 
+    def rebar_sample(self, sample_shape: tuple[int, ...]
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(z, b, z~) for REBAR (Tucker et al. 2017): pre-relaxation noise z (reparameterized),
+        the exact draw b = H(z), and z~ ~ p(z | b) (reparameterized given b); ``relax(z, tau)``
+        maps both to relaxed values. Raises where the distribution has no such sampler."""
+        raise NotImplementedError
+
+    def relax(self, z: torch.Tensor, temperature: float) -> torch.Tensor:
+        raise NotImplementedError
+
 
 def _logistic_noise(shape, like: torch.Tensor) -> torch.Tensor:
     u = torch.rand(shape, device=like.device, dtype=like.dtype).clamp(1e-6, 1 - 1e-6)
@@ -96,6 +106,21 @@ class BernoulliChain(StopGradient, Relaxable, Distribution):
             hard = (lh + noise > 0).to(lh.dtype)
             s_layers[idx], h_layers[idx] = soft, hard
         return self._assemble(s_layers), self._assemble(h_layers)
+
+    def rebar_sample(self, sample_shape):
+        if len(self.sizes) != 1:
+            raise NotImplementedError("REBAR's conditional sampler covers one Bernoulli layer")
+        logits = self.first.expand(*sample_shape, *self.first.shape)
+        u = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
+        v = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
+        z = logits + torch.log(u) - torch.log1p(-u)
+        b = (z > 0).to(z.dtype).detach()
+        p = torch.sigmoid(logits)
+        u_b = (b * (1 - p + v * p) + (1 - b) * v * (1 - p)).clamp(1e-6, 1 - 1e-6)
+        return z, b, logits + torch.log(u_b) - torch.log1p(-u_b)
+
+    def relax(self, z, temperature):
+        return torch.sigmoid(z / temperature)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         """sum over units of z log p + (1 - z) log(1 - p), ``[..., B]``, at bits or soft z."""
@@ -160,6 +185,23 @@ class OneHotGroups(StopGradient, Relaxable, Distribution):
         soft = torch.softmax(y / temperature, -1)
         hard = F.one_hot(y.argmax(-1), self.m).to(self.logits.dtype)
         return soft.flatten(-2), hard.flatten(-2)
+
+    def rebar_sample(self, sample_shape):
+        """Gumbel-max z = log pi + g, b = one_hot(argmax z); given b, z~_b = -log(-log v_b) and
+        z~_i = -log(-log v_i / pi_i - log v_b) (Tucker et al. 2017, appendix)."""
+        log_pi = torch.log_softmax(self.logits, -1).expand(*sample_shape, *self.logits.shape)
+        u = torch.rand_like(log_pi).clamp(1e-10, 1 - 1e-7)
+        v = torch.rand_like(log_pi).clamp(1e-10, 1 - 1e-7)
+        z = log_pi - torch.log(-torch.log(u))
+        b = F.one_hot(z.argmax(-1), self.m).to(z.dtype).detach()
+        log_vb = (torch.log(v) * b).sum(-1, keepdim=True)
+        top = -torch.log(-torch.log(v))
+        others = -torch.log(-torch.log(v) / log_pi.exp() - log_vb)
+        z_cond = torch.where(b > 0, top, others)
+        return z.flatten(-2), b.flatten(-2), z_cond.flatten(-2)
+
+    def relax(self, z, temperature):
+        return torch.softmax(self._groups(z) / temperature, -1).flatten(-2)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         """sum_groups sum_categories z log softmax(logits), ``[..., B]``."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vaelab.distributions import BernoulliChain, Relaxable
+from vaelab.distributions import BernoulliChain, OneHotGroups, Relaxable
 from vaelab.errors import ConfigError
 from vaelab.estimators.base import ESTIMATORS, Estimator, Terms, log_joint_constant_theta, score
 from vaelab.models.base import Model
@@ -97,9 +97,11 @@ class REBARConfig:
 
 
 @ESTIMATORS.register("rebar", REBARConfig, help="REBAR (Tucker et al. 2017): the score function "
-                     "with a Gumbel-softmax control variate; unbiased (one Bernoulli layer)")
+                     "with a Gumbel-softmax control variate; unbiased (one Bernoulli layer, or "
+                     "categorical latents)")
 class REBAR(Estimator):
-    """REBAR for one layer of Bernoulli latents with logits l (Tucker et al. 2017)::
+    """REBAR for one layer of Bernoulli latents or for categorical latents (Tucker et al.
+    2017); for bits with logits l::
 
         z = l + logit(u),  b = H(z),  z~ ~ p(z | b) (u conditioned on b),  s(.) = sigmoid(./tau)
         grad_phi ~= [f(b) - eta f(s(z~))] grad log q(b) + eta grad f(s(z)) - eta grad f(s(z~))
@@ -108,13 +110,14 @@ class REBAR(Estimator):
     draw, for L_K jointly over the K draws (as the score function's signals). The control
     variate's two reparameterized terms have the same expectation as its score term, so the
     estimate stays unbiased for any eta and tau (tested against exact gradients); theta gets
-    the pathwise gradient at the exact draws.
+    the pathwise gradient at the exact draws. For categories: Gumbel-max z, b = one_hot(argmax
+    z), s = softmax(./tau) (``OneHotGroups.rebar_sample``).
 
     The estimate is g_sf + eta g_cv, linear in eta, so the variance-minimizing eta is
-    -Cov(g_sf, g_cv) / E[g_cv . g_cv]. In training mode each step measures both parts of the batch's
-    encoder gradient and keeps moving averages of g_sf . g_cv and g_cv . g_cv (decay 0.99); the
-    next step uses their ratio (Tucker et al. tune eta by gradient descent on the variance
-    instead). eta depends only on earlier draws, so every estimate stays unbiased."""
+    -Cov(g_sf, g_cv) / E[g_cv . g_cv]. In training mode each step measures both parts of the
+    batch's encoder gradient and keeps moving averages of g_sf . g_cv and g_cv . g_cv (decay
+    0.99); the next step uses their ratio (Tucker et al. tune eta by gradient descent on the
+    variance instead). eta depends only on earlier draws, so every estimate stays unbiased."""
 
     name = "rebar"
 
@@ -135,22 +138,17 @@ class REBAR(Estimator):
 
     @staticmethod
     def _check_posterior(q) -> None:
-        if not isinstance(q, BernoulliChain) or len(q.sizes) != 1:
-            raise ConfigError("rebar handles one layer of Bernoulli latents (--model sbn "
-                              "--bernoulli-layers 1); use score_function or gumbel otherwise")
+        ok = isinstance(q, OneHotGroups) or (isinstance(q, BernoulliChain) and len(q.sizes) == 1)
+        if not ok:
+            raise ConfigError("rebar handles one layer of Bernoulli latents or categorical "
+                              "latents (--model sbn --bernoulli-layers 1, --model categorical); "
+                              "use score_function or gumbel otherwise")
 
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
         q = model.posterior(x)
         self._check_posterior(q)
         tau, eta = self.config.temperature, self.eta.detach().clone()
-        logits = q.first.expand(self.K, *q.first.shape)
-        u = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
-        v = torch.rand_like(logits).clamp(1e-6, 1 - 1e-6)
-        z = logits + torch.log(u) - torch.log1p(-u)
-        b = (z > 0).to(z.dtype).detach()
-        p = torch.sigmoid(logits)
-        u_cond = (b * (1 - p + v * p) + (1 - b) * v * (1 - p)).clamp(1e-6, 1 - 1e-6)
-        z_cond = logits + torch.log(u_cond) - torch.log1p(-u_cond)
+        z, b, z_cond = q.rebar_sample((self.K,))
         f_obj = objective.bound
 
         def relaxed_log_w(soft: torch.Tensor) -> torch.Tensor:
@@ -159,8 +157,7 @@ class REBAR(Estimator):
         s = score(model, x, b, q)
         log_w = s.log_w
         bound = f_obj(log_w).detach()
-        lw_z, lw_cond = relaxed_log_w(torch.sigmoid(z / tau)), relaxed_log_w(
-            torch.sigmoid(z_cond / tau))
+        lw_z, lw_cond = relaxed_log_w(q.relax(z, tau)), relaxed_log_w(q.relax(z_cond, tau))
         if objective.name == "elbo":
             sf_signal, cv_signal = log_w.detach() / self.K, -lw_cond.detach() / self.K
             cv_path = (lw_z - lw_cond).mean(0)
