@@ -44,7 +44,8 @@ CONFIGS = {
 def run(name: str, data, args) -> dict:
     est_name, opts, k, objective = CONFIGS[name]
     torch.manual_seed(args.seed)
-    model = SBN(SBNConfig(x_shape=data.image_shape, sbn_hidden=args.sbn_hidden))
+    model = SBN(SBNConfig(x_shape=data.image_shape, sbn_hidden=args.sbn_hidden,
+                          bernoulli_layers=args.bernoulli_layers))
     model.init_from_data(data.train_mean())
     est = make_estimator(est_name, k, data.dim, **opts)
     obj = make_objective(objective)
@@ -100,6 +101,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--sbn-hidden", type=int, default=0, help="0: the linear SBN 200")
+    ap.add_argument("--bernoulli-layers", type=int, default=1, choices=(1, 2, 3))
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--variance-repeats", type=int, default=20)
