@@ -2,15 +2,19 @@
 
 from vaelab.objectives.base import OBJECTIVES, Objective
 from vaelab.objectives.bounds import (
+    ciwae_bound,
     effective_sample_size,
     elbo,
     elbo_analytic_kl,
     grouped_iwae_bound,
     iwae_bound,
+    miwae_bound,
     normalized_weights,
+    renyi_bound,
 )
 from vaelab.objectives.elbo_objective import ELBO, ELBOConfig, per_dimension_kl
 from vaelab.objectives.iwae_objective import IWAE, IWAEConfig
+from vaelab.objectives.multi_sample import CIWAE, MIWAE, Renyi
 from vaelab.objectives.samples import Samples
 
 
@@ -22,6 +26,7 @@ def make_objective(name: str, **options) -> Objective:
     return entry.target(build_config(entry.config, options, f"objective {name}"))
 
 
-__all__ = ["ELBO", "IWAE", "OBJECTIVES", "ELBOConfig", "IWAEConfig", "Objective", "Samples",
-           "effective_sample_size", "elbo", "elbo_analytic_kl", "grouped_iwae_bound",
-           "iwae_bound", "make_objective", "normalized_weights", "per_dimension_kl"]
+__all__ = ["CIWAE", "ELBO", "IWAE", "MIWAE", "OBJECTIVES", "ELBOConfig", "IWAEConfig",
+           "Objective", "Renyi", "Samples", "ciwae_bound", "effective_sample_size", "elbo",
+           "elbo_analytic_kl", "grouped_iwae_bound", "iwae_bound", "make_objective",
+           "miwae_bound", "normalized_weights", "per_dimension_kl", "renyi_bound"]

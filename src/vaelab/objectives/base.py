@@ -33,6 +33,9 @@ class Objective(ABC):
     def bound(self, log_w: torch.Tensor) -> torch.Tensor:
         """The bound on log p(x) this objective trains, from log-weights ``[K, B]`` -> ``[B]``."""
 
+    def check_samples(self, K: int) -> None:  # noqa: B027 - optional, most accept any K
+        """Raise a ConfigError if this objective cannot use K draws per example."""
+
     def at_epoch(self, epoch: int) -> Objective:
         """The objective in force during (0-based) ``epoch``; constant objectives return self."""
         return self

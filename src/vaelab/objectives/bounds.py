@@ -46,4 +46,27 @@ def grouped_iwae_bound(log_w: torch.Tensor, k: int) -> torch.Tensor:
     return iwae_bound(log_w[: g * k].reshape(g, k, B).transpose(0, 1)).mean(0)
 
 
+def renyi_bound(log_w: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The Renyi variational bound (Li & Turner 2016) from K draws:
+    L_alpha = 1/(1 - alpha) log (1/K) sum_k w_k^(1 - alpha). alpha = 0 is L_K, alpha -> 1 the
+    ELBO; for fixed draws it falls as alpha grows (power means), and in expectation it equals
+    log p(x) - D_alpha(q || p(z|x)) as K grows. ``[B]``."""
+    if alpha == 1:
+        return elbo(log_w)
+    return (torch.logsumexp((1 - alpha) * log_w, 0) - math.log(log_w.shape[0])) / (1 - alpha)
+
+
+def miwae_bound(log_w: torch.Tensor, groups: int) -> torch.Tensor:
+    """MIWAE(M, K) (Rainforth et al. 2018): the mean of M independent L_K, from M * K draws
+    ``[M * K, B]`` (consecutive groups of K). M = 1 is L_K, K = 1 the ELBO. ``[B]``."""
+    total = log_w.shape[0]
+    if groups < 1 or total % groups:
+        raise ValueError(f"{total} draws do not split into {groups} equal groups")
+    return grouped_iwae_bound(log_w, total // groups)
+
+
+def ciwae_bound(log_w: torch.Tensor, elbo_weight: float) -> torch.Tensor:
+    """CIWAE (Rainforth et al. 2018): beta ELBO + (1 - beta) L_K with beta = ``elbo_weight`` in
+    [0, 1]. ``[B]``."""
+    return elbo_weight * elbo(log_w) + (1 - elbo_weight) * iwae_bound(log_w)
 

@@ -83,6 +83,7 @@ def build_parts(cfg: RunConfig, model: Model | None = None, data: ImageDataset |
     estimator = make_estimator(cfg.estimator.estimator, cfg.estimator.k, data.dim,
                                **cfg.estimator.estimator_args)
     estimator.check(model, objective)
+    objective.check_samples(cfg.estimator.k)
     if model.capabilities.latent in ("point_mass", "none") and cfg.estimator.k > 1:
         raise ConfigError(f"{type(model).__name__} has a {model.capabilities.latent} latent, so "
                           f"its log-weights do not vary between samples: use --k 1")
