@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Independent, Normal
+from torch.distributions import Independent, MultivariateNormal, Normal
 
 from vaelab.errors import ConfigError
 
@@ -90,3 +90,46 @@ class AffineGaussian(nn.Module):
     def forward(self, h: torch.Tensor) -> Normal:
         mu = self.linear(h)
         return Normal(mu, self.std.expand_as(mu), validate_args=False)
+
+
+def scale_tril(diag_raw: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
+    """A Cholesky factor ``[..., d, d]``: softplus(diag_raw) + 1e-4 on the diagonal, ``lower``
+    ``[..., d(d-1)/2]`` below it (row by row) — the lecture's Sigma^(1/2)."""
+    d = diag_raw.shape[-1]
+    rows, cols = torch.tril_indices(d, d, -1, device=diag_raw.device)
+    off = diag_raw.new_zeros(*lower.shape[:-1], d, d)
+    off[..., rows, cols] = lower  # differentiable: autograd records the index assignment
+    return off + torch.diag_embed(F.softplus(diag_raw) + MIN_STD)
+
+
+class FullGaussianLayer(nn.Module):
+    """h -> N(mu(h), L(h) L(h)^T) over ``out_dim``: a full-covariance Gaussian whose Cholesky
+    factor the network outputs (z = mu + L eps)."""
+
+    def __init__(self, in_dim: int, hidden: list[int], out_dim: int,
+                 activation: str = "tanh") -> None:
+        super().__init__()
+        self.d = out_dim
+        self.net = mlp(in_dim, hidden, 2 * out_dim + out_dim * (out_dim - 1) // 2, activation)
+
+    def forward(self, h: torch.Tensor) -> MultivariateNormal:
+        out = self.net(h)
+        loc, raw, lower = out.split([self.d, self.d, self.d * (self.d - 1) // 2], -1)
+        return MultivariateNormal(loc, scale_tril=scale_tril(raw, lower), validate_args=False)
+
+
+class AffineFullGaussian(AffineGaussian):
+    """h -> N(A h + c, L L^T) with a constant learned Cholesky factor L."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__(in_dim, out_dim)
+        self.lower = nn.Parameter(torch.zeros(out_dim * (out_dim - 1) // 2))
+
+    @property
+    def tril(self) -> torch.Tensor:
+        return scale_tril(self.raw_std, self.lower)
+
+    def forward(self, h: torch.Tensor) -> MultivariateNormal:
+        mu = self.linear(h)
+        return MultivariateNormal(mu, scale_tril=self.tril.expand(*mu.shape, mu.shape[-1]),
+                                  validate_args=False)

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
+from vaelab.errors import ConfigError
 from vaelab.models.base import Capabilities, Model
-from vaelab.models.layers import MIN_STD, AffineGaussian, StandardNormal, inverse_softplus
+from vaelab.models.layers import (
+    MIN_STD,
+    AffineFullGaussian,
+    AffineGaussian,
+    StandardNormal,
+    inverse_softplus,
+)
 from vaelab.models.registry import MODELS
 from vaelab.registry import option
 
@@ -24,6 +31,9 @@ class LinearGaussianConfig:
     x_shape: tuple = option((6,), "shape of one example (a vector of D values)", cli=False)
     likelihood: str = option("gaussian", "observation model (always Gaussian)", cli=False)
     latent: int = option(3, "latent dimensions d")
+    posterior: str = option("diagonal", "the encoder's Gaussian family: diagonal (mean field) or "
+                            "full covariance (a Cholesky factor, the lecture's Sigma^(1/2))",
+                            choices=("diagonal", "full"))
 
     def __post_init__(self) -> None:
         self.x_shape = tuple(int(s) for s in self.x_shape)
@@ -33,20 +43,23 @@ class LinearGaussianConfig:
                  help="factor analysis with a linear Gaussian encoder: exact log p(x), exact "
                       "posterior (flat vectors, Gaussian likelihood)")
 class LinearGaussianVAE(Model):
-    def __init__(self, x_dim: int | LinearGaussianConfig = 6, z_dim: int = 3) -> None:
+    def __init__(self, x_dim: int | LinearGaussianConfig = 6, z_dim: int = 3,
+                 posterior: str = "diagonal") -> None:
         if isinstance(x_dim, LinearGaussianConfig):
-            x_dim, z_dim = math.prod(x_dim.x_shape), x_dim.latent
-        self.config = LinearGaussianConfig((x_dim,), latent=z_dim)
+            x_dim, z_dim, posterior = math.prod(x_dim.x_shape), x_dim.latent, x_dim.posterior
+        self.config = LinearGaussianConfig((x_dim,), latent=z_dim, posterior=posterior)
+        full = posterior == "full"
         super().__init__((x_dim,), z_dim, Capabilities(
-            gaussian_posterior=True, standard_normal_prior=True, analytic_kl=True,
+            gaussian_posterior=not full, standard_normal_prior=True, analytic_kl=not full,
             simulates_data=True))
-        self.encoder = AffineGaussian(x_dim, z_dim)
+        self.encoder = AffineFullGaussian(x_dim, z_dim) if full else AffineGaussian(x_dim, z_dim)
         self.decoder = AffineGaussian(z_dim, x_dim)
         self.standard_normal = StandardNormal(z_dim)
 
     # ---- the protocol -----------------------------------------------------------------------
-    def posterior(self, x: torch.Tensor) -> Independent:
-        return Independent(self.encoder(x), 1, validate_args=False)
+    def posterior(self, x: torch.Tensor) -> Independent | MultivariateNormal:
+        q = self.encoder(x)
+        return q if isinstance(q, MultivariateNormal) else Independent(q, 1, validate_args=False)
 
     @property
     def prior(self) -> Independent:
@@ -100,12 +113,16 @@ class LinearGaussianVAE(Model):
     def closed_form_elbo(self, x: torch.Tensor) -> torch.Tensor:
         """E_q[log p(x|z)] - KL(q(z|x) || p(z)) exactly, ``[B]``; differentiable in all params."""
         q = self.encoder(x)
-        mu, var = q.loc, q.scale ** 2
-        psi = self.psi
+        psi, mu = self.psi, q.loc
         resid = x - (mu @ self.W.T + self.b)
-        trace = var @ (self.W ** 2).T  # diag(W diag(var) W^T), [B, D]
+        if isinstance(q, MultivariateNormal):  # diag(W Sigma W^T), [B, D]
+            trace = torch.einsum("ij,bjk,ik->bi", self.W, q.covariance_matrix, self.W)
+            eye = torch.eye(mu.shape[-1], dtype=mu.dtype, device=mu.device)
+            kl = kl_divergence(q, MultivariateNormal(torch.zeros_like(mu), eye))
+        else:
+            trace = q.scale ** 2 @ (self.W ** 2).T
+            kl = kl_divergence(q, Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(-1)
         rec = -0.5 * (torch.log(2 * math.pi * psi) + (resid ** 2 + trace) / psi).sum(-1)
-        kl = kl_divergence(q, Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(-1)
         return rec - kl
 
     @torch.no_grad()
@@ -118,6 +135,18 @@ class LinearGaussianVAE(Model):
         self.encoder.linear.weight.copy_(A)
         self.encoder.linear.bias.copy_(-A @ self.b)
         self.encoder.raw_std.copy_(inverse_softplus(S.diagonal().sqrt() - MIN_STD))
+
+    @torch.no_grad()
+    def set_q_to_exact_posterior(self) -> None:
+        """A full-covariance q set to p(z|x) itself: mean S W^T Psi^-1 (x - b), factor chol(S)."""
+        if self.config.posterior != "full":
+            raise ConfigError("the exact posterior has a full covariance: build the model with "
+                              "posterior='full'")
+        self.set_q_to_posterior_diagonal()
+        L = torch.linalg.cholesky(self.posterior_covariance())
+        rows, cols = torch.tril_indices(len(L), len(L), -1)
+        self.encoder.raw_std.copy_(inverse_softplus(L.diagonal() - MIN_STD))
+        self.encoder.lower.copy_(L[rows, cols])
 
     @torch.no_grad()
     def set_q_overdispersed(self, widen: float = 1.2, shift: float = 0.3) -> None:

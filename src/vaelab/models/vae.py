@@ -13,12 +13,18 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Independent
+from torch.distributions import Independent, MultivariateNormal
 
 from vaelab.distributions import GaussianChain
 from vaelab.errors import ConfigError
 from vaelab.models.base import Capabilities, Model
-from vaelab.models.layers import ACTIVATIONS, GaussianLayer, StandardNormal, mlp
+from vaelab.models.layers import (
+    ACTIVATIONS,
+    FullGaussianLayer,
+    GaussianLayer,
+    StandardNormal,
+    mlp,
+)
 from vaelab.models.likelihoods import LIKELIHOODS, get_likelihood
 from vaelab.models.registry import MODELS
 from vaelab.registry import option
@@ -36,6 +42,9 @@ class VAEConfig:
     hidden: int = option(0, "units in every deterministic layer (0: Burda et al.'s sizes)")
     latent: int = option(0, "units in the top stochastic layer (0: Burda et al.'s 50)")
     activation: str = option("tanh", "nonlinearity of the MLPs", tuple(ACTIVATIONS))
+    posterior: str = option("diagonal", "the encoder's Gaussian family: diagonal (mean field) or "
+                            "full covariance (a Cholesky factor, the lecture's Sigma^(1/2))",
+                            choices=("diagonal", "full"))
 
     def __post_init__(self) -> None:
         self.x_shape = tuple(int(s) for s in self.x_shape)
@@ -44,6 +53,11 @@ class VAEConfig:
         if self.hidden < 0 or self.latent < 0:
             raise ConfigError("--hidden and --latent must be >= 0 (0: Burda et al.'s sizes)")
         get_likelihood(self.likelihood)
+        if self.posterior not in ("diagonal", "full"):
+            raise ConfigError(f"--posterior must be diagonal or full, not {self.posterior!r}")
+        if self.posterior == "full" and self.layers != 1:
+            raise ConfigError("--posterior full is for one stochastic layer (a hierarchy's "
+                              "posterior is a chain of diagonal Gaussians)")
 
     def architecture(self) -> tuple[list[int], list[list[int]]]:
         """Latent sizes per stochastic layer and the hidden sizes between layers."""
@@ -64,13 +78,14 @@ class VAE(Model):
         c = self.config = config or VAEConfig()
         latent, hidden = c.architecture()
         lik = get_likelihood(c.likelihood)
-        one = len(latent) == 1
+        one, full = len(latent) == 1, c.posterior == "full"
         super().__init__(c.x_shape, latent, Capabilities(
-            gaussian_posterior=True, standard_normal_prior=one, analytic_kl=one,
+            gaussian_posterior=not full, standard_normal_prior=one, analytic_kl=one and not full,
             discrete_data=lik.discrete, simulates_data=True))
         self.likelihood = lik
         dims = [math.prod(c.x_shape), *latent]
-        self.encoder = nn.ModuleList(GaussianLayer(dims[i], hidden[i], dims[i + 1], c.activation)
+        layer = FullGaussianLayer if full else GaussianLayer
+        self.encoder = nn.ModuleList(layer(dims[i], hidden[i], dims[i + 1], c.activation)
                                      for i in range(len(latent)))
         # decoder[0] maps z_1 -> parameters of p(x|z_1); decoder[i] maps z_{i+1} -> p(z_i|z_{i+1})
         dec: list[nn.Module] = [mlp(dims[1], hidden[0][::-1], lik.n_params * dims[0],
@@ -86,6 +101,8 @@ class VAE(Model):
 
     def posterior(self, x: torch.Tensor):
         first = self.encoder[0](x.flatten(1))
+        if isinstance(first, MultivariateNormal):
+            return first
         if self.n_layers == 1:
             return Independent(first, 1, validate_args=False)
         return GaussianChain(first, list(self.encoder[1:]), list(self.latent_sizes), "down")
