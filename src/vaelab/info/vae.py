@@ -56,12 +56,22 @@ def log_aggregate_posterior(z: torch.Tensor, loc: torch.Tensor, scale: torch.Ten
     return torch.cat(out)
 
 
-def mutual_information(loc: torch.Tensor, scale: torch.Tensor, samples: int = 1) -> dict:
-    """I(z; x) three ways from the posterior parameters of N data points (``[N, d]`` each)."""
+def mutual_information(loc: torch.Tensor, scale: torch.Tensor, samples: int = 1,
+                       log_prior=None) -> dict:
+    """I(z; x) three ways from the posterior parameters of N data points (``[N, d]`` each).
+    ``log_prior(z [N, d]) -> [N]`` is the model's log p(z) (default N(0, I), where the KL per
+    example is in closed form; otherwise it is estimated from the same draws)."""
     q = Normal(loc.double(), scale.double())
     h_cond = q.entropy().sum(-1)  # H(q(z|x_i)), closed form, [N]
-    prior = Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale))
-    kl_i = kl_divergence(q, prior).sum(-1)  # [N]
+    if log_prior is None:
+        prior = Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale))
+        kl_i = kl_divergence(q, prior).sum(-1)  # [N]
+
+        def log_prior(z):
+            return prior.log_prob(z).sum(-1)
+    else:  # E_q[log q - log p] per example, from `samples` draws
+        zs = q.sample((max(samples, 16),))
+        kl_i = (q.log_prob(zs).sum(-1) - log_prior(zs).double()).mean(0)
     v1, v2, v3, kagg, hz, up = [], [], [], [], [], []
     for _ in range(samples):
         z = q.sample()
@@ -69,7 +79,7 @@ def mutual_information(loc: torch.Tensor, scale: torch.Tensor, samples: int = 1)
         log_qz_loo = log_aggregate_posterior(z, q.loc, q.scale, exclude_self=True)
         log_qzx = q.log_prob(z).sum(-1)
         up.append(log_qzx - log_qz_loo)
-        log_pz = prior.log_prob(z).sum(-1)
+        log_pz = log_prior(z).double()
         hz.append(-log_qz)
         v1.append(-log_qz - h_cond)
         v2.append(log_qzx - log_qz)
@@ -134,14 +144,21 @@ def per_dimension_kl(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 def vae_information(model: Model, data: torch.Tensor, n: int = 2000,
                     samples: int = 4) -> dict:
     """All diagnostics for ``n`` data points: I(z;x) three ways, KL(q(z)||p(z)), per-dimension
-    KL, active units, rate and distortion. Needs a diagonal Gaussian q(z_1|x); KL terms against
-    the prior are exact for an N(0, I) prior and labelled ``_layer1_prior_n01`` otherwise."""
+    KL, active units, rate and distortion. Needs a diagonal Gaussian q(z_1|x). KL terms are
+    against the model's prior for one stochastic layer (learned mixtures and VampPriors
+    included); for a hierarchy, p(z_1) has no closed form and they are against N(0, I),
+    labelled ``_layer1_prior_n01``."""
     if not model.capabilities.gaussian_posterior:
         raise ConfigError(f"the information diagnostics need a diagonal Gaussian posterior; "
                           f"{type(model).__name__} does not declare one")
     x = data[:n]
     loc, scale = encoder_params(model, x)
-    mi = mutual_information(loc, scale, samples)
+    one_layer = len(model.latent_sizes) == 1
+    log_prior = None
+    if one_layer and not model.capabilities.standard_normal_prior:  # the model's own p(z)
+        def log_prior(z):
+            return model.prior.log_prob(z.to(loc.dtype))
+    mi = mutual_information(loc, scale, samples, log_prior)
     means = posterior_means(model, x)
     units = [active_units(m) for m in means]
     out = {k: (v.to_dict() if isinstance(v, Estimate) else v) for k, v in mi.items()}
@@ -153,7 +170,7 @@ def vae_information(model: Model, data: torch.Tensor, n: int = 2000,
         **{k: (v.to_dict() if isinstance(v, Estimate) else v)
            for k, v in rate_distortion(model, x).items()},
     })
-    if not model.capabilities.standard_normal_prior:
+    if not one_layer and not model.capabilities.standard_normal_prior:
         for k in ("mi_elbo_surgery", "kl_aggregate_prior", "average_kl"):
             out[k + "_layer1_prior_n01"] = out.pop(k)  # p(z_1) is not N(0, I) there
     return out

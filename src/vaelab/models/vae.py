@@ -26,6 +26,7 @@ from vaelab.models.layers import (
     mlp,
 )
 from vaelab.models.likelihoods import LIKELIHOODS, get_likelihood
+from vaelab.models.priors import PRIORS, MixtureOfGaussiansPrior, VampPrior
 from vaelab.models.registry import MODELS
 from vaelab.registry import option
 
@@ -45,6 +46,10 @@ class VAEConfig:
     posterior: str = option("diagonal", "the encoder's Gaussian family: diagonal (mean field) or "
                             "full covariance (a Cholesky factor, the lecture's Sigma^(1/2))",
                             choices=("diagonal", "full"))
+    prior: str = option("standard", "p(z): standard (N(0, I)), mog (a learned mixture of "
+                        "Gaussians) or vamp (the VampPrior, Tomczak & Welling 2018)",
+                        choices=PRIORS)
+    components: int = option(500, "mixture components (mog) or pseudo-inputs (vamp)")
 
     def __post_init__(self) -> None:
         self.x_shape = tuple(int(s) for s in self.x_shape)
@@ -55,6 +60,12 @@ class VAEConfig:
         get_likelihood(self.likelihood)
         if self.posterior not in ("diagonal", "full"):
             raise ConfigError(f"--posterior must be diagonal or full, not {self.posterior!r}")
+        if self.prior not in PRIORS or self.components < 1:
+            raise ConfigError(f"--prior must be one of {', '.join(PRIORS)} and --components "
+                              ">= 1")
+        if self.prior != "standard" and (self.layers != 1 or self.posterior != "diagonal"):
+            raise ConfigError("--prior mog|vamp is for one stochastic layer with a diagonal "
+                              "posterior")
         if self.posterior == "full" and self.layers != 1:
             raise ConfigError("--posterior full is for one stochastic layer (a hierarchy's "
                               "posterior is a chain of diagonal Gaussians)")
@@ -79,8 +90,10 @@ class VAE(Model):
         latent, hidden = c.architecture()
         lik = get_likelihood(c.likelihood)
         one, full = len(latent) == 1, c.posterior == "full"
+        standard = one and c.prior == "standard"
         super().__init__(c.x_shape, latent, Capabilities(
-            gaussian_posterior=not full, standard_normal_prior=one, analytic_kl=one and not full,
+            gaussian_posterior=not full, standard_normal_prior=standard,
+            analytic_kl=standard and not full,
             discrete_data=lik.discrete, simulates_data=True))
         self.likelihood = lik
         dims = [math.prod(c.x_shape), *latent]
@@ -94,6 +107,9 @@ class VAE(Model):
                 for i in range(1, len(latent))]
         self.decoder = nn.ModuleList(dec)
         self.standard_normal = StandardNormal(latent[-1])  # p(z_L)
+        self.learned_prior = (MixtureOfGaussiansPrior(latent[0], c.components) if c.prior == "mog"
+                              else VampPrior(c.x_shape, c.components) if c.prior == "vamp"
+                              else None)
 
     @property
     def n_layers(self) -> int:
@@ -109,6 +125,10 @@ class VAE(Model):
 
     @property
     def prior(self):
+        if isinstance(self.learned_prior, VampPrior):
+            return self.learned_prior(self.encoder[0])
+        if self.learned_prior is not None:
+            return self.learned_prior()
         top = self.standard_normal()
         if self.n_layers == 1:
             return top
@@ -136,3 +156,5 @@ class VAE(Model):
         last = self.decoder[0][-1].bias
         bias = self.likelihood.output_bias(mean_x.to(last).reshape(self.x_shape))
         last.copy_(bias.flatten())
+        if isinstance(self.learned_prior, VampPrior):
+            self.learned_prior.init_from_data(mean_x.reshape(self.x_shape))
