@@ -12,7 +12,12 @@ from vaelab.objectives import make_objective
 VARIANTS = [("reparam", "none", "elbo"), ("reparam", "none", "iwae"), ("stl", "none", "elbo"),
             ("stl", "none", "iwae"), ("dreg", "none", "iwae"),
             ("score_function", "none", "elbo"), ("score_function", "mean", "iwae"),
-            ("score_function", "nvil", "elbo"), ("score_function", "vimco", "iwae")]
+            ("score_function", "nvil", "elbo"), ("score_function", "vimco", "iwae"),
+            ("rws", "none", "iwae"), ("reparam", "none", "piwae")]
+DISCRETE = [("sbn", "score_function", "vimco", "iwae"), ("sbn", "gumbel", "none", "elbo"),
+            ("sbn", "straight_through", "none", "iwae"), ("sbn", "rws", "none", "iwae"),
+            ("categorical", "rebar", "none", "elbo"), ("categorical", "rebar", "none", "iwae"),
+            ("categorical", "gumbel", "none", "iwae")]
 
 
 def _grads(value, params):
@@ -21,8 +26,9 @@ def _grads(value, params):
                 params)]
 
 
-@pytest.mark.parametrize("case", ["linear_gaussian", "vae-2layers", "user"])
-@pytest.mark.parametrize("name,baseline,objective", VARIANTS)
+@pytest.mark.parametrize("case,name,baseline,objective",
+                         [(c, *v) for c in ("linear_gaussian", "vae-2layers", "user")
+                          for v in VARIANTS] + DISCRETE)
 def test_surrogate_routes_the_terms_gradients(case, name, baseline, objective):
     m, x = make(case)
     opts = {"baseline": baseline} if name == "score_function" else {}

@@ -13,6 +13,7 @@ from vaelab.estimators.relaxed import (
     StraightThrough,
 )
 from vaelab.estimators.score_function import ScoreFunction, ScoreFunctionConfig
+from vaelab.estimators.wake_sleep import ReweightedWakeSleep
 from vaelab.registry import build_config
 
 
@@ -26,6 +27,6 @@ def make_estimator(name: str, K: int = 1, x_dim: int | None = None, **options) -
 
 __all__ = ["BASELINES", "ESTIMATORS", "NVIL", "REBAR", "STL", "Baseline", "ConfigError", "DReG",
            "Estimator", "EstimatorOutput", "GumbelSoftmax", "LeaveOneOut", "REBARConfig",
-           "RelaxedConfig",
+           "RelaxedConfig", "ReweightedWakeSleep",
            "Reparam", "RunningMean", "ScoreFunction", "ScoreFunctionConfig", "StraightThrough",
            "Terms", "make_estimator", "score"]

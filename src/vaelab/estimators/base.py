@@ -94,6 +94,7 @@ class Estimator(nn.Module):
 
     name = "base"
     pathwise = False           # the gradient goes through z: useless for a discrete z
+    splits_gradients = False   # gives theta the objective and phi its inference bound (PIWAE)
     needs_rsample = False      # draws must carry a path to phi (q.rsample)
     needs_stochastic_q = False  # meaningless for a point-mass posterior
 
@@ -113,6 +114,9 @@ class Estimator(nn.Module):
         if self.needs_rsample and latent != "continuous":
             raise ConfigError(f"the {self.name} estimator needs a reparameterizable latent; "
                               f"{type(model).__name__} has a {latent} latent: use reparam")
+        if objective.split_gradients and not self.splits_gradients:
+            raise ConfigError(f"--objective {objective.name} trains the decoder and the encoder "
+                              f"on different bounds: use --estimator reparam, not {self.name}")
         if self.needs_stochastic_q and latent not in ("continuous", "discrete"):
             raise ConfigError(f"the {self.name} estimator needs a stochastic posterior; "
                               f"{type(model).__name__} has a {latent} latent: use reparam")

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 import torch
 
 from vaelab.errors import ConfigError
-from vaelab.estimators.base import ESTIMATORS, Estimator, EstimatorOutput, Terms, score
+from vaelab.estimators.base import (
+    ESTIMATORS,
+    Estimator,
+    EstimatorOutput,
+    Terms,
+    log_joint_constant_theta,
+    score,
+)
 from vaelab.models.base import Model
 from vaelab.objectives.base import Objective
 from vaelab.objectives.bounds import iwae_bound, normalized_weights
@@ -25,13 +32,23 @@ class Reparam(Estimator):
 
     name = "reparam"
     pathwise = True
+    splits_gradients = True
 
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
         q = model.posterior(x)
         z = q.rsample((self.K,)) if q.has_rsample else q.sample((self.K,))
         s = score(model, x, z, q)
         obj = objective(s)
-        return Terms(objective.bound(s.log_w).detach(), obj, obj, s, self._aux(model, s))
+        bound = objective.bound(s.log_w).detach()
+        if objective.inference_bound(s.log_w) is None:
+            return Terms(bound, obj, obj, s, self._aux(model, s))
+        # two bounds (PIWAE): theta sees the objective at the draws held fixed, phi the
+        # inference bound with theta held constant, so the summed surrogate routes each
+        zd = z.detach()
+        model_term = objective.bound(model.log_joint(x, zd) - q.log_prob(zd).detach())
+        inference = objective.inference_bound(log_joint_constant_theta(model, x, z)
+                                              - q.log_prob(z))
+        return Terms(bound, model_term, inference, s, self._aux(model, s))
 
 
 @ESTIMATORS.register("stl", NoOptions, help="sticking the landing (Roeder et al. 2017): "

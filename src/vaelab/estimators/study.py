@@ -16,7 +16,7 @@ VARIANTS = [("reparam", "none"), ("stl", "none"), ("dreg", "none"), ("score_func
 # for discrete latents: the likelihood-ratio family and the relaxations (biased)
 DISCRETE_VARIANTS = [("score_function", "none"), ("score_function", "mean"),
                      ("score_function", "nvil"), ("score_function", "vimco"), ("rebar", "none"),
-                     ("gumbel", "none"), ("straight_through", "none")]
+                     ("rws", "none"), ("gumbel", "none"), ("straight_through", "none")]
 
 
 def gradient_study(model: Model, x: torch.Tensor, ks: list[int], repeats: int,

@@ -14,7 +14,7 @@ from vaelab.objectives.bounds import (
 )
 from vaelab.objectives.elbo_objective import ELBO, ELBOConfig, per_dimension_kl
 from vaelab.objectives.iwae_objective import IWAE, IWAEConfig
-from vaelab.objectives.multi_sample import CIWAE, MIWAE, Renyi
+from vaelab.objectives.multi_sample import CIWAE, MIWAE, PIWAE, Renyi
 from vaelab.objectives.samples import Samples
 
 
@@ -26,7 +26,7 @@ def make_objective(name: str, **options) -> Objective:
     return entry.target(build_config(entry.config, options, f"objective {name}"))
 
 
-__all__ = ["CIWAE", "ELBO", "IWAE", "MIWAE", "OBJECTIVES", "ELBOConfig", "IWAEConfig",
+__all__ = ["CIWAE", "ELBO", "IWAE", "MIWAE", "OBJECTIVES", "PIWAE", "ELBOConfig", "IWAEConfig",
            "Objective", "Renyi", "Samples", "ciwae_bound", "effective_sample_size", "elbo",
            "elbo_analytic_kl", "grouped_iwae_bound", "iwae_bound", "make_objective",
            "miwae_bound", "normalized_weights", "per_dimension_kl", "renyi_bound"]

@@ -24,6 +24,7 @@ class Objective(ABC):
 
     name: str = ""
     log_w_only: bool = True
+    split_gradients: bool = False  # ``inference_bound`` differs from the objective (PIWAE)
 
     @abstractmethod
     def __call__(self, s: Samples) -> torch.Tensor:
@@ -32,6 +33,11 @@ class Objective(ABC):
     @abstractmethod
     def bound(self, log_w: torch.Tensor) -> torch.Tensor:
         """The bound on log p(x) this objective trains, from log-weights ``[K, B]`` -> ``[B]``."""
+
+    def inference_bound(self, log_w: torch.Tensor) -> torch.Tensor | None:
+        """The bound whose phi-gradient trains the encoder when it is not the objective itself
+        (PIWAE: L_{MK} for the decoder, MIWAE(M, K) for the encoder); None: the same."""
+        return None
 
     def check_samples(self, K: int) -> None:  # noqa: B027 - optional, most accept any K
         """Raise a ConfigError if this objective cannot use K draws per example."""

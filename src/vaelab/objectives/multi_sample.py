@@ -11,7 +11,7 @@ import torch
 
 from vaelab.errors import ConfigError
 from vaelab.objectives.base import OBJECTIVES, Objective
-from vaelab.objectives.bounds import ciwae_bound, miwae_bound, renyi_bound
+from vaelab.objectives.bounds import ciwae_bound, iwae_bound, miwae_bound, renyi_bound
 from vaelab.objectives.samples import Samples
 from vaelab.registry import option
 
@@ -95,3 +95,39 @@ class CIWAE(Objective):
 
     def bound(self, log_w: torch.Tensor) -> torch.Tensor:
         return ciwae_bound(log_w, self.config.elbo_weight)
+
+
+@dataclass(frozen=True)
+class PIWAEConfig:
+    groups: int = option(1, "MIWAE: M independent groups of the --k draws (--k must be a "
+                         "multiple of M); each group gives one L_{k/M}")
+
+    def __post_init__(self) -> None:
+        MIWAEConfig(self.groups)
+
+
+@OBJECTIVES.register("piwae", PIWAEConfig, help="PIWAE (Rainforth et al. 2018): the decoder "
+                     "trains on L_K, the encoder on MIWAE(M, K/M) from the same draws "
+                     "(--estimator reparam)")
+class PIWAE(Objective):
+    """theta follows grad L_K, phi follows grad MIWAE(M, K/M), on the same K draws: the decoder
+    keeps the tight bound, the encoder a better gradient signal-to-noise ratio."""
+
+    name = "piwae"
+    split_gradients = True
+
+    def __init__(self, config: PIWAEConfig | None = None) -> None:
+        self.config = config or PIWAEConfig()
+
+    def check_samples(self, K: int) -> None:
+        MIWAE(MIWAEConfig(self.config.groups)).check_samples(K)
+
+    def __call__(self, s: Samples) -> torch.Tensor:
+        return iwae_bound(s.log_w)
+
+    def bound(self, log_w: torch.Tensor) -> torch.Tensor:
+        return iwae_bound(log_w)
+
+    def inference_bound(self, log_w: torch.Tensor) -> torch.Tensor:
+        self.check_samples(log_w.shape[0])
+        return miwae_bound(log_w, self.config.groups)
