@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
@@ -103,7 +103,6 @@ class AISResult:
     step_size: torch.Tensor
     config: AISConfig
     seconds: float = 0.0
-    trace: list[float] = field(default_factory=list)
 
 
 def _initial(model: Model, x: torch.Tensor, init: str):
@@ -146,7 +145,6 @@ def anneal(model: Model, x: torch.Tensor, config: AISConfig, z0: torch.Tensor | 
         step = torch.full((B,), config.step_size, device=x.device)
         log_w = torch.zeros(C, B, dtype=torch.float64, device=x.device)
         acc_sum = torch.zeros(B, dtype=torch.float64, device=x.device)
-        trace = []
         bar = tqdm(range(1, len(betas)), desc="AIS" if z0 is None else "reverse AIS",
                    unit="step", mininterval=1, leave=False, disable=None if progress else True)
         for t in bar:
@@ -156,7 +154,6 @@ def anneal(model: Model, x: torch.Tensor, config: AISConfig, z0: torch.Tensor | 
             point, accept = hmc_step(parts, point, w, step, config.leapfrog)
             step = adapt_step_size(step, accept, config.target_accept)
             acc_sum += accept.mean(0).double()
-            trace.append(float(accept.mean()))
         bar.close()
     if not torch.isfinite(log_w).all():
         bad = int((~torch.isfinite(log_w)).any(0).sum())
@@ -164,7 +161,7 @@ def anneal(model: Model, x: torch.Tensor, config: AISConfig, z0: torch.Tensor | 
                                  "model's log p(x, z) is not finite along the path")
     estimate = log_mean_exp(log_w)
     return AISResult(-estimate if z0 is not None else estimate, mc_stderr(log_w), log_w,
-                     acc_sum / config.steps, step, config, time.perf_counter() - t0, trace)
+                     acc_sum / config.steps, step, config, time.perf_counter() - t0)
 
 
 @torch.no_grad()
