@@ -89,8 +89,16 @@ class BernoulliChain(StopGradient, Relaxable, Distribution):
         return torch.cat([layers[i] for i in range(len(self.sizes))], -1)
 
     def sample(self, sample_shape=()) -> torch.Tensor:
+        """Ancestral bits only (the score-function estimators' hot path: no relaxation)."""
         with torch.no_grad():
-            return self.relaxed_sample(tuple(sample_shape), 1.0)[1]
+            order = self._order()
+            h = torch.bernoulli(torch.sigmoid(self.first).expand(*sample_shape,
+                                                                  *self.first.shape))
+            layers = {order[0]: h}
+            for i, idx in enumerate(order[1:]):
+                h = torch.bernoulli(torch.sigmoid(self._logits(i, h)))
+                layers[idx] = h
+            return self._assemble(layers)
 
     def relaxed_sample(self, sample_shape, temperature):
         order = self._order()

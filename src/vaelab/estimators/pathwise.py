@@ -38,9 +38,9 @@ class Reparam(Estimator):
         q = model.posterior(x)
         z = q.rsample((self.K,)) if q.has_rsample else q.sample((self.K,))
         s = score(model, x, z, q)
-        obj = objective(s)
         bound = objective.bound(s.log_w).detach()
-        if objective.inference_bound(s.log_w) is None:
+        if not objective.split_gradients:
+            obj = objective(s)
             return Terms(bound, obj, obj, s, self._aux(model, s))
         # two bounds (PIWAE): theta sees the objective at the draws held fixed, phi the
         # inference bound with theta held constant, so the summed surrogate routes each
