@@ -1,5 +1,6 @@
 """Issue 16 at an equal (short) budget on static binarized MNIST: objectives (IWAE, MIWAE, CIWAE,
-PIWAE, Renyi, reweighted wake-sleep), posterior families (diagonal vs full covariance) and priors
+PIWAE, Renyi, reweighted wake-sleep), posterior families (diagonal, full covariance,
+inverse autoregressive flow) and priors
 (N(0, I) vs VampPrior), all 1-layer Burda-architecture VAEs with K = 8 draws per example, the
 same epochs, seed and learning rate; test NLL by IS with K = 5000 and the ELBO on the same random
 test images. Each run is a `vaelab train` + `vaelab eval` pair, so every row can be rerun alone.
@@ -27,6 +28,7 @@ CONFIGS = {
     "renyi (0.5)": ["--objective", "renyi", "--alpha", "0.5"],
     "rws": ["--objective", "iwae", "--estimator", "rws"],
     "iwae, full covariance": ["--objective", "iwae", "--posterior", "full"],
+    "iwae, IAF posterior (2 steps)": ["--objective", "iwae", "--posterior", "iaf"],
     "iwae, VampPrior (500)": ["--objective", "iwae", "--prior", "vamp", "--components", "500"],
     "elbo (k=1)": ["--objective", "elbo", "--k", "1"],
 }

@@ -27,7 +27,7 @@ def _grads(value, params):
 
 
 @pytest.mark.parametrize("case,name,baseline,objective",
-                         [(c, *v) for c in ("linear_gaussian", "vae-2layers", "user")
+                         [(c, *v) for c in ("linear_gaussian", "vae-2layers", "vae-iaf", "user")
                           for v in VARIANTS] + DISCRETE)
 def test_surrogate_routes_the_terms_gradients(case, name, baseline, objective):
     m, x = make(case)

@@ -47,6 +47,8 @@ CASES = {  # name: (model, options, x_shape, likelihood)
                 (1, 6, 6), "bernoulli"),
     "vae-full": ("vae", {"hidden": 16, "latent": 3, "posterior": "full"}, (1, 6, 6),
                  "bernoulli"),
+    "vae-iaf": ("vae", {"hidden": 16, "latent": 3, "posterior": "iaf"}, (1, 6, 6),
+                "bernoulli"),
     "sbn": ("sbn", {"units": 3, "bernoulli_layers": 2, "sbn_hidden": 4}, (1, 4, 4),
             "bernoulli"),
     "categorical": ("categorical", {"variables": 2, "categories": 3}, (1, 4, 4), "bernoulli"),

@@ -37,6 +37,9 @@ class LinearGaussianConfig:
 
     def __post_init__(self) -> None:
         self.x_shape = tuple(int(s) for s in self.x_shape)
+        if self.posterior not in ("diagonal", "full"):
+            raise ConfigError(f"--posterior of linear_gaussian must be diagonal or full (its "
+                              f"posteriors are Gaussian), not {self.posterior!r}")
 
 
 @MODELS.register("linear_gaussian", LinearGaussianConfig,

@@ -1,7 +1,8 @@
 """Gaussian VAEs with one or two stochastic layers on MLPs (Burda et al. 2015 architectures).
 
 p(z_L) p(z_{L-1}|z_L) ... p(x|z_1) with p(z_L) = N(0, I); q(z_1|x) q(z_2|z_1) ... each a
-diagonal Gaussian, sampled as z = mu + sigma * eps. The latent vector is [z_1, ..., z_L]. Any
+diagonal Gaussian, sampled as z = mu + sigma * eps (one layer: also a full-covariance Gaussian or
+an inverse autoregressive flow). The latent vector is [z_1, ..., z_L]. Any
 image shape and any likelihood of ``vaelab.models.likelihoods``; the objective (ELBO or L_K)
 is the estimator's business, not the model's.
 """
@@ -13,11 +14,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Independent, MultivariateNormal
+from torch.distributions import Independent, Normal
 
 from vaelab.distributions import GaussianChain
 from vaelab.errors import ConfigError
 from vaelab.models.base import Capabilities, Model
+from vaelab.models.iaf import IAFLayer
 from vaelab.models.layers import (
     ACTIVATIONS,
     FullGaussianLayer,
@@ -31,6 +33,7 @@ from vaelab.models.registry import MODELS
 from vaelab.registry import option
 
 # Burda et al. (2015), appendix: latent sizes, and hidden sizes per stochastic layer.
+POSTERIORS = ("diagonal", "full", "iaf")
 BURDA = {1: ([50], [[200, 200]]), 2: ([100, 50], [[200, 200], [100, 100]])}
 
 
@@ -43,9 +46,11 @@ class VAEConfig:
     hidden: int = option(0, "units in every deterministic layer (0: Burda et al.'s sizes)")
     latent: int = option(0, "units in the top stochastic layer (0: Burda et al.'s 50)")
     activation: str = option("tanh", "nonlinearity of the MLPs", tuple(ACTIVATIONS))
-    posterior: str = option("diagonal", "the encoder's Gaussian family: diagonal (mean field) or "
-                            "full covariance (a Cholesky factor, the lecture's Sigma^(1/2))",
-                            choices=("diagonal", "full"))
+    posterior: str = option("diagonal", "the encoder's family: diagonal (mean field), full "
+                            "covariance (a Cholesky factor, the lecture's Sigma^(1/2)) or iaf (an "
+                            "inverse autoregressive flow over a diagonal Gaussian)",
+                            choices=POSTERIORS)
+    flow_steps: int = option(2, "IAF steps (with --posterior iaf)")
     prior: str = option("standard", "p(z): standard (N(0, I)), mog (a learned mixture of "
                         "Gaussians) or vamp (the VampPrior, Tomczak & Welling 2018)",
                         choices=PRIORS)
@@ -58,17 +63,20 @@ class VAEConfig:
         if self.hidden < 0 or self.latent < 0:
             raise ConfigError("--hidden and --latent must be >= 0 (0: Burda et al.'s sizes)")
         get_likelihood(self.likelihood)
-        if self.posterior not in ("diagonal", "full"):
-            raise ConfigError(f"--posterior must be diagonal or full, not {self.posterior!r}")
+        if self.posterior not in POSTERIORS:
+            raise ConfigError(f"--posterior must be one of {', '.join(POSTERIORS)}, not "
+                              f"{self.posterior!r}")
+        if self.flow_steps < 1:
+            raise ConfigError(f"--flow-steps must be >= 1, not {self.flow_steps}")
         if self.prior not in PRIORS or self.components < 1:
             raise ConfigError(f"--prior must be one of {', '.join(PRIORS)} and --components "
                               ">= 1")
         if self.prior != "standard" and (self.layers != 1 or self.posterior != "diagonal"):
             raise ConfigError("--prior mog|vamp is for one stochastic layer with a diagonal "
                               "posterior")
-        if self.posterior == "full" and self.layers != 1:
-            raise ConfigError("--posterior full is for one stochastic layer (a hierarchy's "
-                              "posterior is a chain of diagonal Gaussians)")
+        if self.posterior != "diagonal" and self.layers != 1:
+            raise ConfigError(f"--posterior {self.posterior} is for one stochastic layer (a "
+                              "hierarchy's posterior is a chain of diagonal Gaussians)")
 
     def architecture(self) -> tuple[list[int], list[list[int]]]:
         """Latent sizes per stochastic layer and the hidden sizes between layers."""
@@ -89,17 +97,21 @@ class VAE(Model):
         c = self.config = config or VAEConfig()
         latent, hidden = c.architecture()
         lik = get_likelihood(c.likelihood)
-        one, full = len(latent) == 1, c.posterior == "full"
+        one, diagonal = len(latent) == 1, c.posterior == "diagonal"
         standard = one and c.prior == "standard"
         super().__init__(c.x_shape, latent, Capabilities(
-            gaussian_posterior=not full, standard_normal_prior=standard,
-            analytic_kl=standard and not full,
+            gaussian_posterior=diagonal, standard_normal_prior=standard,
+            analytic_kl=standard and diagonal,
             discrete_data=lik.discrete, simulates_data=True))
         self.likelihood = lik
         dims = [math.prod(c.x_shape), *latent]
-        layer = FullGaussianLayer if full else GaussianLayer
-        self.encoder = nn.ModuleList(layer(dims[i], hidden[i], dims[i + 1], c.activation)
-                                     for i in range(len(latent)))
+        if c.posterior == "iaf":
+            self.encoder = nn.ModuleList([IAFLayer(dims[0], hidden[0], dims[1], c.activation,
+                                                   c.flow_steps)])
+        else:
+            layer = GaussianLayer if diagonal else FullGaussianLayer
+            self.encoder = nn.ModuleList(layer(dims[i], hidden[i], dims[i + 1], c.activation)
+                                         for i in range(len(latent)))
         # decoder[0] maps z_1 -> parameters of p(x|z_1); decoder[i] maps z_{i+1} -> p(z_i|z_{i+1})
         dec: list[nn.Module] = [mlp(dims[1], hidden[0][::-1], lik.n_params * dims[0],
                                     c.activation)]
@@ -117,7 +129,7 @@ class VAE(Model):
 
     def posterior(self, x: torch.Tensor):
         first = self.encoder[0](x.flatten(1))
-        if isinstance(first, MultivariateNormal):
+        if not isinstance(first, Normal):  # full covariance, IAF: already over [D]
             return first
         if self.n_layers == 1:
             return Independent(first, 1, validate_args=False)

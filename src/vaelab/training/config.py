@@ -297,8 +297,11 @@ def option_catalogue() -> dict[str, Option]:
         for entry in reg.entries():
             for f in entry.options():
                 if f.name in cat and cat[f.name].component == section:
-                    old = cat[f.name]
-                    cat[f.name] = dataclasses.replace(old, owners=old.owners + (entry.name,))
+                    old, new = cat[f.name], f.metadata.get("choices")
+                    choices = (old.choices + tuple(c for c in new if c not in old.choices)
+                               if old.choices and new else old.choices)  # each owner validates
+                    cat[f.name] = dataclasses.replace(old, owners=old.owners + (entry.name,),
+                                                      choices=choices)
                 elif f.name in cat:
                     raise ValueError(f"option {f.name} of {section} {entry.name} clashes with "
                                      "another option")
