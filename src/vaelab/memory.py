@@ -82,14 +82,26 @@ def check_training_fits(model: Model, x: torch.Tensor, K: int, batch_size: int,
     return {"pair_bytes": per, "need_bytes": need, "available_bytes": have}
 
 
+# On the CPU a chunk's activations are kept under this: glibc serves allocations above its mmap
+# threshold (at most 32 MiB) by fresh mappings that it unmaps on free, so bigger temporaries are
+# page-faulted in again for every chunk; at 64 MiB of activations per chunk the largest single
+# tensor stays below that (K = 5000 evaluation 2x faster, BENCHMARKS.md section 10)
+CPU_CHUNK_BYTES = 64 << 20
+
+
 def eval_chunk(model: Model, x: torch.Tensor, device: torch.device, default: int) -> int:
     """(sample, example) pairs per evaluation pass: ``default`` or the model's own hint, halved
-    until a quarter of the free memory holds it. The chunk decides which random draw goes to
-    which example, so it changes only when memory forces it (in powers of two): the same
-    command gives the same numbers wherever the default fits. Raises if one pair cannot."""
+    (on the CPU) until its activations fit in ``CPU_CHUNK_BYTES`` and (everywhere) until a
+    quarter of the free memory holds it. The chunk decides which random draw goes to which
+    example, so it depends only on the model and the device type unless memory forces it (in
+    powers of two): the same command gives the same numbers wherever the default fits. Raises
+    if one pair cannot fit."""
     per = pair_bytes(model, x)
     have = available_bytes(device)
     chunk = min(default, model.eval_max_samples() or default)
+    if device.type == "cpu":
+        while chunk > 1 and chunk * per > CPU_CHUNK_BYTES:
+            chunk //= 2
     if have is not None:
         if per > 0.9 * have:
             raise ConfigError(f"one sample of one example needs about {_gib(per)} but {device} "

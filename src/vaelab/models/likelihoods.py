@@ -53,6 +53,22 @@ class LevelCategorical(Distribution):
         return self.cat.sample(sample_shape).to(self.cat.logits.dtype) / (LEVELS - 1)
 
 
+class BernoulliImage(Independent):
+    """Independent Bernoulli values over ``event_dims`` data dims. ``log_prob`` is
+    sum(x * logits) - sum(softplus(logits)) (= -BCE with logits), summed *before* anything is
+    negated: torch's Bernoulli negates a full ``[K, B, *x_shape]`` tensor, the largest cost of a
+    CPU evaluation pass (BENCHMARKS.md section 10)."""
+
+    def __init__(self, logits: torch.Tensor, event_dims: int) -> None:
+        super().__init__(Bernoulli(logits=logits, validate_args=False), event_dims,
+                         validate_args=False)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        logits = self.base_dist.logits
+        dims = tuple(range(-self.reinterpreted_batch_ndims, 0))
+        return (logits * value).sum(dims) - F.softplus(logits).sum(dims)
+
+
 @dataclass(frozen=True)
 class Likelihood:
     """An observation model; see the module docstring for the table."""
@@ -66,8 +82,8 @@ class Likelihood:
         """params ``[..., n_params, *x_shape]`` -> p(x | params) with ``event_dims`` data dims."""
         p = params.movedim(-event_dims - 1, -1)  # [..., *x_shape, n_params]
         if self.name == "bernoulli":
-            base = Bernoulli(logits=p[..., 0], validate_args=False)
-        elif self.name == "gaussian":
+            return BernoulliImage(p[..., 0], event_dims)
+        if self.name == "gaussian":
             base = Normal(p[..., 0], F.softplus(p[..., 1]) + MIN_STD, validate_args=False)
         elif self.name == "logistic":
             base = DiscretizedLogistic(p[..., 0], p[..., 1])
