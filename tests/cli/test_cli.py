@@ -206,6 +206,9 @@ def test_traverse_and_disentangle(tmp_path, capsys):
     assert main(["disentangle", str(run), "--json", "--points", "60", "--pairs", "8"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 0 <= out["mig"] <= 1 and 0 <= out["beta_vae_metric"] <= 1
+    for k in ("factor_vae_metric", "dci_disentanglement", "dci_completeness",
+              "dci_informativeness", "sap"):
+        assert 0 <= out[k] <= 1, k
     assert set(out["mig_per_factor"]) == {"shape", "scale", "rotation", "x", "y"}
     assert main(["disentangle", str(tmp_path / "nothing")]) == 2
 

@@ -347,8 +347,10 @@ def run_traverse(args: argparse.Namespace) -> int:
 def add_disentangle(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
     p.add_argument("--points", type=int, default=800,
-                   help="beta-VAE metric: classifier points (60%% train, 40%% test)")
-    p.add_argument("--pairs", type=int, default=64, help="beta-VAE metric: pairs per point")
+                   help="beta-VAE and FactorVAE metrics: classifier points (60%% train, 40%% "
+                   "test)")
+    p.add_argument("--pairs", type=int, default=64, help="beta-VAE metric: pairs per point; "
+                   "FactorVAE metric: samples per point")
     add_out(p)
 
 
@@ -357,7 +359,7 @@ def run_disentangle(args: argparse.Namespace) -> int:
     import torch
 
     from vaelab.data import shapes as S
-    from vaelab.eval.disentanglement import beta_vae_metric, mig
+    from vaelab.eval.disentanglement import beta_vae_metric, dci, factor_vae_metric, mig, sap
 
     _positive(args, "points", "pairs")
     if args.points < 10:
@@ -376,7 +378,9 @@ def run_disentangle(args: argparse.Namespace) -> int:
         return torch.cat([run.model.posterior(x[i:i + 1000].to(run.device)).mean.cpu()
                           for i in range(0, len(x), 1000)]).double()
 
-    m = mig(encode(run.split("test")), run.data.labels["test"])
+    codes, factors = encode(run.split("test")), run.data.labels["test"]
+    m = mig(codes, factors)
+    d, sp = dci(codes, factors, seed=args.seed), sap(codes, factors)
 
     def encode_factors(v: np.ndarray) -> torch.Tensor:
         imgs = S.render(*S.factor_values(v, sizes), size=run.model.x_shape[-1])
@@ -385,8 +389,13 @@ def run_disentangle(args: argparse.Namespace) -> int:
     n_train = int(0.6 * args.points)
     b = beta_vae_metric(encode_factors, sizes, n_train, args.points - n_train, args.pairs,
                         seed=args.seed)
+    fv = factor_vae_metric(encode_factors, sizes, n_train, args.points - n_train, args.pairs,
+                           seed=args.seed)
     out = {"mig": m["mig"], "mig_per_factor": dict(zip(S.FACTORS, m["per_factor"])),
-           "beta_vae_metric": b["accuracy"], "chance": b["chance"]}
+           "beta_vae_metric": b["accuracy"], "factor_vae_metric": fv["accuracy"],
+           "chance": b["chance"], "dci_disentanglement": d["disentanglement"],
+           "dci_completeness": d["completeness"], "dci_informativeness": d["informativeness"],
+           "sap": sp["sap"]}
     path = write_json(out_dir, "disentanglement.json", out)
     print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
     if not args.json:

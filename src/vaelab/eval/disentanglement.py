@@ -4,9 +4,16 @@ MIG (Chen et al. 2018): for each factor v_k, the gap between the two largest mut
 I(z_j; v_k) over code dimensions j, normalised by H(v_k), averaged over factors (z discretised
 into bins). beta-VAE metric (Higgins et al. 2017): fix one factor k in pairs of otherwise random
 samples, average abs(z(v1) - z(v2)) over a batch of pairs, and predict k from that vector with a
-linear classifier; the metric is its held-out accuracy. A linear classifier can undo a
-rotation of the code, so the beta-VAE metric barely penalises entangled-by-rotation codes (Kim &
-Mnih 2018); MIG does.
+linear classifier; the metric is its held-out accuracy. A linear classifier can undo a rotation
+of the code, so the beta-VAE metric barely penalises entangled-by-rotation codes (Kim & Mnih
+2018); MIG does. FactorVAE metric (Kim & Mnih 2018): with one factor fixed, the code dimension
+of least (normalised) variance votes for that factor; the metric is the held-out accuracy of
+the majority-vote classifier (it too scores 0.99 on a randomly rotated code in the tests: the
+least-variance dimension still votes consistently). DCI (Eastwood & Williams 2018): from the
+importance of each code dimension for predicting each factor, disentanglement (each dimension
+matters for one factor), completeness (each factor lives in one dimension) and
+informativeness. SAP (Kumar et al. 2018): per factor, the gap between the two code dimensions
+that predict it best alone. MIG, DCI and SAP all fall on a rotated code.
 """
 
 from __future__ import annotations
@@ -94,3 +101,98 @@ def beta_vae_metric(encode: Callable[[np.ndarray], torch.Tensor], factor_sizes: 
         test_acc = float((clf(X[n_train:]).argmax(1) == y[n_train:]).double().mean())
     return {"accuracy": test_acc, "train_accuracy": train_acc, "chance": 1 / F}
 
+
+
+def _standardize(a: torch.Tensor) -> torch.Tensor:
+    a = a.double()
+    return (a - a.mean(0)) / a.std(0).clamp_min(1e-12)
+
+
+def factor_vae_metric(encode: Callable[[np.ndarray], torch.Tensor],
+                      factor_sizes: tuple[int, ...], n_train: int = 500, n_test: int = 300,
+                      batch: int = 64, n_global: int = 2000, seed: int = 0) -> dict:
+    """Kim & Mnih (2018): accuracy in [0, 1] of the majority vote (chance 1/F).
+
+    Each code dimension is divided by its standard deviation over ``n_global`` random samples;
+    dimensions whose deviation is below 1e-3 of the largest are dead and never vote. A point
+    fixes a random factor k over ``batch`` samples and votes (argmin_j Var[z_j], k); each
+    dimension predicts the factor it voted for most often on the training points."""
+    rng = np.random.default_rng(seed)
+    F = len(factor_sizes)
+
+    def sample(n):
+        return np.stack([rng.integers(s, size=n) for s in factor_sizes], 1)
+
+    scale = encode(sample(n_global)).double().std(0)
+    alive = scale > 1e-3 * scale.max()
+    if not alive.any():
+        return {"accuracy": 1 / F, "train_accuracy": 1 / F, "chance": 1 / F, "active": 0}
+    votes = np.zeros((len(scale), F), dtype=np.int64)
+    points = []
+    for _ in range(n_train + n_test):
+        k = rng.integers(F)
+        v = sample(batch)
+        v[:, k] = rng.integers(factor_sizes[k])
+        var = (encode(v).double() / scale.clamp_min(1e-12)).var(0)
+        var[~alive] = float("inf")
+        points.append((int(var.argmin()), int(k)))
+    for j, k in points[:n_train]:
+        votes[j, k] += 1
+    predict = votes.argmax(1)
+
+    def accuracy(pts):
+        return float(np.mean([predict[j] == k for j, k in pts]))
+
+    return {"accuracy": accuracy(points[n_train:]), "train_accuracy": accuracy(points[:n_train]),
+            "chance": 1 / F, "active": int(alive.sum())}
+
+
+def _entropy_rows(p: torch.Tensor, base: int) -> torch.Tensor:
+    """Entropy of each row of ``p`` (rows sum to 1), in units of log ``base``."""
+    logp = torch.where(p > 0, p.log(), torch.zeros_like(p))
+    return -(p * logp).sum(-1) / np.log(base)
+
+
+def dci(codes: torch.Tensor, factors: torch.Tensor, ridge: float = 1e-3,
+        train_fraction: float = 0.8, seed: int = 0) -> dict:
+    """Eastwood & Williams (2018) with linear importances: for each factor a ridge regression on
+    the standardised codes; R[j, k] = abs(weight of dimension j for factor k).
+
+    disentanglement = sum_j rho_j (1 - H_F(R[j, :] / sum_k R[j, k])), rho_j = R[j].sum() / R.sum()
+    completeness    = mean_k (1 - H_d(R[:, k] / sum_j R[j, k]))
+    informativeness = mean held-out R^2 of the regressions (1: every factor predicted exactly)
+    All three in [0, 1]. A dead dimension gets no weight and changes nothing."""
+    z, v = _standardize(codes), _standardize(factors)
+    z = torch.nan_to_num(z) * (codes.double().std(0) > 1e-12)  # dead dimensions: zeros
+    n, d = z.shape
+    F = v.shape[1]
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    tr, te = perm[: int(train_fraction * n)], perm[int(train_fraction * n):]
+    A = z[tr].T @ z[tr] + ridge * len(tr) * torch.eye(d, dtype=torch.float64)
+    W = torch.linalg.solve(A, z[tr].T @ v[tr])  # [d, F]
+    resid = v[te] - z[te] @ W
+    r2 = 1 - resid.pow(2).mean(0) / v[te].var(0, unbiased=False).clamp_min(1e-12)
+    R = W.abs()
+    total = R.sum()
+    if total <= 0:
+        return {"disentanglement": 0.0, "completeness": 0.0,
+                "informativeness": float(r2.clamp(0, 1).mean()), "importance": R.tolist()}
+    rows = R.sum(1)
+    p_rows = R / rows.clamp_min(1e-300)[:, None]
+    disent = ((1 - _entropy_rows(p_rows, F)) * rows / total).sum() if F > 1 else torch.ones(())
+    p_cols = (R / R.sum(0).clamp_min(1e-300)).T
+    complete = (1 - _entropy_rows(p_cols, d)).mean() if d > 1 else torch.ones(())
+    return {"disentanglement": float(disent), "completeness": float(complete),
+            "informativeness": float(r2.clamp(0, 1).mean()), "importance": R.tolist()}
+
+
+def sap(codes: torch.Tensor, factors: torch.Tensor) -> dict:
+    """Kumar et al. (2018): S[j, k] = R^2 of predicting factor k from code dimension j alone (a
+    linear regression: the squared correlation); SAP = mean_k (largest - second largest of
+    S[:, k]), in [0, 1]. A dead dimension scores 0."""
+    z, v = _standardize(codes), _standardize(factors)
+    z = torch.nan_to_num(z) * (codes.double().std(0) > 1e-12)
+    S = ((z.T @ v) / len(z)).pow(2)  # [d, F] squared correlations
+    top = torch.topk(S, min(2, S.shape[0]), dim=0).values
+    gap = top[0] - top[1] if len(top) > 1 else top[0]
+    return {"sap": float(gap.mean()), "per_factor": gap.tolist(), "score_matrix": S.tolist()}
