@@ -294,6 +294,9 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"  I(z;x)  ELBO surgery         = {pm('mi_elbo_surgery')}   (lower bounds, at most "
           f"log n = {info['max_mi_log_n']:.2f})")
     print(f"  I(z;x)  leave-one-out upper bound = {pm('mi_upper')}")
+    if "mi_generative_lower" in info:
+        print(f"  I(z;x) under the model's joint p(z)p(x|z) >= H(z)+E[log q(z|x)] = "
+              f"{pm('mi_generative_lower')}   (Barber-Agakov: the encoder as variational q)")
     print(f"  KL(q(z)||p(z)) = {pm('kl_aggregate_prior')}   average KL (rate) = {pm('rate')}")
     print(f"  distortion -E[log p(x|z)] = {pm('distortion')}   ELBO = {info['elbo']:.3f}")
     print(f"  active units = {info['active_units']}  (per layer {info['active_units_per_layer']})")

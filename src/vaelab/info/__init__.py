@@ -3,6 +3,7 @@
 from vaelab.info import continuous, discrete
 from vaelab.info.continuous import Estimate
 from vaelab.info.vae import (
+    generative_mi_bound,
     log_aggregate_posterior,
     mutual_information,
     per_dimension_kl,
@@ -11,6 +12,6 @@ from vaelab.info.vae import (
     variational_mi_bound,
 )
 
-__all__ = ["Estimate", "continuous", "discrete", "log_aggregate_posterior",
+__all__ = ["Estimate", "continuous", "discrete", "generative_mi_bound", "log_aggregate_posterior",
            "mutual_information", "per_dimension_kl", "rate_distortion", "vae_information",
            "variational_mi_bound"]

@@ -274,6 +274,8 @@ class Section:
 
             rows = [["I(z;x) lower bound (InfoNCE, at most log n)", v("mi_kl_form")],
                     ["I(z;x) upper bound (leave one out)", v("mi_upper")],
+                    ["I(z;x) under the model's joint, lower bound (Barber-Agakov)",
+                     v("mi_generative_lower")],
                     ["log n", d.get("max_mi_log_n")], ["rate E KL(q(z|x)||p(z))", v("rate")],
                     ["KL(q(z)||p(z))", v("kl_aggregate_prior")], ["distortion", v("distortion")]]
             parts.append(f"<h3>Information ({info.name})</h3>" + _table(rows, ["nats", "value"]))
