@@ -115,8 +115,50 @@ def test_codebook_starts_on_encoder_outputs():
     vq.train()
     vq(z)
     flat = z.permute(0, 2, 3, 1).reshape(-1, 3)
-    assert (torch.cdist(vq.embed.detach(), flat).min(1).values < 0.1).all()
+    lo, hi = flat.min(0).values, flat.max(0).values
+    assert ((vq.embed >= lo - 0.1) & (vq.embed <= hi + 0.1)).all()  # within the data
     assert float(vq.perplexity) > 3  # no collapse onto one code at the start
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_kmeans_start_puts_one_code_on_each_cluster(seed):
+    """Four tight, well separated clusters and four codes: the k-means start (k-means++ seeds
+    and Lloyd steps) gives each cluster its own code at its centre, so all four are used
+    equally from the first batch (random picks would double up on a cluster 91% of the time)."""
+    torch.manual_seed(seed)
+    centres = torch.tensor([[0.0, 0], [20, 0], [0, 20], [20, 20]])
+    flat = (centres.repeat_interleave(16, 0) + 0.1 * torch.randn(64, 2))
+    vq = VectorQuantizer(4, 2)
+    vq.train()
+    vq(flat.reshape(1, 8, 8, 2).permute(0, 3, 1, 2))
+    dist = torch.cdist(centres, vq.embed.detach())
+    assert (dist.min(1).values < 0.2).all() and len(set(dist.argmin(1).tolist())) == 4
+    assert abs(float(vq.perplexity) - 4) < 1e-3
+
+
+def test_epoch_usage_is_over_the_epoch_not_the_batch():
+    """Perplexity and dead codes over every vector of the epoch: the same for batches of 2 or
+    of 16; then reset. A single batch's perplexity depends on the batch."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(16, 2, 2, 2, generator=g)
+    result = []
+    for batch in (2, 16):
+        vq = VectorQuantizer(8, 2, restart_threshold=0.0)
+        with torch.no_grad():
+            vq.embed.copy_(torch.randn(8, 2, generator=torch.Generator().manual_seed(1)) * 2)
+        vq.initialized.fill_(True)
+        vq.train()
+        with torch.no_grad():
+            for i in range(0, 16, batch):
+                vq(z[i:i + batch])
+        result.append((vq.epoch_usage(), float(vq.perplexity)))
+        assert float(vq.epoch_counts.sum()) == 0  # reset for the next epoch
+    (a, last_a), (b, last_b) = result
+    assert a == b and 1 < a["perplexity"] <= 8 and a["dead_codes"] >= 0
+    assert last_a != last_b  # what a per-batch figure would have logged
+    flat = z.permute(0, 2, 3, 1).reshape(-1, 2)
+    used = len(set(torch.cdist(flat, vq.embed.detach()).argmin(1).tolist()))
+    assert a["dead_codes"] == 8 - used
 
 
 @pytest.mark.parametrize("ema", [False, True])

@@ -1,5 +1,6 @@
 """Vector quantization (van den Oord et al. 2017): nearest-neighbour codes, straight-through
-gradient, codebook and commitment losses, EMA codebook updates and dead-code restarts.
+gradient, codebook and commitment losses, EMA codebook updates, dead-code restarts, a k-means
+start on the first batch, and codebook health (perplexity, dead codes) over whole epochs.
 
 Under torch.distributed the EMA statistics are all-reduced and restarts are broadcast from rank 0,
 so the codebook stays identical on every rank. The quantizer always runs in float32.
@@ -44,7 +45,9 @@ class VectorQuantizer(nn.Module):
             self.embed = nn.Parameter(init)
         self.register_buffer("usage", torch.ones(num_codes))  # EMA of per-batch code counts
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
-        self.register_buffer("perplexity", torch.zeros(()))
+        self.register_buffer("perplexity", torch.zeros(()))  # of the last batch
+        # code counts since the last ``epoch_usage()``: the epoch's usage, whatever the batch size
+        self.register_buffer("epoch_counts", torch.zeros(num_codes), persistent=False)
 
     def nearest(self, flat: torch.Tensor) -> torch.Tensor:
         """Index of the nearest code for each row of ``flat`` ``[N, D]`` (squared L2)."""
@@ -72,6 +75,7 @@ class VectorQuantizer(nn.Module):
                     if sums is not None:
                         dist.all_reduce(sums)
                 self._update(counts, sums, flat.detach())
+                self.epoch_counts.add_(counts)
             p = counts / counts.sum()
             self.perplexity.copy_(torch.exp(-(p * torch.log(p + 1e-10)).sum()))
             q = self.embed.float()[idx]
@@ -94,11 +98,39 @@ class VectorQuantizer(nn.Module):
         self.restart_dead(flat)
 
     @torch.no_grad()
-    def _init_from(self, flat: torch.Tensor) -> None:
-        """Data-dependent start: codes on random encoder outputs of the first batch (rank 0's,
-        broadcast), so no code starts far from the data (vector-quantize-pytorch does k-means)."""
-        pick = torch.randint(len(flat), (self.num_codes,), device=flat.device)
-        new = flat[pick] + 1e-3 * torch.randn(self.num_codes, self.dim, device=flat.device)
+    def epoch_usage(self, reset: bool = True) -> dict:
+        """Codebook health over every training vector since the last call: perplexity
+        exp(H(code frequencies)) (at most ``num_codes``; unlike a batch's, it does not depend on
+        the batch size) and the number of codes never chosen."""
+        n = self.epoch_counts.sum()
+        p = self.epoch_counts / n.clamp_min(1)
+        h = -(p * torch.log(p.clamp_min(1e-30))).sum()
+        out = {"perplexity": float(h.exp()) if n > 0 else float("nan"),
+               "dead_codes": int((self.epoch_counts == 0).sum()) if n > 0 else 0}
+        if reset:
+            self.epoch_counts.zero_()
+        return out
+
+    @torch.no_grad()
+    def _init_from(self, flat: torch.Tensor, iterations: int = 10) -> None:
+        """Data-dependent start: k-means on the encoder outputs of the first batch (rank 0's,
+        broadcast): k-means++ seeding (each new code drawn with probability proportional to the
+        squared distance to the nearest code so far), then ``iterations`` Lloyd steps; a code
+        left with no vector keeps its seed. Every code starts on the data, sharing it out."""
+        new = flat[torch.randint(len(flat), (1,), device=flat.device)]
+        d2 = ((flat - new) ** 2).sum(1)
+        for _ in range(self.num_codes - 1):
+            i = (torch.multinomial(d2 / d2.sum(), 1) if d2.sum() > 0 else
+                 torch.randint(len(flat), (1,), device=flat.device))
+            new = torch.cat([new, flat[i]])
+            d2 = torch.minimum(d2, ((flat - flat[i]) ** 2).sum(1))
+        for _ in range(iterations):
+            d = (flat ** 2).sum(1, keepdim=True) - 2 * flat @ new.T + (new ** 2).sum(1)[None]
+            onehot = nn.functional.one_hot(d.argmin(1), self.num_codes).to(flat.dtype)
+            size = onehot.sum(0)
+            means = (onehot.T @ flat) / size.clamp_min(1)[:, None]
+            new = torch.where(size[:, None] > 0, means, new)
+        new = new + 1e-3 * torch.randn(self.num_codes, self.dim, device=flat.device)
         if _distributed():
             dist.broadcast(new, 0)
         self.embed.data.copy_(new.to(self.embed.dtype))

@@ -197,7 +197,12 @@ class VQVAE(Model):
         return sum(lv.codebook + self.config.commitment * lv.commitment for lv in q.levels)
 
     def training_diagnostics(self) -> dict:
-        return {f"perplexity_{i}": float(q.perplexity) for i, q in enumerate(self.quantizers())}
+        """Per level i: the codebook's perplexity and dead codes over the epoch just trained."""
+        out = {}
+        for i, q in enumerate(self.quantizers()):
+            u = q.epoch_usage()
+            out[f"perplexity_{i}"], out[f"dead_codes_{i}"] = u["perplexity"], u["dead_codes"]
+        return out
 
     @torch.no_grad()
     def sample_from(self, prior, n: int, labels=None) -> torch.Tensor:
