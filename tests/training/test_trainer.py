@@ -193,3 +193,23 @@ def test_a_run_written_by_version_0_1_is_refused_with_the_fix(tmp_path):
         {"train": {"model": "iwae", "k": 5, "layers": 1}, "model": {"kind": "vae"}}))
     with pytest.raises(ConfigError, match="written by vaelab 0.1.*--model vae --objective iwae"):
         load_run(tmp_path)
+
+
+def test_auto_likelihood_takes_the_categorical_for_softmax_pixel_models(tmp_path):
+    """8-bit data defaults to the discretized logistic; models with 256-way softmax pixels
+    declare bernoulli|categorical, so `auto` gives them the categorical instead of an error,
+    and an explicit --likelihood logistic is still refused in one line."""
+    import numpy as np
+
+    from vaelab.models.registry import supported_likelihoods
+
+    assert supported_likelihoods("vqvae") == ("bernoulli", "categorical")
+    assert supported_likelihoods("vae") is not None and "logistic" in supported_likelihoods("vae")
+    imgs = np.random.default_rng(0).integers(0, 256, (60, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "grey.npz", x=imgs)
+    run = vaelab.train(out=tmp_path / "vq", model="vqvae", dataset=str(tmp_path / "grey.npz"),
+                       epochs=1, num_codes=8, code_dim=4, channels=8, eval_k=1, progress=False)
+    assert run.model.config.likelihood == "categorical"
+    with pytest.raises(ConfigError, match="logistic"):
+        vaelab.train(out=tmp_path / "vq2", model="vqvae", dataset=str(tmp_path / "grey.npz"),
+                     likelihood="logistic", epochs=1, progress=False)

@@ -21,7 +21,8 @@ from vaelab.registry import option
 @dataclass
 class PixelCNNConfig:
     x_shape: tuple = option((1, 28, 28), "shape of one image (1, H, W)", cli=False)
-    likelihood: str = option("bernoulli", "bernoulli or categorical pixels", cli=False)
+    likelihood: str = option("bernoulli", "bernoulli or categorical pixels",
+                             ("bernoulli", "categorical"), cli=False)
     pixel_layers: int = option(4, "gated PixelCNN layers")
     pixel_channels: int = option(32, "channels of the PixelCNN layers")
     kernel: int = option(5, "kernel size (odd)")

@@ -23,7 +23,8 @@ from vaelab.registry import option
 @dataclass
 class PixelVAEConfig:
     x_shape: tuple = option((1, 28, 28), "shape of one image (1, H, W)", cli=False)
-    likelihood: str = option("bernoulli", "bernoulli or categorical pixels", cli=False)
+    likelihood: str = option("bernoulli", "bernoulli or categorical pixels",
+                             ("bernoulli", "categorical"), cli=False)
     latent: int = option(32, "latent dimensions")
     pixel_layers: int = option(4, "gated PixelCNN layers of the decoder (0: factorized)")
     pixel_channels: int = option(32, "channels of the PixelCNN layers")

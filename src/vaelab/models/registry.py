@@ -82,6 +82,17 @@ def _check_json(args: dict, what: str) -> dict:
                           f"recorded in the run ({e})") from None
 
 
+def supported_likelihoods(name: str) -> tuple[str, ...] | None:
+    """The likelihoods a registered model declares (its config's ``likelihood`` choices), or
+    None (any, or a user's class, which says so itself)."""
+    if name not in MODELS:
+        return None
+    for f in dataclasses.fields(MODELS.get(name).config):
+        if f.name == "likelihood":
+            return f.metadata.get("choices")
+    return None
+
+
 def build_model(name: str, args: dict, x_shape: tuple, likelihood: str,
                 base_dir: Path | None = None):
     """A model from its name (registry or class location) and options, for data of shape

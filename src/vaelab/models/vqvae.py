@@ -33,7 +33,8 @@ from vaelab.registry import option
 class VQConfig:
     x_shape: tuple = option((1, 28, 28), "shape of one image (C, H, W), sides divisible by 4",
                             cli=False)
-    likelihood: str = option("bernoulli", "bernoulli or categorical values", cli=False)
+    likelihood: str = option("bernoulli", "bernoulli or categorical values",
+                             ("bernoulli", "categorical"), cli=False)
     num_codes: int = option(128, "codebook size K (codes per level)")
     code_dim: int = option(32, "dimension of each code vector")
     channels: int = option(64, "channels of the encoder and decoder convolutions")

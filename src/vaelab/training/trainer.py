@@ -26,7 +26,7 @@ from vaelab.eval.baseline import divergence_floor
 from vaelab.eval.likelihood import evaluate_bounds
 from vaelab.memory import check_training_fits
 from vaelab.models.base import Model
-from vaelab.models.registry import build_model, from_spec, source_file, spec
+from vaelab.models.registry import build_model, from_spec, source_file, spec, supported_likelihoods
 from vaelab.objectives import Objective, make_objective
 from vaelab.training import distributed
 from vaelab.training.callbacks import Callback, make_loggers
@@ -73,6 +73,13 @@ def build_parts(cfg: RunConfig, model: Model | None = None, data: ImageDataset |
     else:
         likelihood = likelihood_of(cfg.data, data)
         check_likelihood(data, likelihood)
+    supported = None if model is not None else supported_likelihoods(cfg.model.model)
+    if cfg.data.likelihood == "auto" and supported and likelihood not in supported:
+        # 8-bit data defaults to the discretized logistic; a model with 256-way softmax pixels
+        # (PixelCNN, PixelVAE, VQ-VAE) takes the categorical instead of refusing the data
+        if likelihood == "logistic" and "categorical" in supported:
+            likelihood = "categorical"
+            check_likelihood(data, likelihood)
     if model is None:
         model = (from_spec(model_spec, source_dir) if model_spec else
                  build_model(cfg.model.model, cfg.model.model_args, data.image_shape, likelihood))
