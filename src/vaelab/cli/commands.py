@@ -414,7 +414,8 @@ def add_prior(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pixel-channels", type=int, default=64, help="PixelCNN channels")
     p.add_argument("--batch-size", type=int, default=64, help="code maps per step")
     p.add_argument("--class-conditional", action="store_true",
-                   help="condition on the data's labels (e.g. --dataset mnist_test)")
+                   help="condition on the data's labels: a class (--dataset mnist_test) or "
+                   "every factor (--dataset colour_shapes)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

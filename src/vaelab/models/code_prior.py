@@ -1,5 +1,6 @@
-"""PixelCNN priors over VQ code maps, optionally class-conditional. For VQ-VAE-2 the top prior
-models the 7x7 top codes and the bottom prior the 14x14 bottom codes conditioned on the top."""
+"""PixelCNN priors over VQ code maps, optionally conditioned on labels: a class ``[B]`` or several
+factors ``[B, F]`` (each one-hot, concatenated). For VQ-VAE-2 the top prior models the 7x7 top
+codes and the bottom prior the 14x14 bottom codes conditioned on the top."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from vaelab.models.pixelcnn import PixelCNN
 class PriorConfig:
     num_codes: int = 128
     code_shapes: tuple = ((7, 7),)
-    num_classes: int = 0      # > 0: class-conditional
+    label_sizes: tuple = ()   # values of each label column: (10,) for digits, one per factor
     layers: int = 6
     channels: int = 64
     embed_dim: int = 32
@@ -29,14 +30,17 @@ class CodePrior(nn.Module):
         self.levels = nn.ModuleList()
         for i in range(len(c.code_shapes)):
             self.levels.append(PixelCNN(c.layers, c.channels, 5, c.num_codes,
-                                        cond_dim=c.num_classes,
+                                        cond_dim=sum(c.label_sizes),
                                         cond_channels=c.embed_dim if i else 0,
                                         embed_dim=c.embed_dim))
         self.top_embed = nn.Embedding(c.num_codes, c.embed_dim) if len(c.code_shapes) > 1 else None
 
     def _conditions(self, i: int, indices: list[torch.Tensor], labels):
-        vec = F.one_hot(labels, self.config.num_classes).float() if self.config.num_classes \
-            else None
+        vec = None
+        if self.config.label_sizes:
+            lab = labels if labels.ndim == 2 else labels[:, None]
+            vec = torch.cat([F.one_hot(lab[:, j].long(), n) for j, n in
+                             enumerate(self.config.label_sizes)], -1).float()
         cmap = None
         if i > 0:  # bottom level: embedded top codes, upsampled to the bottom resolution
             cmap = self.top_embed(indices[0]).permute(0, 3, 1, 2)
@@ -54,8 +58,9 @@ class CodePrior(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, labels=None) -> list[torch.Tensor]:
         dev = next(self.parameters()).device
-        if self.config.num_classes and labels is None:
-            labels = torch.arange(n, device=dev) % self.config.num_classes
+        if self.config.label_sizes and labels is None:  # cycle through every label's values
+            labels = torch.stack([torch.arange(n, device=dev) % k
+                                  for k in self.config.label_sizes], 1)
         out: list[torch.Tensor] = []
         for i, (net, shape) in enumerate(zip(self.levels, self.config.code_shapes)):
             vec, cmap = self._conditions(i, out, labels)

@@ -58,9 +58,13 @@ def fit_prior(run: Run, run_dir: Path, epochs: int = 10, class_conditional: bool
     labels = run.data.labels if class_conditional else {}
     if class_conditional and "train" not in labels:
         raise ConfigError(f"--class-conditional needs labels for the training split; "
-                          f"{run.data.name} has none (use --dataset mnist_test)")
-    n_classes = int(labels["train"].max()) + 1 if class_conditional else 0
-    cfg = PriorConfig(model.config.num_codes, tuple(model.code_shapes()), n_classes, layers,
+                          f"{run.data.name} has none (use --dataset mnist_test, or "
+                          "colour_shapes for its factors)")
+    sizes: tuple = ()
+    if class_conditional:  # values per label column (a class, or each factor), over all splits
+        every = torch.cat([v if v.ndim == 2 else v[:, None] for v in labels.values()])
+        sizes = tuple(int(m) + 1 for m in every.max(0).values)
+    cfg = PriorConfig(model.config.num_codes, tuple(model.code_shapes()), sizes, layers,
                       channels)
     torch.manual_seed(seed)
     prior = CodePrior(cfg).to(run.device)
@@ -83,7 +87,8 @@ def fit_prior(run: Run, run_dir: Path, epochs: int = 10, class_conditional: bool
               "pixelcnn_prior": vq_bound(model, prior, run.data.test, test_labels),
               "class_conditional": class_conditional, "epochs": epochs, "split": "test"}
     save_checkpoint(run_dir / "prior.safetensors", {"prior": prior}, None,
-                    {"config": cfg.__dict__ | {"code_shapes": [list(s) for s in cfg.code_shapes]}})
+                    {"config": cfg.__dict__ | {"code_shapes": [list(s) for s in cfg.code_shapes],
+                                               "label_sizes": list(cfg.label_sizes)}})
     (run_dir / "prior.json").write_text(json.dumps(report, indent=2))
     return report
 
@@ -93,8 +98,10 @@ def load_prior(run_dir: Path, device) -> CodePrior | None:
     if not path.is_file():
         return None
     tensors, header = load_checkpoint(path)
-    c = header["meta"]["config"]
-    prior = CodePrior(PriorConfig(**{**c, "code_shapes": tuple(tuple(s) for s in
-                                                              c["code_shapes"])}))
+    c = dict(header["meta"]["config"])
+    n_classes = c.pop("num_classes", 0)  # priors saved before factor labels
+    sizes = tuple(c.pop("label_sizes", ())) or ((n_classes,) if n_classes else ())
+    prior = CodePrior(PriorConfig(**{**c, "label_sizes": sizes,
+                                     "code_shapes": tuple(tuple(s) for s in c["code_shapes"])}))
     restore(tensors, header, {"prior": prior})
     return prior.to(device).eval()
