@@ -1,5 +1,5 @@
-"""beta-VAE study: MIG, the beta-VAE metric and reconstruction against beta on the procedural
-shapes data set (known factors).
+"""beta-VAE study: the disentanglement metrics (MIG, beta-VAE, FactorVAE, DCI, SAP) and
+reconstruction against beta on the procedural shapes data set (known factors).
 
     python experiments/beta_sweep.py --betas 1 2 4 8 --epochs 20 --out runs/beta_sweep
 
@@ -40,8 +40,7 @@ def main() -> None:
         d = json.loads((run / "disentanglement.json").read_text())
         lr = vaelab.load_run(run)
         rd = rate_distortion(lr.model, lr.data.test)
-        row = {"beta": beta, "epochs": args.epochs, "mig": d["mig"],
-               "mig_per_factor": d["mig_per_factor"], "beta_vae_metric": d["beta_vae_metric"],
+        row = {"beta": beta, "epochs": args.epochs, **d,
                "reconstruction_nll": rd["distortion"].value, "rate": rd["rate"].value,
                "elbo": rd["elbo"]}
         with open(out / "results.jsonl", "a") as f:
