@@ -16,6 +16,7 @@ from vaelab.objectives.elbo_objective import ELBO, ELBOConfig, per_dimension_kl
 from vaelab.objectives.iwae_objective import IWAE, IWAEConfig
 from vaelab.objectives.multi_sample import CIWAE, MIWAE, PIWAE, Renyi
 from vaelab.objectives.samples import Samples
+from vaelab.objectives.tc_objective import TCVAE, total_correlation
 
 
 def make_objective(name: str, **options) -> Objective:
@@ -27,6 +28,7 @@ def make_objective(name: str, **options) -> Objective:
 
 
 __all__ = ["CIWAE", "ELBO", "IWAE", "MIWAE", "OBJECTIVES", "PIWAE", "ELBOConfig", "IWAEConfig",
-           "Objective", "Renyi", "Samples", "ciwae_bound", "effective_sample_size", "elbo",
+           "Objective", "Renyi", "Samples", "TCVAE", "ciwae_bound", "effective_sample_size", "elbo",
            "elbo_analytic_kl", "grouped_iwae_bound", "iwae_bound", "make_objective",
-           "miwae_bound", "normalized_weights", "per_dimension_kl", "renyi_bound"]
+           "miwae_bound", "normalized_weights", "per_dimension_kl", "renyi_bound",
+           "total_correlation"]
