@@ -55,6 +55,9 @@ def test_tc_weight_one_is_the_elbo_and_heavier_weights_penalise_tc():
 def test_tcvae_needs_a_diagonal_gaussian_posterior_and_a_valid_weight():
     m, x = make("vae-2layers")
     est = make_estimator("reparam", 2, x[0].numel())
+    with pytest.raises(ConfigError, match="tcvae needs a diagonal Gaussian posterior"):
+        est.check(m, make_objective("tcvae"))  # refused before anything runs
+    est.check(m, make_objective("tcvae", tc_weight=1.0))  # the ELBO: any model
     with pytest.raises(ConfigError, match="diagonal Gaussian"):
         est(m, x, make_objective("tcvae"))
     with pytest.raises(ConfigError, match="--tc-weight"):

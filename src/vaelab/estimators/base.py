@@ -120,6 +120,7 @@ class Estimator(nn.Module):
         if self.needs_stochastic_q and latent not in ("continuous", "discrete"):
             raise ConfigError(f"the {self.name} estimator needs a stochastic posterior; "
                               f"{type(model).__name__} has a {latent} latent: use reparam")
+        objective.check(model)
 
     def _aux(self, model: Model, s: Samples) -> torch.Tensor:
         if model.capabilities.auxiliary_loss:

@@ -39,6 +39,10 @@ class Objective(ABC):
         (PIWAE: L_{MK} for the decoder, MIWAE(M, K) for the encoder); None: the same."""
         return None
 
+    def check(self, model) -> None:  # noqa: B027 - optional, most objectives fit every model
+        """Raise a ConfigError if this objective cannot train ``model`` (read from its declared
+        capabilities, before anything runs)."""
+
     def check_samples(self, K: int) -> None:  # noqa: B027 - optional, most accept any K
         """Raise a ConfigError if this objective cannot use K draws per example."""
 

@@ -40,11 +40,19 @@ class ELBOConfig:
                                   f"got {v}")
 
 
-def _diagonal_normal(d: Distribution, what: str) -> Normal:
+def _diagonal_normal(d: Distribution, what: str, user: str = "free bits need") -> Normal:
     if isinstance(d, Independent) and isinstance(d.base_dist, Normal):
         return d.base_dist
-    raise ConfigError(f"free bits need a diagonal Gaussian {what} (Independent(Normal)), not "
+    raise ConfigError(f"{user} a diagonal Gaussian {what} (Independent(Normal)), not "
                       f"{type(d).__name__}")
+
+
+def require_diagonal_posterior(model, user: str) -> None:
+    """Raise unless ``model`` declares a diagonal Gaussian q over one stochastic layer."""
+    if not model.capabilities.gaussian_posterior or len(model.latent_sizes) != 1:
+        raise ConfigError(f"{user} a diagonal Gaussian posterior over one stochastic layer; "
+                          f"{type(model).__name__} ({len(model.latent_sizes)} layer(s)) does "
+                          "not declare one")
 
 
 def per_dimension_kl(q: Distribution, prior: Distribution) -> torch.Tensor:
@@ -65,6 +73,11 @@ class ELBO(Objective):
     @property
     def log_w_only(self) -> bool:  # type: ignore[override]
         return self.kl_weight == 1.0 and self.config.free_bits == 0
+
+    def check(self, model) -> None:
+        if self.config.free_bits > 0:
+            require_diagonal_posterior(model, "--free-bits needs")
+            _diagonal_normal(model.prior, "prior", "--free-bits needs")
 
     def __call__(self, s: Samples) -> torch.Tensor:
         c, w = self.config, self.kl_weight
