@@ -97,6 +97,7 @@ class Estimator(nn.Module):
     splits_gradients = False   # gives theta the objective and phi its inference bound (PIWAE)
     needs_rsample = False      # draws must carry a path to phi (q.rsample)
     needs_stochastic_q = False  # meaningless for a point-mass posterior
+    stackable = True           # runs under torch.func.vmap (stacked runs): no tensor hooks
 
     def __init__(self, K: int = 1, config=None, x_dim: int | None = None) -> None:
         super().__init__()

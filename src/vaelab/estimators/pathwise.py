@@ -86,6 +86,7 @@ class DReG(Estimator):
     name = "dreg"
     pathwise = True
     needs_rsample = True
+    stackable = False  # the hook that squares w~ on the phi path is not batched by vmap
 
     def check(self, model: Model, objective: Objective) -> None:
         super().check(model, objective)
