@@ -38,3 +38,17 @@ def sample_data(m: LinearGaussianVAE, n: int, seed: int = 1) -> torch.Tensor:
     torch.manual_seed(seed)
     with torch.no_grad():
         return m.marginal().sample((n,))
+
+
+def train_bounds(model, estimator, objective, x: torch.Tensor, steps: int,
+                 lr: float) -> tuple[float, float]:
+    """Adam on one fixed batch for ``steps`` steps: the mean bound at the first and last step."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    bounds = []
+    for _ in range(steps):
+        out = estimator(model, x, objective)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        bounds.append(float(out.bound.mean()))
+    return bounds[0], bounds[-1]

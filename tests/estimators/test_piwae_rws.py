@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 
-from tests.helpers import linear_gaussian, sample_data
+from tests.helpers import linear_gaussian, sample_data, train_bounds
 from vaelab.errors import ConfigError
 from vaelab.estimators import make_estimator
 from vaelab.objectives import make_objective
@@ -72,12 +72,5 @@ def test_rws_trains_a_discrete_model():
     m = build_model("sbn", {"units": 8}, (1, 4, 4), "bernoulli")
     x = torch.bernoulli(torch.full((100, 1, 4, 4), 0.3))
     est, obj = make_estimator("rws", 5), make_objective("iwae")
-    opt = torch.optim.Adam(m.parameters(), lr=3e-2)
-    first = None
-    for _ in range(80):
-        out = est(m, x, obj)
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-        first = first if first is not None else float(out.bound.mean())
-    assert float(out.bound.mean()) > first + 1.0
+    first, last = train_bounds(m, est, obj, x, 80, 3e-2)
+    assert last > first + 1.0

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal
 
-from tests.helpers import sample_data
+from tests.helpers import sample_data, train_bounds
 from vaelab.errors import ConfigError
 from vaelab.estimators import make_estimator
 from vaelab.models import LinearGaussianVAE, build_model
@@ -81,15 +81,8 @@ def test_the_vae_trains_with_a_full_covariance_posterior(estimator):
     q = m.posterior(x)
     assert isinstance(q, MultivariateNormal) and q.event_shape == (3,)
     est, obj = make_estimator(estimator, 4), make_objective("iwae")
-    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
-    first = None
-    for _ in range(60):
-        out = est(m, x, obj)
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-        first = first if first is not None else float(out.bound.mean())
-    assert float(out.bound.mean()) > first + 0.5
+    first, last = train_bounds(m, est, obj, x, 60, 1e-2)
+    assert last > first + 0.5
 
 
 def test_full_covariance_needs_one_stochastic_layer():
