@@ -15,9 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.distributions import Distribution, Normal, constraints
-from torch.func import functional_call
 
-from vaelab.distributions.stop_gradient import StopGradient, _detached
+from vaelab.distributions.stop_gradient import StopGradient, _detached, constant_call
 
 
 class GaussianChain(StopGradient, Distribution):
@@ -51,10 +50,8 @@ class GaussianChain(StopGradient, Distribution):
 
     def _step(self, i: int, h: torch.Tensor) -> Normal:
         module = self.steps[i]
-        if self.detach_params:  # same function, parameters constant (STL, DReG)
-            params = {k: v.detach() for k, v in module.named_parameters()}
-            return functional_call(module, params, (h,))
-        return module(h)
+        # same function, parameters constant (STL, DReG)
+        return constant_call(module, h) if self.detach_params else module(h)
 
     # ---- Distribution API ----------------------------------------------------------------------
     def rsample(self, sample_shape=()) -> torch.Tensor:

@@ -19,9 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Distribution, Normal, constraints
-from torch.func import functional_call
 
-from vaelab.distributions.stop_gradient import StopGradient, _detached
+from vaelab.distributions.stop_gradient import StopGradient, _detached, constant_call
 
 FORGET_BIAS = 2.0  # g = sigmoid(s + 2) ~ 0.88 at s = 0: each step starts near the identity
 
@@ -41,9 +40,7 @@ class IAFStep(nn.Module):
 
 
 def _call(step: nn.Module, detach: bool, *args):
-    if detach:  # the same function with its parameters held constant (STL, DReG)
-        return functional_call(step, {k: v.detach() for k, v in step.named_parameters()}, args)
-    return step(*args)
+    return constant_call(step, *args) if detach else step(*args)  # detach: STL, DReG
 
 
 def invert_step(step: nn.Module, y: torch.Tensor, h: torch.Tensor, sweeps: int,

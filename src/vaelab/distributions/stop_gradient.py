@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal, Transform
+from torch.func import functional_call
 
 from vaelab.errors import ConfigError
 
@@ -46,6 +47,12 @@ def _detached(obj, seen: dict):
                     new.__dict__[k] = _detached(v, seen)
         return seen[id(obj)]
     return obj
+
+
+def constant_call(module: nn.Module, *args):
+    """``module(*args)`` with the module's parameters held constant (detached): the same function,
+    its path through ``args`` kept."""
+    return functional_call(module, {k: v.detach() for k, v in module.named_parameters()}, args)
 
 
 def stop_gradient(q: Distribution) -> Distribution:
