@@ -6,8 +6,10 @@ Rounds alternate the order; the table gives the median examples per second of ``
     VAELAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/train_speed_cpu.py \\
         --k 5 --steps 100 --rounds 3
 
-``--adam fused`` (what `vaelab train` uses) or ``foreach`` (torch's default on the CPU) for
-vaelab's step; the plain loop always uses torch's default.
+vaelab's eager step runs with fused Adam (what `vaelab train` uses) and with torch's default
+(foreach) Adam; "compiled whole step" is ``vaelab train --compile default``: forward, backward
+and Adam as one graph (``vaelab.training.whole_step``; compiled in the warm-up round). The plain
+loop always uses torch's default Adam.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from vaelab.data.registry import DataConfig, load_data
 from vaelab.estimators import make_estimator
 from vaelab.models.vae import VAE, VAEConfig
 from vaelab.objectives import make_objective
-from vaelab.training.loop import Step, run_epoch
+from vaelab.training.loop import EagerUpdate, Step, run_epoch
+from vaelab.training.whole_step import WholeStep
 
 
 def plain_step(model: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, k: int) -> None:
@@ -34,7 +37,7 @@ def plain_step(model: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, k: int) 
     xf = x.flatten(1)
     mu, raw = enc(xf).chunk(2, -1)
     std = F.softplus(raw) + 1e-4
-    eps = torch.randn(k, *mu.shape)
+    eps = torch.randn(k, *mu.shape, device=mu.device)
     z = mu + std * eps
     ll = -F.binary_cross_entropy_with_logits(dec(z), xf.expand(k, -1, -1),
                                              reduction="none").sum(-1)
@@ -56,18 +59,23 @@ def main() -> None:
     x_all = data.split("train")[: args.steps * args.batch]
     batches = list(x_all.split(args.batch))
     models = {}
-    for name in ("vaelab (fused Adam)", "vaelab (foreach Adam)", "plain loop"):
+    names = ("vaelab (fused Adam)", "vaelab (foreach Adam)", "vaelab (compiled whole step)",
+             "plain loop")
+    for name in names:
         torch.manual_seed(0)
         m = VAE(VAEConfig())
         m.init_from_data(data.train_mean())
         opt = torch.optim.Adam(m.parameters(), lr=1e-3, eps=1e-4,
-                               fused=True if "fused" in name else None)
+                               fused=True if "fused" in name else None,
+                               capturable="compiled" in name)
         models[name] = (m, opt)
     est, obj = make_estimator("reparam", args.k, 784), make_objective("iwae")
+    m, opt = models["vaelab (compiled whole step)"]
+    whole = WholeStep(Step(m, est, obj), opt)
 
     def vaelab_run(name):
         m, opt = models[name]
-        run_epoch(Step(m, est, obj), batches, opt, torch.device("cpu"))
+        run_epoch(EagerUpdate(Step(m, est, obj), opt), batches, torch.device("cpu"))
 
     def plain_run():
         m, opt = models["plain loop"]
@@ -76,6 +84,8 @@ def main() -> None:
 
     runs = {"vaelab (fused Adam)": lambda: vaelab_run("vaelab (fused Adam)"),
             "vaelab (foreach Adam)": lambda: vaelab_run("vaelab (foreach Adam)"),
+            "vaelab (compiled whole step)": lambda: run_epoch(whole, batches,
+                                                              torch.device("cpu")),
             "plain loop": plain_run}
     times: dict[str, list[float]] = {k: [] for k in runs}
     for r in range(args.rounds + 1):

@@ -195,10 +195,10 @@ def test_divergence_far_below_the_factorized_baseline_stops_and_its_advice_works
     orig = trainer_mod.run_epoch
     calls = {"n": 0}
 
-    def blows_up(runner, batches, opt, device):
-        loss, bound, n = orig(runner, batches, opt, device)
+    def blows_up(update, batches, device):
+        loss, bound, n = orig(update, batches, device)
         calls["n"] += 1
-        if calls["n"] == 2 and opt.param_groups[0]["lr"] > 5e-4:  # epoch 2 at the high rate
+        if calls["n"] == 2 and update.optimizer.param_groups[0]["lr"] > 5e-4:  # epoch 2, high lr
             bound = bound * 0 - 4e8 * n
         return loss, bound, n
 

@@ -23,19 +23,31 @@ class Step(nn.Module):
         return out.loss, out.bound.mean()
 
 
-def run_epoch(runner, batches, optimizer: torch.optim.Optimizer,
-              device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """One pass: for each batch, loss -> backward -> Adam step. Sums stay on the device (no
-    host synchronization per step). Returns (loss sum, bound sum, steps)."""
+class EagerUpdate:
+    """``update(x)``: loss -> backward -> optimizer step, each by PyTorch's own calls (``runner``
+    may be the compiled or DDP-wrapped ``Step``). Returns the detached (loss, bound)."""
+
+    def __init__(self, runner, optimizer: torch.optim.Optimizer) -> None:
+        self.runner, self.optimizer = runner, optimizer
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        loss, bound = self.runner(x)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach(), bound.detach()
+
+
+def run_epoch(update, batches, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """One pass: ``update(x)`` (one optimizer step, eager ``EagerUpdate`` or compiled
+    ``WholeStep``) for each batch. Sums stay on the device (no host synchronization per step).
+    Returns (loss sum, bound sum, steps)."""
     loss_sum = torch.zeros((), device=device)
     bound_sum = torch.zeros((), device=device)
     steps = 0
     for x in batches:
-        loss, bound = runner(x)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_sum += loss.detach()
-        bound_sum += bound.detach()
+        loss, bound = update(x)
+        loss_sum += loss
+        bound_sum += bound
         steps += 1
     return loss_sum, bound_sum, steps

@@ -32,8 +32,9 @@ from vaelab.training import distributed
 from vaelab.training.callbacks import Callback, make_loggers
 from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
 from vaelab.training.config import RESUMABLE, RunConfig
-from vaelab.training.loop import Step, run_epoch
+from vaelab.training.loop import EagerUpdate, Step, run_epoch
 from vaelab.training.rundir import RunDir
+from vaelab.training.whole_step import WholeStep
 
 
 def resolve_device(name: str) -> torch.device:
@@ -177,10 +178,13 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     step = Step(parts.model, parts.estimator, parts.objective).to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed image shapes: let cuDNN pick its kernels
-    # fused Adam: one kernel for every parameter (CPU: at par with a plain loop, BENCHMARKS
-    # section 10, where torch's default foreach Adam is 2-3% behind)
+    whole = bool(cfg.runtime.compile) and not dinfo.enabled
+    # eager: fused Adam, one kernel for every parameter (CPU: at par with a plain loop,
+    # BENCHMARKS section 10, where torch's default foreach Adam is 2-3% behind); compiled: a
+    # capturable Adam, whose update the compiled step fuses into its own graph
     opt = torch.optim.Adam(step.parameters(), lr=cfg.optim.lr, betas=(0.9, 0.999), eps=1e-4,
-                           fused=device.type in ("cuda", "cpu"))
+                           fused=not whole and device.type in ("cuda", "cpu"),
+                           capturable=whole)
     session = Session(cfg, run, parts, step, opt, shuffle, device, dinfo, loggers, floor,
                       baseline)
     # everything is validated: from here on the run directory changes, one writer at a time
@@ -289,17 +293,21 @@ class Session:
         batches = TensorBatches(data.train.to(self.device), cfg.optim.batch_size, shuffle=True,
                                 dynamic_binarize=data.dynamic_binarize, generator=self.shuffle,
                                 rank=dinfo.rank, world_size=dinfo.world_size)
-        runner = DDP(self.step) if dinfo.enabled else self.step
-        if cfg.runtime.compile:
-            # one graph for the estimate; "reduce-overhead" replays it as a CUDA graph, which is
-            # what removes the launch overhead of a small MLP at batch 100
-            runner = torch.compile(runner, mode=cfg.runtime.compile)
+        mode = cfg.runtime.compile
+        if mode and not dinfo.enabled:
+            # forward, backward and Adam as one graph; "reduce-overhead" replays it as one CUDA
+            # graph per step, which is what removes the launch overhead of a small MLP
+            update = WholeStep(self.step, self.opt, mode)
+        else:
+            runner = DDP(self.step) if dinfo.enabled else self.step
+            # under DDP only the forward compiles: the all-reduce lives in autograd hooks
+            update = EagerUpdate(torch.compile(runner, mode=mode) if mode else runner, self.opt)
         epochs, record = cfg.optim.epochs, {}
         t_start = time.perf_counter()
         bar = tqdm(range(self.epoch, epochs), disable=not (progress and dinfo.is_main),
                    desc="train", unit="epoch", initial=self.epoch, total=epochs, mininterval=2)
         for epoch in bar:
-            record = self.train_epoch(epoch, runner, batches)
+            record = self.train_epoch(epoch, update, batches)
             stop = self.end_of_epoch(epoch, record) if dinfo.is_main else False
             bar.set_postfix({k: f"{v:.2f}" for k, v in record.items()
                              if k.startswith(("train_", "valid_"))})
@@ -319,7 +327,7 @@ class Session:
                 break
         return record
 
-    def train_epoch(self, epoch: int, runner, batches) -> dict:
+    def train_epoch(self, epoch: int, update, batches) -> dict:
         """One pass over the training data at this epoch's learning rate and objective."""
         cfg, parts = self.cfg, self.parts
         t0 = time.perf_counter()
@@ -327,7 +335,7 @@ class Session:
             g["lr"] = cfg.optim.lr_at(epoch)
         self.step.objective = parts.objective.at_epoch(epoch)
         self.step.train()
-        loss_sum, bound_sum, n = run_epoch(runner, batches, self.opt, self.device)
+        loss_sum, bound_sum, n = run_epoch(update, batches, self.device)
         self.steps += n
         bound = float(bound_sum) / n
         finite = math.isfinite(float(loss_sum)) and math.isfinite(bound)
