@@ -6,6 +6,14 @@
 
 Each configuration is NAME = {vae,iwae}-k{K}-l{layers}[-{estimator}[+{baseline}]]. Results go
 to OUT/results.jsonl (one JSON object per configuration); `report.py` renders the tables.
+
+On a GPU, Burda et al.'s table (the ten configurations of their Table 1) in 10-minute commands:
+each call trains until ``--time-limit`` minutes have passed (checkpointed), and the same command
+continues; a configuration already in results.jsonl is skipped:
+
+    python benchmarks/mnist_suite.py --schedule burda --compile reduce-overhead --time-limit 8 \
+        --eval-n 0 --out runs/burda --configs vae-k1-l1 vae-k5-l1 iwae-k5-l1 vae-k50-l1 \
+        iwae-k50-l1 vae-k1-l2 vae-k5-l2 iwae-k5-l2 vae-k50-l2 iwae-k50-l2
 """
 
 from __future__ import annotations
@@ -55,19 +63,39 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=0, help="random test subset (0: all)")
     ap.add_argument("--eval-k", type=int, default=5000)
     ap.add_argument("--snr-repeats", type=int, default=50)
+    ap.add_argument("--compile", default="", help="torch.compile mode of the whole training "
+                    "step (reduce-overhead: one CUDA graph per step)")
+    ap.add_argument("--time-limit", type=float, default=0.0, help="minutes for this call: stop "
+                    "training after the epoch that passes it; rerun to continue")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.jsonl"
+    done = {json.loads(line)["config"] for line in results.read_text().splitlines()} \
+        if results.is_file() else set()
+    t_call = time.perf_counter()
     for name in args.configs:
+        if name in done:
+            continue
         run = out / name
-        opts = dict(dataset=args.dataset, epochs=args.epochs, schedule=args.schedule,
-                    eval_every=5, **train_options(name))
+        left = args.time_limit - (time.perf_counter() - t_call) / 60 if args.time_limit else 0.0
+        if args.time_limit and left <= 0:
+            print(f"--time-limit reached before {name}; rerun the same command to continue")
+            return
+        epochs = 0 if args.schedule == "burda" else args.epochs  # burda fixes its own length
+        opts = dict(dataset=args.dataset, epochs=epochs, schedule=args.schedule,
+                    eval_every=5, compile=args.compile, time_limit=left, **train_options(name))
         t0 = time.perf_counter()
         if (run / "checkpoints" / "last.safetensors").is_file():
-            vaelab.train(out=run, resume=True, epochs=opts["epochs"], progress=False)
+            res = vaelab.train(out=run, resume=True, epochs=opts["epochs"], progress=False,
+                               compile=args.compile, time_limit=left)
         else:
-            vaelab.train(out=run, progress=False, **opts)
+            res = vaelab.train(out=run, progress=False, **opts)
         train_s = time.perf_counter() - t0
+        if res.record.get("stopped") == "time_limit":
+            print(f"{name}: stopped by --time-limit after epoch {res.record['epoch']}; rerun the "
+                  "same command to continue")
+            return
         epochs_run = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         sec_per_epoch = sum(m["epoch_seconds"] for m in epochs_run) / len(epochs_run)
         lr = vaelab.load_run(run)
@@ -98,7 +126,7 @@ def main() -> None:
                "kl_aggregate_prior": klagg["value"] if klagg else None,
                "rate": info["rate"]["value"], "active_units": ev["active_units_per_layer"],
                "snr": snr}
-        with open(out / "results.jsonl", "a") as f:
+        with open(results, "a") as f:
             f.write(json.dumps(rec) + "\n")
         print(json.dumps(rec), flush=True)
 

@@ -4,7 +4,10 @@ VAE, IWAE with K draws, batch 100, Adam; runs differ in initialization and learn
 Rounds alternate the order; the table gives the median aggregate examples per second.
 
     VAELAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/stacked_runs.py \\
-        --runs 1 4 8 --k 5 --steps 20 --rounds 3
+        --runs 1 4 8 --k 5 --steps 20 --rounds 3 [--compile reduce-overhead]
+
+``--compile MODE`` compiles both sides the way `vaelab train-stack --compile` and `vaelab train
+--compile` do: the stacked step and each solo step as one graph (forward, backward, Adam).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from vaelab.data.registry import DataConfig, load_data
 from vaelab.estimators import make_estimator
 from vaelab.models.vae import VAE, VAEConfig
 from vaelab.objectives import make_objective
-from vaelab.training.loop import Step, run_epoch
+from vaelab.training.loop import EagerUpdate, Step, run_epoch
 from vaelab.training.stacked import StackedRuns
+from vaelab.training.whole_step import WholeStep
 
 
 def steps_for(n: int, k: int, mean_x: torch.Tensor, device: torch.device) -> list[Step]:
@@ -47,28 +51,35 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--compile", default="", help="torch.compile mode for both sides")
     args = ap.parse_args()
     device = torch.device(args.device)
     data, _ = load_data(DataConfig(dataset="binarized_mnist"))
     batches = list(data.split("train")[: args.steps * args.batch].to(device).split(args.batch))
     mean_x = data.train_mean()
     print(f"{machine(device)}; IWAE K = {args.k}, batch {args.batch}, {args.steps} steps per "
-          "round")
+          f"round; {args.compile or 'eager'}")
     print("| runs | stacked (examples/s, all runs) | one after the other | ratio |")
     print("|---|---|---|---|")
     for n in args.runs:
         lrs = [1e-3 * (1 + i) for i in range(n)]
-        stacked = StackedRuns(steps_for(n, args.k, mean_x, device), lrs)
-        solos = [(s, torch.optim.Adam(s.parameters(), lr=lr, eps=1e-4, fused=True))
-                 for s, lr in zip(steps_for(n, args.k, mean_x, device), lrs)]
+        stacked = StackedRuns(steps_for(n, args.k, mean_x, device), lrs, compile=args.compile)
+        solos = []
+        for s, lr in zip(steps_for(n, args.k, mean_x, device), lrs):
+            if args.compile:
+                opt = torch.optim.Adam(s.parameters(), lr=lr, eps=1e-4, capturable=True)
+                solos.append(WholeStep(s, opt, args.compile))
+            else:
+                opt = torch.optim.Adam(s.parameters(), lr=lr, eps=1e-4, fused=True)
+                solos.append(EagerUpdate(s, opt))
 
         def run_stacked(stacked=stacked):
             for x in batches:
                 stacked.step(x)
 
         def run_solo(solos=solos):
-            for s, opt in solos:
-                run_epoch(s, batches, opt, device)
+            for update in solos:
+                run_epoch(update, batches, device)
 
         runs = {"stacked": run_stacked, "solo": run_solo}
         times: dict[str, list[float]] = {k: [] for k in runs}

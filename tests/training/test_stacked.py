@@ -72,3 +72,53 @@ def test_stacked_runs_refuse_mismatched_runs():
         StackedRuns([_step(0, estimator="dreg")], [1e-3])  # stacked, it left its solo run
     with pytest.raises(ConfigError, match="finite and > 0"):
         StackedRuns([_step(0)], [0.0])
+
+
+def test_the_compiled_stack_follows_the_eager_stack():
+    """compile="default": forward, backward, Adam and the per-run scaling as one graph; the
+    losses and parameters follow the eager stack (itself checked against solo runs above),
+    through a change of the learning rates."""
+    stacks = [StackedRuns([_step(0), _step(1)], [1e-2, 3e-3], compile=mode)
+              for mode in ("", "default")]
+    got = []
+    for st in stacks:
+        torch.manual_seed(5)
+        trace = []
+        for j, x in enumerate(_batches()):
+            if j == 3:
+                st.set_lrs([2e-3, 5e-3])
+            trace.append(st.step(x)[0])
+        got.append(torch.stack(trace))
+    assert torch.allclose(got[0], got[1], rtol=1e-5, atol=1e-4)
+    for name, p in stacks[0].params.items():
+        assert torch.allclose(p, stacks[1].params[name], atol=1e-5), name
+
+
+def test_a_run_leaves_and_rejoins_a_stack_with_its_adam_state():
+    """optimizer_state gives a solo Adam run i's moments and learning rate: the solo step then
+    equals the stack's next step for that run; load_optimizer_states stacks them back."""
+    stacked = StackedRuns([_step(0), _step(1)], [1e-2, 3e-3])
+    batches = _batches(4)
+    for x in batches[:3]:
+        stacked.step(x)
+    solos = stacked.unstack([_step(9), _step(9)])
+    opts = [stacked.optimizer_state(i, torch.optim.Adam(s.parameters(), lr=1.0, eps=1e-4))
+            for i, s in enumerate(solos)]
+    assert [o.param_groups[0]["lr"] for o in opts] == pytest.approx([1e-2, 3e-3])
+    again = StackedRuns(solos, [1e-2, 3e-3])
+    again.load_optimizer_states(opts)
+    torch.manual_seed(3)
+    want = stacked.step(batches[3])[0]
+    torch.manual_seed(3)
+    got = again.step(batches[3])[0]
+    assert torch.allclose(got, want, atol=1e-6)
+    for name, p in stacked.params.items():
+        assert torch.allclose(p, again.params[name], atol=1e-6), name
+    torch.manual_seed(3)
+    loss, _ = solos[1](batches[3])
+    opts[1].zero_grad()
+    loss.backward()
+    opts[1].step()  # the solo run, resumed from the stack's state
+    assert torch.allclose(loss.detach(), want[1], atol=1e-5)
+    assert torch.allclose(solos[1].model.decoder[0][0].weight,
+                          stacked.params["model.decoder.0.0.weight"][1], atol=1e-6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from vaelab.errors import ConfigError
 from vaelab.registry import field_default
@@ -39,16 +40,24 @@ def _defaults_text(opt) -> str:
     return f"{opt.component} option; default " + ", ".join(parts)
 
 
-def add_train(p: argparse.ArgumentParser) -> None:
+def add_train(p: argparse.ArgumentParser, stack: bool = False) -> None:
     from vaelab.training.config import COMPONENTS
 
-    p.add_argument("--out", required=True, help="run directory to write")
+    what = "stack" if stack else "run"
+    p.add_argument("--out", required=True, help=f"{what} directory to write")
     p.add_argument("--config", help="a JSON or YAML file of options (nested sections as in a "
                    "run's config.json, or flat options); flags override it")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly "
-                   "where it stopped; may change only " +
+    p.add_argument("--resume", action="store_true", help=f"continue the {what} in --out "
+                   "exactly where it stopped; may change only " +
                    ", ".join(_flag(r) for r in RESUMABLE))
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    if stack:
+        p.add_argument("--seeds", type=int, nargs="+", help="one run per seed and learning "
+                       "rate (the grid --seeds x --lrs); the first seed's draws and data order "
+                       "are shared by all")
+        p.add_argument("--lrs", type=float, nargs="+", help="learning rates of the grid")
+    else:
+        p.add_argument("--overwrite", action="store_true", help="replace an existing run in "
+                       "--out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object: the run "
                    "directory and the last epoch's metrics")
@@ -107,4 +116,42 @@ def run_train(args: argparse.Namespace) -> int:
                           if k.startswith(("train_", "valid_")))
         print(f"epoch {rec['epoch']}: {shown}")
     print(f"run written to {args.out} (config.json, checkpoints/, metrics.jsonl, tb/)")
+    return 0
+
+
+def add_train_stack(p: argparse.ArgumentParser) -> None:
+    add_train(p, stack=True)
+
+
+def run_train_stack(args: argparse.Namespace) -> int:
+    from vaelab.training.config import RunConfig, config_from_file
+    from vaelab.training.stack_trainer import train_stack
+
+    options = given_options(args)
+    for name in ("seed", "lr"):
+        if name in options:
+            raise ConfigError(f"a stack takes --{name}s (one run per value), not --{name}")
+    if args.resume:
+        if args.config or args.seeds or args.lrs:
+            raise ConfigError("--resume continues the stored stack; drop --config, --seeds and "
+                              "--lrs")
+        recs = train_stack(None, args.out, resume=True, changes=options,
+                           progress=not args.no_progress)
+    else:
+        if not args.seeds or not args.lrs:
+            raise ConfigError("a stack needs --seeds and --lrs, e.g. --seeds 0 1 2 --lrs 1e-3")
+        base = config_from_file(args.config) if args.config else None
+        cfg = RunConfig.from_options(options, base)
+        recs = train_stack(cfg, args.out, args.seeds, args.lrs, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps({"stack": str(args.out),
+                          "runs": [{"run": str(Path(args.out) / n), **r}
+                                   for n, r in recs.items()]}))
+        return 0
+    for n, rec in recs.items():
+        if rec:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in rec.items()
+                              if k.startswith(("train_", "valid_")))
+            print(f"{n}: epoch {rec['epoch']}: {shown}")
+    print(f"{len(recs)} runs written under {args.out} (one run directory each)")
     return 0
