@@ -664,8 +664,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "train": (add_train, run_train, "train a model (any registered or your own)"),
-    "train-stack": (add_train_stack, run_train_stack, "train a grid of seeds x learning rates "
-                    "of one model as one stacked model, a run directory per run"),
+    "train-stack": (add_train_stack, run_train_stack, "train a grid of runs (seeds, learning "
+                    "rates, K, objectives, models) in one process, runs of one architecture as "
+                    "one stacked model; a run directory per run"),
     "eval": (add_eval, run_eval, "importance-sampled log-likelihood, bounds, bits/dim, active "
              "units"),
     "sample": (add_sample, run_sample, "PNG grids of samples and reconstructions"),

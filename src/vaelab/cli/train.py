@@ -51,10 +51,10 @@ def add_train(p: argparse.ArgumentParser, stack: bool = False) -> None:
                    "exactly where it stopped; may change only " +
                    ", ".join(_flag(r) for r in RESUMABLE))
     if stack:
-        p.add_argument("--seeds", type=int, nargs="+", help="one run per seed and learning "
-                       "rate (the grid --seeds x --lrs); the first seed's draws and data order "
-                       "are shared by all")
-        p.add_argument("--lrs", type=float, nargs="+", help="learning rates of the grid")
+        p.add_argument("--grid", nargs="+", metavar="NAME=V1,V2", help="the runs: every "
+                       "combination of these values, e.g. seed=0,1,2 lr=1e-3,3e-4 k=1,5,50 "
+                       "objective=elbo,iwae layers=1,2 (seed, lr, schedule and any model, "
+                       "objective or estimator option)")
     else:
         p.add_argument("--overwrite", action="store_true", help="replace an existing run in "
                        "--out")
@@ -125,24 +125,25 @@ def add_train_stack(p: argparse.ArgumentParser) -> None:
 
 def run_train_stack(args: argparse.Namespace) -> int:
     from vaelab.training.config import RunConfig, config_from_file
-    from vaelab.training.stack_trainer import train_stack
+    from vaelab.training.stack_trainer import parse_grid, train_stack
 
     options = given_options(args)
-    for name in ("seed", "lr"):
-        if name in options:
-            raise ConfigError(f"a stack takes --{name}s (one run per value), not --{name}")
     if args.resume:
-        if args.config or args.seeds or args.lrs:
-            raise ConfigError("--resume continues the stored stack; drop --config, --seeds and "
-                              "--lrs")
+        if args.config or args.grid:
+            raise ConfigError("--resume continues the stored stack; drop --config and --grid")
         recs = train_stack(None, args.out, resume=True, changes=options,
                            progress=not args.no_progress)
     else:
-        if not args.seeds or not args.lrs:
-            raise ConfigError("a stack needs --seeds and --lrs, e.g. --seeds 0 1 2 --lrs 1e-3")
+        if not args.grid:
+            raise ConfigError("a stack needs --grid, e.g. --grid seed=0,1,2 lr=1e-3,3e-4")
+        grid = parse_grid(args.grid)
+        both = sorted(set(grid) & set(options))
+        if both:
+            raise ConfigError(f"--{both[0].replace('_', '-')} is given and in --grid; give it "
+                              "once")
         base = config_from_file(args.config) if args.config else None
         cfg = RunConfig.from_options(options, base)
-        recs = train_stack(cfg, args.out, args.seeds, args.lrs, progress=not args.no_progress)
+        recs = train_stack(cfg, args.out, grid, progress=not args.no_progress)
     if args.json:
         print(json.dumps({"stack": str(args.out),
                           "runs": [{"run": str(Path(args.out) / n), **r}

@@ -1,45 +1,51 @@
-"""Training a stack: N runs of one architecture in one process, one vmapped (and, with
-``--compile``, one compiled) step per batch, each run written to its own run directory.
+"""Training a grid of runs in one process: runs that share an architecture, K and objective are
+one stacked model (one vmapped, and with ``--compile`` one compiled, step per batch); every
+stack steps on the same batches; each run is written to its own run directory.
 
-    train_stack(cfg, "runs/grid", seeds=[0, 1], lrs=[1e-3, 3e-4])
-        -> runs/grid/seed0-lr0.001/, seed0-lr0.0003/, seed1-lr0.001/, seed1-lr0.0003/, stack.json
+    train_stack(cfg, "runs/grid", {"seed": [0, 1], "lr": [1e-3, 3e-4], "k": [1, 5]})
+        -> runs/grid/k1_seed0_lr0.001/, k1_seed0_lr0.0003/, ..., k5_seed1_lr0.0003/, stack.json
 
-Each run directory is a complete run (config.json, checkpoints with the run's own Adam state,
-metrics.jsonl, tb/): ``vaelab eval``, ``vaelab.load_run`` and ``vaelab train --resume`` take it
-like a solo run's. A run's initialization comes from its own seed, exactly as in a solo run;
-the data order and the draws (training and validation) are shared, taken from the first seed
-(common random numbers, ``StackedRuns``). So every run with the first seed is exactly the solo
-run ``vaelab train --seed S --lr LR`` (a test checks it); the others differ from their solo runs
-in those draws alone. Runs that differ in K, objective or architecture are different graphs:
-separate stacks.
+The grid may vary the seed, the learning rate and its schedule, and any option of the model, the
+objective and the estimator (``k``, ``objective``, ``layers``, ``beta``, ...); runs that differ
+only in seed and learning rate share one stack (``StackedRuns``), the others are separate
+stacks in the same loop. Each run directory is a complete run (config.json, checkpoints with
+the run's own Adam state, metrics.jsonl, tb/): ``vaelab eval``, ``vaelab.load_run`` and
+``vaelab train --resume`` take it like a solo run's.
+
+Random numbers: every stack draws from its own stream, started as its first run's solo run
+starts it, and all its runs share those draws (common random numbers); the data order is shared
+by all. So every run with the grid's first seed is exactly the solo run ``vaelab train`` with
+its options (a test checks it); the others differ from their solo runs in the draws alone.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
+import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from vaelab.data import TensorBatches
 from vaelab.errors import ConfigError, DivergenceError
 from vaelab.eval.baseline import divergence_floor
 from vaelab.eval.likelihood import evaluate_bounds
 from vaelab.memory import check_training_fits
 from vaelab.models.registry import source_file
-from vaelab.training.callbacks import make_loggers
+from vaelab.training.callbacks import Callback, make_loggers
 from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
-from vaelab.training.config import RunConfig
+from vaelab.training.config import RunConfig, option_catalogue
 from vaelab.training.loop import Step
 from vaelab.training.rundir import RunDir
 from vaelab.training.stacked import StackedRuns
 from vaelab.training.trainer import (
     Parts,
-    _rng_state,
-    _set_rng_state,
     build_parts,
     config_document,
     resolve_device,
@@ -47,24 +53,71 @@ from vaelab.training.trainer import (
 )
 
 MANIFEST = "stack.json"
+_PER_RUN = ("seed", "lr", "schedule")  # what runs of one stack may differ in
+Grid = dict[str, list]
 
 
-def run_name(seed: int, lr: float) -> str:
-    return f"seed{seed}-lr{lr:g}"
+def check_grid(grid: Grid) -> None:
+    """The grid's options exist, may vary between runs of one process, and repeat no value."""
+    if not grid or any(not values for values in grid.values()):
+        raise ConfigError("a grid needs at least one option with at least one value, e.g. "
+                          "--grid seed=0,1,2 lr=1e-3,3e-4")
+    cat = option_catalogue()
+    for name, values in grid.items():
+        opt = cat.get(name)
+        if opt is None:
+            raise ConfigError(f"--grid {name}: no such option (see vaelab train --help)")
+        if not (name in _PER_RUN or opt.section in ("model", "objective", "estimator")
+                or opt.component in ("model", "objective", "estimator")) \
+                or isinstance(opt.default, (dict, tuple)):
+            raise ConfigError(f"--grid {name}: the runs of a stack share it (data, batches, "
+                              "epochs, evaluation and runtime are shared); a grid varies the "
+                              "seed, lr, schedule and the model's, objective's and estimator's "
+                              "options")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"--grid {name} repeats a value ({values}): a repeated run would "
+                              "overwrite its twin")
 
 
-def _check_grid(seeds: list[int], lrs: list[float]) -> None:
-    if not seeds or not lrs:
-        raise ConfigError("a stack needs at least one --seeds value and one --lrs value")
-    if len(set(seeds)) != len(seeds) or len(set(lrs)) != len(lrs):
-        raise ConfigError(f"--seeds and --lrs must not repeat a value (seeds {list(seeds)}, "
-                          f"lrs {list(lrs)}): a repeated run would overwrite its twin")
-    bad = [lr for lr in lrs if not (0 < lr < math.inf)]
-    if bad:
-        raise ConfigError(f"--lrs must be finite and > 0, got {bad}")
+def parse_grid(items: list[str]) -> Grid:
+    """``["k=1,5,50", "objective=elbo,iwae"]`` -> ``{"k": [1, 5, 50], "objective": [...]}``,
+    each value of the option's type."""
+    cat = option_catalogue()
+    grid: Grid = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().lstrip("-").replace("-", "_")
+        if not sep or not text:
+            raise ConfigError(f"--grid {item!r}: write NAME=V1,V2,... (e.g. k=1,5,50)")
+        if name in grid:
+            raise ConfigError(f"--grid names {name} twice; list its values once")
+        kind = type(cat[name].default) if name in cat else str
+        values = []
+        for v in text.split(","):
+            try:
+                values.append({"true": True, "false": False}[v.lower()] if kind is bool
+                              else kind(v))
+            except (ValueError, KeyError):
+                raise ConfigError(f"--grid {name}: {v!r} is not a {kind.__name__}") from None
+        grid[name] = values
+    check_grid(grid)
+    return grid
 
 
-def _check_stackable(cfg: RunConfig) -> None:
+def run_name(point: dict) -> str:
+    """A run's directory name from its grid values: ``k5_objective-iwae_seed0_lr0.001``."""
+    parts = []
+    for name, v in point.items():
+        if isinstance(v, bool):
+            parts.append(name if v else f"no-{name}")
+        elif isinstance(v, (int, float)):
+            parts.append(f"{name}{v:g}")
+        else:
+            parts.append(f"{name}-{re.sub(r'[^A-Za-z0-9.+-]', '-', str(v))}")
+    return "_".join(parts)
+
+
+def _check_process(cfg: RunConfig) -> None:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("a stack trains its runs in one process: start it without torchrun")
     if cfg.eval.patience:
@@ -73,37 +126,48 @@ def _check_stackable(cfg: RunConfig) -> None:
                           "each run is kept anyway)")
 
 
-def train_stack(cfg: RunConfig | None, out: str | Path, seeds: list[int] | None = None,
-                lrs: list[float] | None = None, *, resume: bool = False,
-                changes: dict | None = None, progress: bool = True) -> dict[str, dict]:
-    """Train the grid ``seeds`` x ``lrs`` of ``cfg`` as one stack into ``out``/NAME run
-    directories (NAME = ``run_name(seed, lr)``); return each run's last metrics record by NAME,
-    in grid order (seeds outer). With ``resume``, the
-    stack in ``out`` continues (``cfg``, ``seeds`` and ``lrs`` come from it; ``changes`` may
-    change what a resumed run may change, e.g. ``{"epochs": 50}``)."""
+def train_stack(cfg: RunConfig | None, out: str | Path, grid: Grid | list[dict] | None = None,
+                *, resume: bool = False, changes: dict | None = None,
+                progress: bool = True) -> dict[str, dict]:
+    """Train every point of ``grid`` over ``cfg`` into ``out``/NAME run directories (NAME =
+    ``run_name``); return each run's last metrics record by NAME. ``grid`` is option -> values
+    (their product, first option outermost) or a list of points (option -> value each). With
+    ``resume``, the grid in ``out`` continues (``changes`` may change what a resumed run may
+    change, e.g. ``{"epochs": 50}``)."""
     out = Path(out)
     if resume:
-        cfgs, names = _stored_stack(out, changes or {})
+        cfgs, names = _stored(out, changes or {})
     else:
-        if cfg is None:
-            raise ConfigError("give the configuration of the stack's runs")
-        _check_grid(list(seeds or []), list(lrs or []))
-        cfgs = [RunConfig.from_options({"seed": s, "lr": lr}, cfg) for s in seeds for lr in lrs]
-        names = [run_name(s, lr) for s in seeds for lr in lrs]
+        if cfg is None or not grid:
+            raise ConfigError("give the base configuration and the grid of the runs")
+        if isinstance(grid, dict):
+            check_grid(grid)
+            points = [dict(zip(grid, vs)) for vs in itertools.product(*grid.values())]
+        else:
+            points = list(grid)
+            check_grid({k: list(dict.fromkeys(p[k] for p in points)) for k in points[0]})
+        names = [run_name(p) for p in points]
+        if len(set(names)) != len(names):
+            raise ConfigError("the grid repeats a run; list each point once")
         if out.exists() and not out.is_dir():
-            raise ConfigError(f"--out {out} is a file; give a directory for the stack")
+            raise ConfigError(f"--out {out} is a file; give a directory for the runs")
         if (out / MANIFEST).is_file():
             raise ConfigError(f"{out} already holds a stack; continue it with --resume, or give "
                               "another --out")
-    _check_stackable(cfgs[0])
+        cfgs = [RunConfig.from_options(p, cfg) for p in points]
+    _check_process(cfgs[0])
+    for c in cfgs[1:]:
+        if c.data != cfgs[0].data or c.optim.batch_size != cfgs[0].optim.batch_size or \
+                c.optim.epochs != cfgs[0].optim.epochs:
+            raise ConfigError("the runs of a stack share the data, --batch-size and --epochs")
     runs = [RunDir(out / n) for n in names]
     for run in runs:
         run.check(resume, overwrite=False)
-    records = _Stack(cfgs, names, runs, out, resume).train(progress)
+    records = _Trainer(cfgs, names, runs, out, resume).train(progress)
     return dict(zip(names, records))
 
 
-def _stored_stack(out: Path, changes: dict) -> tuple[list[RunConfig], list[str]]:
+def _stored(out: Path, changes: dict) -> tuple[list[RunConfig], list[str]]:
     try:
         names = json.loads((out / MANIFEST).read_text())["runs"]
     except FileNotFoundError:
@@ -115,16 +179,49 @@ def _stored_stack(out: Path, changes: dict) -> tuple[list[RunConfig], list[str]]
     return [resume_config(RunConfig.load(out / n), changes) for n in names], names
 
 
-class _Stack:
+def _stack_key(cfg: RunConfig) -> str:
+    """Runs with equal keys share a stack: everything but the per-run settings."""
+    d = cfg.effective()
+    for name in _PER_RUN:
+        d.pop(name)
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def _get_rng(device: torch.device) -> dict:
+    st = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        st["cuda"] = torch.cuda.get_rng_state(device)
+    return st
+
+
+def _set_rng(st: dict, device: torch.device) -> None:
+    torch.set_rng_state(st["torch"])
+    if device.type == "cuda" and "cuda" in st:
+        torch.cuda.set_rng_state(st["cuda"], device)
+
+
+@dataclass
+class _Group:
+    """One stack: indices into the runs, the stacked model, and its stream of random numbers."""
+
+    members: list[int]
+    stacked: StackedRuns | None = None
+    rng: dict = field(default_factory=dict)
+
+
+class _Trainer:
     def __init__(self, cfgs: list[RunConfig], names: list[str], runs: list[RunDir], out: Path,
                  resume: bool) -> None:
         self.cfgs, self.names, self.runs, self.out, self.resume = cfgs, names, runs, out, resume
-        cfg = cfgs[0]
-        self.device = resolve_device(cfg.runtime.device)
-        self.shuffle = torch.Generator()
+        self.device = resolve_device(cfgs[0].runtime.device)
+        keys: dict[str, _Group] = {}
+        for i, c in enumerate(cfgs):
+            keys.setdefault(_stack_key(c), _Group([])).members.append(i)
+        self.groups = list(keys.values())
+        self.shuffle = torch.Generator().manual_seed(cfgs[0].runtime.seed)
         self.parts: list[Parts] = []
-        rng_after_first = None
         data = None
+        firsts = {g.members[0]: g for g in self.groups}
         for i, (c, run) in enumerate(zip(cfgs, runs)):
             # each run is built exactly as `vaelab train` builds it: its seed, then its parts
             torch.manual_seed(c.runtime.seed)
@@ -134,48 +231,54 @@ class _Stack:
             check_training_fits(p.model, data.train[:1], c.estimator.k, c.optim.batch_size,
                                 self.device, data_bytes=data.train.nbytes + data.valid.nbytes)
             if i == 0:
-                self.floor = divergence_floor(data)
+                self.baseline, self.floor = divergence_floor(data)
             if not resume:
                 p.model.init_from_data(data.train_mean())
             self.parts.append(p)
-            if i == 0:
-                self.shuffle.manual_seed(c.runtime.seed)
-                rng_after_first = _rng_state(self.shuffle, self.device)
-        first = self.parts[0]
-        # the stack as a whole: N models' activations at once
-        check_training_fits(first.model, data.train[:1], cfg.estimator.k,
-                            cfg.optim.batch_size * len(cfgs), self.device,
-                            data_bytes=data.train.nbytes + data.valid.nbytes)
+            if i in firsts:  # the stack's draws continue its first run's stream
+                firsts[i].rng = _get_rng(self.device)
+        self.data = data
         self.steps = [Step(p.model, p.estimator, p.objective).to(self.device)
                       for p in self.parts]
         self.opts = [torch.optim.Adam(s.parameters(), lr=c.optim.lr, betas=(0.9, 0.999),
                                       eps=1e-4) for s, c in zip(self.steps, cfgs)]
         self.epoch = self.n_steps = 0
         self.best = [-math.inf] * len(cfgs)
+        self.metas = None
         if resume:
-            metas = []
-            for i, (run, p, opt) in enumerate(zip(runs, self.parts, self.opts)):
-                tensors, header, _ = load_latest(run.last)
-                rng = restore(tensors, header, {"model": p.model, "estimator": p.estimator},
-                              opt)
-                if i == 0:
-                    rng_after_first = rng
-                metas.append(header["meta"])
-            epochs = {m["epoch"] for m in metas}
-            if len(epochs) > 1:
-                raise ConfigError(f"the stack's runs stopped at different epochs ({sorted(epochs)}"
-                                  "); resume them one by one with `vaelab train --resume`")
-            self.epoch, self.n_steps = metas[0]["epoch"], metas[0]["step"]
-            self.best = [m["best"] for m in metas]
-        self.metas = metas if resume else None
-        _set_rng_state(rng_after_first, self.shuffle, self.device)
-        self.stacked = StackedRuns(self.steps, [c.optim.lr_at(self.epoch) for c in cfgs],
-                                   eps=1e-4, compile=cfg.runtime.compile)
+            self._restore(firsts)
         probe = data.train[:2].to(self.device)
-        self.stacked.check((probe > 0.5).to(probe.dtype) if data.dynamic_binarize else probe)
-        if resume:
-            self.stacked.load_optimizer_states(self.opts)
-        self.loggers = [make_loggers(c.runtime.loggers) for c in cfgs]
+        probe = (probe > 0.5).to(probe.dtype) if data.dynamic_binarize else probe
+        for g in self.groups:
+            c = cfgs[g.members[0]]
+            check_training_fits(self.parts[g.members[0]].model, data.train[:1], c.estimator.k,
+                                c.optim.batch_size * len(g.members), self.device,
+                                data_bytes=data.train.nbytes + data.valid.nbytes)
+            g.stacked = StackedRuns([self.steps[i] for i in g.members],
+                                    [cfgs[i].optim.lr_at(self.epoch) for i in g.members],
+                                    eps=1e-4, compile=c.runtime.compile)
+            g.stacked.check(probe)
+            if resume:
+                g.stacked.load_optimizer_states([self.opts[i] for i in g.members])
+        self.loggers: list[list[Callback]] = [make_loggers(c.runtime.loggers) for c in cfgs]
+
+    def _restore(self, firsts: dict[int, _Group]) -> None:
+        metas = []
+        for i, (run, p, opt) in enumerate(zip(self.runs, self.parts, self.opts)):
+            tensors, header, _ = load_latest(run.last)
+            rng = restore(tensors, header, {"model": p.model, "estimator": p.estimator}, opt)
+            if i == 0:
+                self.shuffle.set_state(rng["shuffle"])
+            if i in firsts:
+                firsts[i].rng = {k: v for k, v in rng.items() if k != "shuffle"}
+            metas.append(header["meta"])
+        epochs = {m["epoch"] for m in metas}
+        if len(epochs) > 1:
+            raise ConfigError(f"the stack's runs stopped at different epochs ({sorted(epochs)}); "
+                              "resume them one by one with `vaelab train --resume`")
+        self.epoch, self.n_steps = metas[0]["epoch"], metas[0]["step"]
+        self.best = [m["best"] for m in metas]
+        self.metas = metas
 
     def train(self, progress: bool) -> list[dict]:
         locked: list[RunDir] = []
@@ -194,10 +297,11 @@ class _Stack:
             if not self.resume:
                 self.out.mkdir(parents=True, exist_ok=True)
                 (self.out / MANIFEST).write_text(json.dumps(
-                    {"runs": self.names, "draws_from": self.names[0]}, indent=1))
+                    {"runs": self.names,
+                     "stacks": [[self.names[i] for i in g.members] for g in self.groups]},
+                    indent=1))
             for c, p, run, cbs in zip(self.cfgs, self.parts, self.runs, self.loggers):
-                doc = {**config_document(c, p), "stack": {"dir": str(self.out),
-                                                          "draws_from": self.names[0]}}
+                doc = {**config_document(c, p), "stack": {"dir": str(self.out)}}
                 run.write_config(doc)
                 run.copy_model_source(source_file(p.model))
                 for cb in cbs:
@@ -221,17 +325,19 @@ class _Stack:
         return records
 
     def _loop(self, progress: bool) -> list[dict]:
-        cfg, data = self.cfgs[0], self.parts[0].data
-        from vaelab.data import TensorBatches
-
-        valid_x = data.valid.to(self.device)
-        batches = TensorBatches(data.train.to(self.device), cfg.optim.batch_size, shuffle=True,
-                                dynamic_binarize=data.dynamic_binarize, generator=self.shuffle)
-        epochs, records = cfg.optim.epochs, [{} for _ in self.runs]
+        cfg = self.cfgs[0]
+        valid_x = self.data.valid.to(self.device)
+        # binarized per stack, from the stack's own stream, as its solo run does
+        batches = TensorBatches(self.data.train.to(self.device), cfg.optim.batch_size,
+                                shuffle=True, generator=self.shuffle)
+        epochs = cfg.optim.epochs
+        # a finished grid resumed: the records it finished with
+        records = [m.get("record") or {} for m in self.metas] if self.metas else \
+            [{} for _ in self.runs]
         t_start = time.perf_counter()
-        bar = tqdm(range(self.epoch, epochs), disable=not progress, desc=f"stack of "
-                   f"{len(self.runs)}", unit="epoch", initial=self.epoch, total=epochs,
-                   mininterval=2)
+        bar = tqdm(range(self.epoch, epochs), disable=not progress,
+                   desc=f"{len(self.runs)} runs in {len(self.groups)} stacks", unit="epoch",
+                   initial=self.epoch, total=epochs, mininterval=2)
         for epoch in bar:
             records = self._epoch(epoch, batches)
             self._end_of_epoch(epoch, records, valid_x)
@@ -247,66 +353,78 @@ class _Stack:
 
     def _epoch(self, epoch: int, batches) -> list[dict]:
         t0 = time.perf_counter()
-        self.stacked.set_lrs([c.optim.lr_at(epoch) for c in self.cfgs])
-        objective = self.parts[0].objective.at_epoch(epoch)
-        self.stacked.template.objective = objective
-        self.stacked.template.train()
-        n = len(self.runs)
-        loss_sum = torch.zeros(n, device=self.device)
-        bound_sum = torch.zeros(n, device=self.device)
+        objectives = []
+        for g in self.groups:
+            g.stacked.set_lrs([self.cfgs[i].optim.lr_at(epoch) for i in g.members])
+            objectives.append(self.parts[g.members[0]].objective.at_epoch(epoch))
+            g.stacked.template.objective = objectives[-1]
+            g.stacked.template.train()
+        sums = [(torch.zeros(len(g.members), device=self.device),
+                 torch.zeros(len(g.members), device=self.device)) for g in self.groups]
+        binarize = self.data.dynamic_binarize
         steps = 0
         for x in batches:
-            losses, bounds = self.stacked.step(x)
-            loss_sum += losses
-            bound_sum += bounds
+            for g, (loss_sum, bound_sum) in zip(self.groups, sums):
+                _set_rng(g.rng, self.device)
+                losses, bounds = g.stacked.step(torch.bernoulli(x) if binarize else x)
+                g.rng = _get_rng(self.device)
+                loss_sum += losses
+                bound_sum += bounds
             steps += 1
         self.n_steps += steps
-        bounds = (bound_sum / steps).tolist()
-        floor, baseline = self.floor[1], self.floor[0]
-        bad = [f"{name} ({'NaN/Inf' if not math.isfinite(b + ls) else f'{b:.4g} nats'})"
-               for name, b, ls in zip(self.names, bounds, loss_sum.tolist())
-               if not math.isfinite(b + ls) or b < floor]
+        per_run: list = [None] * len(self.runs)
+        for g, (loss_sum, bound_sum), obj in zip(self.groups, sums, objectives):
+            for j, (ls, b) in enumerate(zip(loss_sum.tolist(), (bound_sum / steps).tolist())):
+                per_run[g.members[j]] = (ls, b, obj)
+        bad = [f"{self.names[i]} ({'NaN/Inf' if not math.isfinite(b + ls) else f'{b:.4g} nats'})"
+               for i, (ls, b, _) in enumerate(per_run) if not math.isfinite(b + ls)
+               or b < self.floor]
         if bad:
             kept = (f"the last good checkpoints (epoch {self.epoch}) are kept; continue a run "
                     f"alone with a lower learning rate: `vaelab train --resume --out "
                     f"{self.out}/NAME --lr ...`" if self.epoch else "no epoch finished; start "
                     "again with lower learning rates")
             raise DivergenceError(f"in epoch {epoch + 1} the training bound of {', '.join(bad)} "
-                                  f"diverged (below the floor of {floor:.4g}; a factorized "
-                                  f"model of the data gets {baseline:.4g}); the stack stopped: "
-                                  f"{kept}")
-        key = f"train_{objective.label}_k{self.cfgs[0].estimator.k}"
+                                  f"diverged (below the floor of {self.floor:.4g}; a factorized "
+                                  f"model of the data gets {self.baseline:.4g}); the stack "
+                                  f"stopped: {kept}")
         seconds = time.perf_counter() - t0
-        self.stacked.unstack(self.steps)  # each run's parameters into its own modules
-        return [{"epoch": epoch + 1, "step": self.n_steps, "lr": c.optim.lr_at(epoch), key: b,
-                 "epoch_seconds": seconds, **p.model.training_diagnostics()}
-                for c, b, p in zip(self.cfgs, bounds, self.parts)]
+        for g in self.groups:  # each run's parameters into its own modules
+            g.stacked.unstack([self.steps[i] for i in g.members])
+        return [{"epoch": epoch + 1, "step": self.n_steps, "lr": c.optim.lr_at(epoch),
+                 f"train_{obj.label}_k{c.estimator.k}": b, "epoch_seconds": seconds,
+                 **p.model.training_diagnostics()}
+                for c, (_, b, obj), p in zip(self.cfgs, per_run, self.parts)]
 
     def _end_of_epoch(self, epoch: int, records: list[dict], valid_x: torch.Tensor) -> None:
         ev = self.cfgs[0].eval
         due = (epoch + 1) % ev.eval_every == 0 or epoch + 1 == self.cfgs[0].optim.epochs
         self.epoch = epoch + 1
-        shared = _rng_state(self.shuffle, self.device)
-        after_first = shared
-        for i, (p, run, rec) in enumerate(zip(self.parts, self.runs, records)):
-            if due:  # every run sees the validation draws the first run sees
-                _set_rng_state(shared, self.shuffle, self.device)
+        for g in self.groups:
+            before, after = g.rng, g.rng
+            for j, i in enumerate(g.members):
+                if not due:
+                    break
+                _set_rng(before, self.device)  # every run sees its stack's validation draws
+                p, run = self.parts[i], self.runs[i]
                 v = evaluate_bounds(p.model, valid_x, ks=(ev.eval_k,),
-                                    binarize=p.data.dynamic_binarize)["bounds"][ev.eval_k]
-                rec[f"valid_L{ev.eval_k}"] = v
-                if i == 0:
-                    after_first = _rng_state(self.shuffle, self.device)
+                                    binarize=self.data.dynamic_binarize)["bounds"][ev.eval_k]
+                records[i][f"valid_L{ev.eval_k}"] = v
+                if j == 0:
+                    after = _get_rng(self.device)
                 if v > self.best[i]:
                     self.best[i] = v
                     save_checkpoint(run.best, {"model": p.model}, None,
                                     {"epoch": epoch + 1, "valid_bound": v})
-        _set_rng_state(after_first, self.shuffle, self.device)
-        for i, (p, run, rec, opt) in enumerate(zip(self.parts, self.runs, records, self.opts)):
-            meta = {"epoch": self.epoch, "step": self.n_steps, "best": self.best[i],
-                    "bad_evals": 0, "record": rec}
-            save_checkpoint(run.last, {"model": p.model, "estimator": p.estimator},
-                            self.stacked.optimizer_state(i, opt), meta, after_first,
-                            keep_previous=True)
-            run.append_metrics(rec)
-            for cb in self.loggers[i]:
-                cb.on_epoch_end(rec)
+            g.rng = after
+            for j, i in enumerate(g.members):
+                p, run, rec = self.parts[i], self.runs[i], records[i]
+                meta = {"epoch": self.epoch, "step": self.n_steps, "best": self.best[i],
+                        "bad_evals": 0, "record": rec}
+                rng = {**g.rng, "shuffle": self.shuffle.get_state()}
+                save_checkpoint(run.last, {"model": p.model, "estimator": p.estimator},
+                                g.stacked.optimizer_state(j, self.opts[i]), meta, rng,
+                                keep_previous=True)
+                run.append_metrics(rec)
+                for cb in self.loggers[i]:
+                    cb.on_epoch_end(rec)

@@ -114,7 +114,10 @@ class WholeStep:
             if g["lr"] != self._lr_values[i]:  # a schedule moved it: one device write, no sync
                 self._lrs[i].fill_(g["lr"])
                 self._lr_values[i] = g["lr"]
-        with torch._dynamo.config.patch(trace_autograd_ops=True):
+        # every WholeStep compiles the same method: a grid of stacks (one graph each) or a KL
+        # warm-up (one objective an epoch) must not exhaust dynamo's 8 graphs per function
+        limit = max(64, torch._dynamo.config.recompile_limit)
+        with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=limit):
             try:
                 return self._compiled(x)
             except torch._dynamo.exc.Unsupported as e:
