@@ -94,3 +94,25 @@ def test_factorized_decoder_needs_a_conditioning_map():
     x = torch.zeros(1, 1, 3, 3).requires_grad_()
     (g,) = torch.autograd.grad(m.logits(x, cond_map=cmap).sum(), x, allow_unused=True)
     assert g is None  # conditionally independent pixels
+
+
+def test_dropout_acts_in_training_only_and_keeps_the_model_causal():
+    """Dropout (PixelCNN++'s regularizer) is elementwise, so a training pass still never lets a
+    pixel see itself or a later one; in evaluation the network is the one without dropout, so
+    log p(x) stays exact and normalized."""
+    torch.manual_seed(0)
+    H, W = 5, 4
+    m = PixelCNN(3, 8, 3, dropout=0.5)
+    x = torch.bernoulli(torch.full((1, 1, H, W), 0.5))
+    order = torch.arange(H * W).view(H, W)
+    m.train()
+    for i, j in itertools.product(range(H), range(W)):
+        assert not _dependence(m, x, i, j)[order >= i * W + j].any(), (i, j)
+    assert not torch.allclose(m.logits(x), m.logits(x))  # a fresh mask each training pass
+    plain = PixelCNN(3, 8, 3)
+    plain.load_state_dict(m.state_dict())
+    m.eval()
+    assert torch.equal(m.logits(x), plain.logits(x))
+    configs = torch.tensor(list(itertools.product([0.0, 1.0], repeat=6))).view(-1, 1, 2, 3)
+    with torch.no_grad():
+        assert math.isclose(float(m.log_prob(configs).exp().sum()), 1.0, rel_tol=1e-5)

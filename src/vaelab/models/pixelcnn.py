@@ -30,9 +30,9 @@ def pixel_levels(likelihood: str, x_shape: tuple, model: str) -> int:
 
 class GatedLayer(nn.Module):
     def __init__(self, in_ch: int, ch: int, kernel: int, first: bool, cond_dim: int = 0,
-                 cond_channels: int = 0) -> None:
+                 cond_channels: int = 0, dropout: float = 0.0) -> None:
         super().__init__()
-        self.k, self.first = kernel // 2, first
+        self.k, self.first, self.dropout = kernel // 2, first, dropout
         self.v = nn.Conv2d(in_ch, 2 * ch, (self.k + 1, 2 * self.k + 1))
         self.h = nn.Conv2d(in_ch, 2 * ch, (1, self.k + 1))
         self.v2h = nn.Conv2d(2 * ch, 2 * ch, 1)
@@ -59,7 +59,10 @@ class GatedLayer(nn.Module):
         if torch.is_tensor(bias):
             bv, bh = bias.chunk(2, dim=1)
             v, h = v + bv, h + bh
-        h_out = self.h_out(self._gate(h))
+        gated = self._gate(h)
+        if self.dropout and self.training:  # elementwise: no pixel sees a later one through it
+            gated = F.dropout(gated, self.dropout)
+        h_out = self.h_out(gated)
         return self._gate(v), (h_out if self.first else h_out + h_in)
 
 
@@ -68,10 +71,13 @@ class PixelCNN(nn.Module):
 
     ``levels``: 2 for binary images (Bernoulli logits), 256 for grey levels (256-way softmax).
     With ``n_layers == 0`` it is a factorized decoder: logits from the conditioning map only.
+    ``dropout``: the rate on each layer's gated horizontal features before their 1x1 output
+    (training only), the regularizer of PixelCNN++ (Salimans et al. 2017).
     """
 
     def __init__(self, n_layers: int = 8, channels: int = 64, kernel: int = 5, levels: int = 2,
-                 cond_dim: int = 0, cond_channels: int = 0, embed_dim: int = 0) -> None:
+                 cond_dim: int = 0, cond_channels: int = 0, embed_dim: int = 0,
+                 dropout: float = 0.0) -> None:
         super().__init__()
         # categorical inputs (e.g. VQ codes) enter through an embedding, not as one scalar
         self.embed = nn.Embedding(levels, embed_dim) if embed_dim else None
@@ -81,7 +87,7 @@ class PixelCNN(nn.Module):
         out = 1 if levels == 2 else levels
         self.layers = nn.ModuleList(
             GatedLayer(channels if i else (embed_dim or 1), channels, kernel,
-                       i == 0, cond_dim, cond_channels) for i in range(n_layers))
+                       i == 0, cond_dim, cond_channels, dropout) for i in range(n_layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(),
                                   nn.Conv2d(channels, out, 1)) if n_layers else None
         self.cond_out = nn.Conv2d(cond_channels, out, 1) if cond_channels else None

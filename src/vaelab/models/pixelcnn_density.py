@@ -26,9 +26,13 @@ class PixelCNNConfig:
     pixel_layers: int = option(4, "gated PixelCNN layers")
     pixel_channels: int = option(32, "channels of the PixelCNN layers")
     kernel: int = option(5, "kernel size (odd)")
+    dropout: float = option(0.0, "dropout rate in the PixelCNN layers while training (0: "
+                            "off; PixelCNN++ used 0.5)")
 
     def __post_init__(self) -> None:
         self.x_shape = tuple(int(s) for s in self.x_shape)
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"pixelcnn: --dropout must be in [0, 1), got {self.dropout}")
         pixel_levels(self.likelihood, self.x_shape, "pixelcnn")
         if self.pixel_layers < 1 or self.pixel_channels < 1 or self.kernel % 2 == 0:
             raise ConfigError("pixelcnn: --pixel-layers and --pixel-channels must be >= 1 and "
@@ -49,7 +53,8 @@ class PixelCNNDensity(Model):
         c = self.config = config or PixelCNNConfig()
         self.levels = pixel_levels(c.likelihood, c.x_shape, "pixelcnn")
         super().__init__(c.x_shape, 0)
-        self.net = PixelCNN(c.pixel_layers, c.pixel_channels, c.kernel, self.levels)
+        self.net = PixelCNN(c.pixel_layers, c.pixel_channels, c.kernel, self.levels,
+                            dropout=c.dropout)
         self.register_buffer("anchor", torch.zeros(()), persistent=False)
 
     def eval_max_samples(self) -> int:

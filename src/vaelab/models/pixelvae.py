@@ -29,11 +29,15 @@ class PixelVAEConfig:
     pixel_layers: int = option(4, "gated PixelCNN layers of the decoder (0: factorized)")
     pixel_channels: int = option(32, "channels of the PixelCNN layers")
     kernel: int = option(5, "PixelCNN kernel size (odd)")
+    dropout: float = option(0.0, "dropout rate in the PixelCNN layers while training (0: "
+                            "off; PixelCNN++ used 0.5)")
     cond_channels: int = option(16, "channels of the feature map decoded from z")
     enc_channels: int = option(32, "channels of the convolutional encoder")
 
     def __post_init__(self) -> None:
         self.x_shape = tuple(int(s) for s in self.x_shape)
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"pixelvae: --dropout must be in [0, 1), got {self.dropout}")
         pixel_levels(self.likelihood, self.x_shape, "pixelvae")
         if self.x_shape[1] % 4 or self.x_shape[2] % 4:
             raise ConfigError(f"pixelvae needs image sides divisible by 4, got {self.x_shape}")
@@ -79,7 +83,7 @@ class PixelVAE(Model):
         self.decoder = nn.ModuleDict({
             "features": ConvDecoder(c.latent, c.enc_channels, c.cond_channels, hw),
             "pixelcnn": PixelCNN(c.pixel_layers, c.pixel_channels, c.kernel, self.levels,
-                                 cond_channels=c.cond_channels)})
+                                 cond_channels=c.cond_channels, dropout=c.dropout)})
         self.standard_normal = StandardNormal(c.latent)
 
     def eval_max_samples(self) -> int:
