@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 from common import machine
-from report import PAPER_NLL
+from report import print_paper_table
 
 import vaelab
 from vaelab.eval import evaluate
@@ -74,14 +74,7 @@ def main() -> None:
     with open(out / "table.jsonl", "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     print(f"{rows[0]['machine']}; {rows[0]['eval_n']} test images, K = {args.eval_k}")
-    print("| config | epochs | NLL ± s.e. over images | Burda et al. | difference | active units |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        paper = PAPER_NLL[r["config"]]
-        print(f"| {r['config']} | {r['epochs']} | {r['nll']:.2f} ± {r['nll_stderr']:.2f} | "
-              f"{paper:.2f} | {r['nll'] - paper:+.2f} | {sum(r['active_units'])} "
-              f"{r['active_units']} |")
-
+    print_paper_table(rows)
 
 if __name__ == "__main__":
     main()

@@ -94,6 +94,12 @@ def given_options(args: argparse.Namespace) -> dict:
             for k, v in vars(args).items() if k in cat}
 
 
+def _summary(rec: dict) -> str:
+    """``epoch 5: train_iwae_k5 -95.123, valid_L100 -93.456``"""
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in rec.items() if k.startswith(("train_", "valid_")))
+    return f"epoch {rec['epoch']}: {shown}"
+
+
 def run_train(args: argparse.Namespace) -> int:
     from vaelab.training.config import RunConfig, config_from_file
     from vaelab.training.trainer import resume_config, train
@@ -112,9 +118,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(json.dumps({"run": str(args.out), **rec}))
         return 0
     if rec:
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in rec.items()
-                          if k.startswith(("train_", "valid_")))
-        print(f"epoch {rec['epoch']}: {shown}")
+        print(_summary(rec))
     print(f"run written to {args.out} (config.json, checkpoints/, metrics.jsonl, tb/)")
     return 0
 
@@ -151,8 +155,6 @@ def run_train_stack(args: argparse.Namespace) -> int:
         return 0
     for n, rec in recs.items():
         if rec:
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in rec.items()
-                              if k.startswith(("train_", "valid_")))
-            print(f"{n}: epoch {rec['epoch']}: {shown}")
+            print(f"{n}: {_summary(rec)}")
     print(f"{len(recs)} runs written under {args.out} (one run directory each)")
     return 0

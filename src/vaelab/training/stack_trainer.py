@@ -37,7 +37,6 @@ from vaelab.errors import ConfigError, DivergenceError
 from vaelab.eval.baseline import divergence_floor
 from vaelab.eval.likelihood import evaluate_bounds
 from vaelab.memory import check_training_fits
-from vaelab.models.registry import source_file
 from vaelab.training.callbacks import Callback, make_loggers
 from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
 from vaelab.training.config import RunConfig, option_catalogue
@@ -50,6 +49,7 @@ from vaelab.training.trainer import (
     config_document,
     resolve_device,
     resume_config,
+    start_run,
 )
 
 MANIFEST = "stack.json"
@@ -301,11 +301,8 @@ class _Trainer:
                      "stacks": [[self.names[i] for i in g.members] for g in self.groups]},
                     indent=1))
             for c, p, run, cbs in zip(self.cfgs, self.parts, self.runs, self.loggers):
-                doc = {**config_document(c, p), "stack": {"dir": str(self.out)}}
-                run.write_config(doc)
-                run.copy_model_source(source_file(p.model))
-                for cb in cbs:
-                    cb.on_start(run.path, doc)
+                start_run(run, {**config_document(c, p), "stack": {"dir": str(self.out)}},
+                          p.model, cbs)
             started = True
             records = self._loop(progress)
         except BaseException:

@@ -151,6 +151,14 @@ def config_document(cfg: RunConfig, parts: Parts) -> dict:
             "data": {**parts.data.summary(), "likelihood": parts.likelihood}}
 
 
+def start_run(run: RunDir, doc: dict, model: Model, loggers: list[Callback]) -> None:
+    """Write the run's config.json and its model's source, and start its loggers."""
+    run.write_config(doc)
+    run.copy_model_source(source_file(model))
+    for cb in loggers:
+        cb.on_start(run.path, doc)
+
+
 def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
           data: ImageDataset | None = None, resume: bool = False, overwrite: bool = False,
           progress: bool = True, callbacks: list[Callback] | None = None) -> dict:
@@ -207,12 +215,8 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
             session.restore(header["meta"])
             if dinfo.is_main:
                 run.reconcile_metrics(header["meta"]["epoch"], header["meta"].get("record"))
-        doc = config_document(cfg, parts)
         if dinfo.is_main:
-            run.write_config(doc)
-            run.copy_model_source(source_file(parts.model))
-            for cb in loggers:
-                cb.on_start(run.path, doc)
+            start_run(run, config_document(cfg, parts), parts.model, loggers)
             started = True
         record = session.loop(progress)
     except BaseException:
