@@ -247,6 +247,7 @@ CASES = [
     (["train-stack", "--grid", "seed=0", "--patience", "2", "--out", "{root}/t"],
      "--patience 0"),
     (["train-stack", "--resume", "--out", "{run}"], "holds no stack"),
+    (["train-stack", "--grid", "seed=0,1", "--out", "{run}"], "a directory of its own"),
     (["train-stack", "--resume", "--grid", "seed=1", "--out", "{run}"], "drop --config"),
     (["train-stack", "--grid", "seed=0", "--model", "vqvae", "--dataset", "embedded", "--out",
       "{root}/t"], "cannot be stacked"),

@@ -116,3 +116,22 @@ def test_a_stack_interrupted_before_its_first_checkpoint_leaves_nothing(tmp_path
     monkeypatch.undo()
     recs = train_stack(cfg, tmp_path / "s", grid, progress=False)
     assert len(recs) == 2  # the same command, again, trains
+
+
+def test_a_second_process_on_the_same_grid_is_refused_and_touches_nothing(tmp_path):
+    """Two starts of one grid at once: the one that finds a run locked by the other is refused,
+    and cleans up nothing of the other's (here: the config the holder wrote before its first
+    checkpoint)."""
+    from vaelab.training.rundir import RunDir
+
+    cfg = RunConfig.from_options({**SMALL, "epochs": 1})
+    holder = RunDir(tmp_path / "g" / "seed1")
+    holder.lock()  # the other process, in its first epoch
+    holder.write_config({"written by": "the other process"})
+    try:
+        with pytest.raises(ConfigError, match="being trained by another process"):
+            train_stack(cfg, tmp_path / "g", {"seed": [0, 1]}, progress=False)
+    finally:
+        holder.unlock()
+    assert json.loads(holder.config.read_text()) == {"written by": "the other process"}
+    assert not (tmp_path / "g" / MANIFEST).exists()

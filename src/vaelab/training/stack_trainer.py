@@ -151,6 +151,9 @@ def train_stack(cfg: RunConfig | None, out: str | Path, grid: Grid | list[dict] 
             raise ConfigError("the grid repeats a run; list each point once")
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {out} is a file; give a directory for the runs")
+        if RunDir(out).holds_run:
+            raise ConfigError(f"--out {out} holds a run of `vaelab train`; give the grid a "
+                              "directory of its own")
         if (out / MANIFEST).is_file():
             raise ConfigError(f"{out} already holds a stack; continue it with --resume, or give "
                               "another --out")
@@ -282,12 +285,17 @@ class _Trainer:
 
     def train(self, progress: bool) -> list[dict]:
         locked: list[RunDir] = []
-        started = False
-        records: list[dict] = [{} for _ in self.runs]
         try:
             for run in self.runs:
                 run.lock()
                 locked.append(run)
+        except BaseException:  # another process trains one of these runs: touch nothing
+            for run in locked:
+                run.unlock()
+            raise
+        started = False
+        records: list[dict] = [{} for _ in self.runs]
+        try:
             for i, run in enumerate(self.runs):
                 run.clean_stale()
                 if self.metas:
