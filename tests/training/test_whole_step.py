@@ -69,3 +69,33 @@ def test_the_compiled_step_needs_a_capturable_adam():
         WholeStep(s, torch.optim.Adam(s.parameters()))
     with pytest.raises(ConfigError, match="runs Adam"):
         WholeStep(s, torch.optim.SGD(s.parameters(), lr=0.1))
+
+
+def test_a_step_that_cannot_be_one_graph_compiles_in_pieces_and_still_follows_eager():
+    """NVIL's baseline branches on a tensor's value (is it initialized?), which dynamo cannot
+    trace into one graph: the step warns once, compiles in pieces, and follows the eager step
+    (inductor told to draw its random numbers as eager PyTorch does, so the draws agree)."""
+    from torch._inductor import config as inductor_config
+
+    from vaelab.models import SBN, SBNConfig
+
+    def make():
+        torch.manual_seed(0)
+        return Step(SBN(SBNConfig(x_shape=(1, 6, 6), units=4)),
+                    make_estimator("score_function", 3, 36, baseline="nvil"),
+                    make_objective("iwae"))
+
+    eager_step, compiled_step = make(), make()
+    eager = EagerUpdate(eager_step, torch.optim.Adam(eager_step.parameters(), lr=1e-2))
+    whole = WholeStep(compiled_step, torch.optim.Adam(compiled_step.parameters(), lr=1e-2,
+                                                      capturable=True))
+    lrs = [1e-2] * 4
+    with inductor_config.patch(fallback_random=True), \
+            pytest.warns(UserWarning, match="does not compile as one graph"):
+        got = _trajectory(whole, lrs)
+    assert not whole.fullgraph
+    want = _trajectory(eager, lrs)
+    for (lc, _), (le, _) in zip(got, want):
+        assert torch.allclose(lc, le, rtol=1e-4, atol=1e-3)
+    for (name, a), b in zip(eager_step.named_parameters(), compiled_step.parameters()):
+        assert torch.allclose(a, b, atol=1e-4), name

@@ -13,7 +13,11 @@ a GPU. Two things keep the rest out of the graph, and this module goes round bot
 
 The optimizer object stays the one source of truth: checkpoints, ``--resume`` and an eager
 continuation see the same Adam state. With ``mode="reduce-overhead"`` on a GPU the graph is
-replayed as one CUDA graph per step. Estimators whose gradient uses tensor hooks (DReG) are
+replayed as one CUDA graph per step. A step dynamo cannot trace whole (an estimator that
+branches on a tensor's value, such as NVIL's baseline, or VQ-VAE's EMA update) is compiled in
+pieces, with a warning. Inductor draws its own random numbers (seeded from torch's generator,
+so a seed still fixes a run): a compiled run is the eager run's statistical twin, and its exact
+twin under ``torch._inductor.config.fallback_random = True`` (the tests use it). Estimators whose gradient uses tensor hooks (DReG) are
 traced like any other. Runs under DDP do not use this step: DDP's all-reduce lives in hooks on
 the gradient accumulation that ``torch.autograd.grad`` does not run.
 """
@@ -120,12 +124,14 @@ class WholeStep:
         with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=limit):
             try:
                 return self._compiled(x)
-            except torch._dynamo.exc.Unsupported as e:
+            except (torch._dynamo.exc.Unsupported, torch._dynamo.exc.UserError) as e:
                 if not self.fullgraph:
                     raise
-                # a model whose forward dynamo cannot trace whole (data-dependent Python, say):
-                # the same step in several graphs, still exact
-                warnings.warn(f"the training step does not compile as one graph ({e.msg}); "
+                # a model or estimator that dynamo cannot trace whole (a branch on a tensor's
+                # value, say): the same step in several graphs, still exact. Tracing runs on
+                # fake tensors, so the failed attempt changed nothing.
+                why = str(getattr(e, "msg", e)).strip().split("\n")[0][:160]
+                warnings.warn(f"the training step does not compile as one graph ({why}); "
                               "compiling it in pieces", stacklevel=2)
                 self.fullgraph = False
                 self._compiled = self._compile()
