@@ -137,6 +137,19 @@ def test_compiled_training_matches_eager(tmp_path):
         RunConfig.from_options({"compile": "fast"})
 
 
+def test_a_run_moves_between_compiled_and_eager_steps_on_resume(tmp_path):
+    """--compile may change on --resume: the Adam state carries over both ways (a compiled run
+    keeps a capturable Adam, an eager one a fused Adam) and the run continues where it was."""
+    cfg = dict(objective="iwae", k=5, **SMALL)
+    out = tmp_path / "run"
+    vaelab.train(out=out, epochs=1, compile="default", **cfg)
+    vaelab.train(out=out, resume=True, epochs=2, compile="", progress=False)
+    last = vaelab.train(out=out, resume=True, epochs=3, compile="default", progress=False)
+    ref = vaelab.train(out=tmp_path / "ref", epochs=3, **cfg)
+    assert [r["epoch"] for r in _metrics(out)] == [1, 2, 3]
+    assert last.record["valid_L10"] == pytest.approx(ref.record["valid_L10"], abs=0.5)
+
+
 def test_cosine_schedule():
     cfg = OptimConfig(schedule="cosine", epochs=10, lr=2e-3)
     lrs = [cfg.lr_at(e) for e in range(10)]

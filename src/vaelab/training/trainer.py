@@ -193,6 +193,7 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     opt = torch.optim.Adam(step.parameters(), lr=cfg.optim.lr, betas=(0.9, 0.999), eps=1e-4,
                            fused=not whole and device.type in ("cuda", "cpu"),
                            capturable=whole)
+    how = {k: opt.param_groups[0][k] for k in ("fused", "capturable", "foreach")}
     session = Session(cfg, run, parts, step, opt, shuffle, device, dinfo, loggers, floor,
                       baseline)
     # everything is validated: from here on the run directory changes, one writer at a time
@@ -211,6 +212,8 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
             tensors, header, _ = load_latest(run.last)
             rng = restore(tensors, header, {"model": parts.model, "estimator": parts.estimator},
                           opt)
+            for g in opt.param_groups:  # the stored run may have stepped compiled, or eager
+                g.update(how)
             _set_rng_state(rng, shuffle, device)
             session.restore(header["meta"])
             if dinfo.is_main:

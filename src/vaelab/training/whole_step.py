@@ -13,13 +13,14 @@ a GPU. Two things keep the rest out of the graph, and this module goes round bot
 
 The optimizer object stays the one source of truth: checkpoints, ``--resume`` and an eager
 continuation see the same Adam state. With ``mode="reduce-overhead"`` on a GPU the graph is
-replayed as one CUDA graph per step. A step dynamo cannot trace whole (an estimator that
-branches on a tensor's value, such as NVIL's baseline, or VQ-VAE's EMA update) is compiled in
-pieces, with a warning. Inductor draws its own random numbers (seeded from torch's generator,
-so a seed still fixes a run): a compiled run is the eager run's statistical twin, and its exact
-twin under ``torch._inductor.config.fallback_random = True`` (the tests use it). Estimators whose gradient uses tensor hooks (DReG) are
-traced like any other. Runs under DDP do not use this step: DDP's all-reduce lives in hooks on
-the gradient accumulation that ``torch.autograd.grad`` does not run.
+replayed as one CUDA graph per step. Estimators whose gradient uses tensor hooks (DReG) are
+traced like any other. A step dynamo cannot trace whole (an estimator that branches on a
+tensor's value, such as NVIL's baseline, or VQ-VAE's EMA update) is compiled in pieces, with a
+warning; there inductor may draw its own random numbers (seeded from torch's generator, so a
+seed still fixes the run), making the compiled run the eager run's statistical twin, and its
+exact twin under ``torch._inductor.config.fallback_random = True``. Runs under DDP do not use
+this step: DDP's all-reduce lives in hooks on the gradient accumulation that
+``torch.autograd.grad`` does not run.
 """
 
 from __future__ import annotations
