@@ -34,7 +34,7 @@ from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
 from vaelab.training.config import RESUMABLE, RunConfig
 from vaelab.training.loop import EagerUpdate, Step, run_epoch
 from vaelab.training.rundir import RunDir
-from vaelab.training.whole_step import WholeStep
+from vaelab.training.whole_step import WholeStep, place_adam_steps
 
 
 def resolve_device(name: str) -> torch.device:
@@ -214,6 +214,7 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
                           opt)
             for g in opt.param_groups:  # the stored run may have stepped compiled, or eager
                 g.update(how)
+            place_adam_steps(opt)
             _set_rng_state(rng, shuffle, device)
             session.restore(header["meta"])
             if dinfo.is_main:

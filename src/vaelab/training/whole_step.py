@@ -49,6 +49,18 @@ def init_adam_state(opt: torch.optim.Adam) -> None:
                 st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
+def place_adam_steps(opt: torch.optim.Adam) -> None:
+    """Put each step count where this optimizer's flags need it: on its parameter's device for a
+    fused or capturable Adam, on the CPU otherwise (a checkpoint written under the other flags,
+    e.g. a compiled run resumed eagerly, or a run of a stack resumed alone)."""
+    for group in opt.param_groups:
+        on_device = group.get("fused") or group.get("capturable")
+        for p in group["params"]:
+            st = opt.state.get(p)
+            if st and "step" in st:
+                st["step"] = st["step"].to(p.device if on_device else "cpu", torch.float32)
+
+
 class WholeStep:
     """``update(x)``: one Adam step on ``loss_fn(x)[0]``, compiled as one graph; returns the
     detached outputs of ``loss_fn`` (the loss first, then whatever it reports).
