@@ -88,6 +88,9 @@ def add_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=1,
                    help="evaluate R times with fresh draws and average; the Monte Carlo error is "
                         "then measured across the runs instead of estimated by the delta method")
+    p.add_argument("--compile", action="store_true", help="compile the log-weights: the same "
+                   "draws and numbers, faster after a few seconds of compilation (needs a C "
+                   "compiler on the CPU)")
     add_out(p)
 
 
@@ -109,7 +112,7 @@ def run_eval(args: argparse.Namespace) -> int:
            "data": args.data or run.data.name,
            **evaluate(run.model, x, args.k, seed=args.seed, max_samples=args.max_samples or None,
                       binarize=run.data.dynamic_binarize, progress=True,
-                      repeats=args.repeats)}
+                      repeats=args.repeats, compile=args.compile)}
     name = f"eval-{args.split}.json" if args.data is None else f"eval-{Path(args.data).stem}.json"
     path = write_json(out_dir, name, out)
     if args.json:

@@ -88,13 +88,31 @@ class GroupedBounds:
         return torch.exp(2 * self.lse1 - self.lse2)
 
 
+def compiled_log_weights(model: Model):
+    """``model.log_weights`` compiled (one graph per chunk shape). Inductor is told to draw with
+    torch's own generator (``fallback_random``), so the draws, and the bounds, are the eager
+    evaluation's up to float rounding: compiling changes the speed, not the numbers."""
+    import torch._dynamo
+    import torch._inductor.config
+
+    fn = torch.compile(model.log_weights, dynamic=False)
+    limit = max(64, torch._dynamo.config.recompile_limit)
+
+    def log_weights(x: torch.Tensor, k: int) -> torch.Tensor:
+        with torch._inductor.config.patch(fallback_random=True), \
+                torch._dynamo.config.patch(recompile_limit=limit):
+            return fn(x, k)
+    return log_weights
+
+
 @torch.no_grad()
-def stream_bounds(model: Model, x: torch.Tensor, ks: Sequence[int], max_samples: int
-                  ) -> dict[int, torch.Tensor]:
+def stream_bounds(model: Model, x: torch.Tensor, ks: Sequence[int], max_samples: int,
+                  log_weights=None) -> dict[int, torch.Tensor]:
     """Per-example L_k for x ``[B, ...]`` from K = max(ks) draws, at most ``max_samples``
     sample-example products per pass, and (key ``"mc_var"``) the Monte Carlo variance of L_K.
     A deterministic (or absent) posterior gives the same log-weight for every draw: computed
-    once, with no Monte Carlo error."""
+    once, with no Monte Carlo error. ``log_weights``: the function to call in place of
+    ``model.log_weights`` (its compiled form)."""
     K = max(ks)
     if model.capabilities.latent in ("point_mass", "none"):
         lw = model.log_weights(x, 1)[0].double()
@@ -102,8 +120,9 @@ def stream_bounds(model: Model, x: torch.Tensor, ks: Sequence[int], max_samples:
                 "ess": torch.full_like(lw, float(K))}
     acc = GroupedBounds(ks, K, len(x), x.device)
     chunk = max(1, max_samples // len(x))
+    log_weights = log_weights or model.log_weights
     for start in range(0, K, chunk):
-        acc.add(model.log_weights(x, min(chunk, K - start)))
+        acc.add(log_weights(x, min(chunk, K - start)))
     return {**acc.bounds(), "mc_var": acc.mc_variance(), "ess": acc.ess()}
 
 
@@ -111,7 +130,7 @@ def stream_bounds(model: Model, x: torch.Tensor, ks: Sequence[int], max_samples:
 def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000),
                     batch_size: int | None = None, max_samples: int | None = None,
                     binarize: bool = False, generator: torch.Generator | None = None,
-                    progress: bool = False) -> dict:
+                    progress: bool = False, compile: bool = False) -> dict:
     """Per-example L_k for every k in ``ks`` over ``data`` ``[N, ...]``.
 
     Every L_k comes from the same K = max(ks) draws per example: the mean over floor(K/k)
@@ -124,7 +143,10 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
     a measured per-pair cost), halved (with the batch when needed) on a GPU out-of-memory
     error. Returns ``{"bounds": {k: mean}, "stderr": {k: se}, "per_example": {k: [N]}}``;
     bounds are means over examples in nats, ``stderr`` the standard error over examples.
-    ``binarize`` draws a Bernoulli sample of grey-level data first.
+    ``binarize`` draws a Bernoulli sample of grey-level data first. ``compile`` runs the
+    log-weights compiled (``compiled_log_weights``: the same draws and numbers, faster after a
+    few seconds of compilation; on one CPU thread 1.2x for Burda's MLPs, BENCHMARKS.md
+    section 10).
     """
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
@@ -141,6 +163,7 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
     if max_samples is None:
         max_samples = eval_chunk(model, data[:1].to(device), device, default_max_samples(device))
     batch_size = batch_size or max(1, min(len(data), max_samples // min(K, 1 << 10)))
+    log_weights = compiled_log_weights(model) if compile else None
     per: dict = {k: [] for k in [*ks, "mc_var", "ess"]}
     bar = tqdm(total=len(data), desc=f"L_{K}", unit="example", mininterval=1,
                disable=None if progress else True)  # None: only on a terminal
@@ -150,7 +173,7 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
         if binarize:
             x = torch.bernoulli(x, generator=generator)
         try:
-            res = stream_bounds(model, x, ks, max_samples)
+            res = stream_bounds(model, x, ks, max_samples, log_weights)
         except torch.OutOfMemoryError:
             # the budget counts sample-example products, but a product's memory depends on the
             # model (an MLP decoder vs a PixelCNN's feature maps): halve it and redo this batch

@@ -28,7 +28,7 @@ def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
 
 def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000), *,
              seed: int = 0, max_samples: int | None = None, binarize: bool = False,
-             progress: bool = False, repeats: int = 1) -> dict:
+             progress: bool = False, repeats: int = 1, compile: bool = False) -> dict:
     """Bounds L_k (mean and standard error over examples, nats), the log-likelihood estimate
     NLL = -L_K for the largest K with both its errors, bits/dim where log p(x) is a probability
     mass, and active units per stochastic layer.
@@ -38,6 +38,7 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
     draws (seeds ``seed .. seed + R - 1``), every L_k is averaged over the runs, and the Monte
     Carlo error is *measured*: the standard deviation of the R estimates over sqrt(R). With one
     run it comes from the delta method, which is low when the weights are heavy-tailed.
+    ``compile``: the log-weights compiled, with the same draws (``evaluate_bounds``).
 
     A discrete latent with at most ``vaelab.eval.exact.MAX_CONFIGS`` values also gets the exact
     log-likelihood by enumeration (``exact_nll``, with its standard error over examples; with
@@ -54,7 +55,8 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
         torch.manual_seed(seed + r)
         runs.append(evaluate_bounds(
             model, x, ks=ks, max_samples=max_samples, binarize=binarize,
-            generator=torch.Generator(device=device).manual_seed(seed + r), progress=progress))
+            generator=torch.Generator(device=device).manual_seed(seed + r), progress=progress,
+            compile=compile))
     seconds = time.perf_counter() - t0
     per = {k: torch.stack([r["per_example"][k] for r in runs]).mean(0) for k in ks}
     se = {k: float(v.std() / math.sqrt(len(v))) if len(v) > 1 else float("nan")
