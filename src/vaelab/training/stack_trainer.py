@@ -47,8 +47,10 @@ from vaelab.training.trainer import (
     Parts,
     build_parts,
     config_document,
+    device_rng_state,
     resolve_device,
     resume_config,
+    set_device_rng_state,
     start_run,
 )
 
@@ -190,19 +192,6 @@ def _stack_key(cfg: RunConfig) -> str:
     return json.dumps(d, sort_keys=True, default=str)
 
 
-def _get_rng(device: torch.device) -> dict:
-    st = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        st["cuda"] = torch.cuda.get_rng_state(device)
-    return st
-
-
-def _set_rng(st: dict, device: torch.device) -> None:
-    torch.set_rng_state(st["torch"])
-    if device.type == "cuda" and "cuda" in st:
-        torch.cuda.set_rng_state(st["cuda"], device)
-
-
 @dataclass
 class _Group:
     """One stack: indices into the runs, the stacked model, and its stream of random numbers."""
@@ -231,15 +220,13 @@ class _Trainer:
             stored = run.read_doc()["model"] if resume else None
             p = build_parts(c, None, data, stored, run.path if resume else None)
             data = p.data
-            check_training_fits(p.model, data.train[:1], c.estimator.k, c.optim.batch_size,
-                                self.device, data_bytes=data.train.nbytes + data.valid.nbytes)
             if i == 0:
                 self.baseline, self.floor = divergence_floor(data)
             if not resume:
                 p.model.init_from_data(data.train_mean())
             self.parts.append(p)
             if i in firsts:  # the stack's draws continue its first run's stream
-                firsts[i].rng = _get_rng(self.device)
+                firsts[i].rng = device_rng_state(self.device)
         self.data = data
         self.steps = [Step(p.model, p.estimator, p.objective).to(self.device)
                       for p in self.parts]
@@ -252,7 +239,7 @@ class _Trainer:
             self._restore(firsts)
         probe = data.train[:2].to(self.device)
         probe = (probe > 0.5).to(probe.dtype) if data.dynamic_binarize else probe
-        for g in self.groups:
+        for g in self.groups:  # memory: all the stack's runs at once (so each one, too)
             c = cfgs[g.members[0]]
             check_training_fits(self.parts[g.members[0]].model, data.train[:1], c.estimator.k,
                                 c.optim.batch_size * len(g.members), self.device,
@@ -370,9 +357,9 @@ class _Trainer:
         steps = 0
         for x in batches:
             for g, (loss_sum, bound_sum) in zip(self.groups, sums):
-                _set_rng(g.rng, self.device)
+                set_device_rng_state(g.rng, self.device)
                 losses, bounds = g.stacked.step(torch.bernoulli(x) if binarize else x)
-                g.rng = _get_rng(self.device)
+                g.rng = device_rng_state(self.device)
                 loss_sum += losses
                 bound_sum += bounds
             steps += 1
@@ -410,13 +397,14 @@ class _Trainer:
             for j, i in enumerate(g.members):
                 if not due:
                     break
-                _set_rng(before, self.device)  # every run sees its stack's validation draws
+                # every run sees its stack's validation draws
+                set_device_rng_state(before, self.device)
                 p, run = self.parts[i], self.runs[i]
                 v = evaluate_bounds(p.model, valid_x, ks=(ev.eval_k,),
                                     binarize=self.data.dynamic_binarize)["bounds"][ev.eval_k]
                 records[i][f"valid_L{ev.eval_k}"] = v
                 if j == 0:
-                    after = _get_rng(self.device)
+                    after = device_rng_state(self.device)
                 if v > self.best[i]:
                     self.best[i] = v
                     save_checkpoint(run.best, {"model": p.model}, None,

@@ -118,18 +118,27 @@ def resume_config(stored: RunConfig, changes: dict) -> RunConfig:
     return RunConfig.from_options(allowed, stored)
 
 
-def _rng_state(shuffle: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
-    st = {"torch": torch.get_rng_state(), "shuffle": shuffle.get_state()}
+def device_rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """torch's global random state (and the GPU's, on one)."""
+    st = {"torch": torch.get_rng_state()}
     if device.type == "cuda":
         st["cuda"] = torch.cuda.get_rng_state(device)
     return st
 
 
-def _set_rng_state(st: dict, shuffle: torch.Generator, device: torch.device) -> None:
+def set_device_rng_state(st: dict, device: torch.device) -> None:
     torch.set_rng_state(st["torch"])
-    shuffle.set_state(st["shuffle"])
     if device.type == "cuda" and "cuda" in st:
         torch.cuda.set_rng_state(st["cuda"], device)
+
+
+def _rng_state(shuffle: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    return {**device_rng_state(device), "shuffle": shuffle.get_state()}
+
+
+def _set_rng_state(st: dict, shuffle: torch.Generator, device: torch.device) -> None:
+    set_device_rng_state(st, device)
+    shuffle.set_state(st["shuffle"])
 
 
 def _rank_device(device: torch.device, dinfo: distributed.DistInfo) -> torch.device:
