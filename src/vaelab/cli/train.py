@@ -47,6 +47,10 @@ def add_train(p: argparse.ArgumentParser, stack: bool = False) -> None:
     p.add_argument("--out", required=True, help=f"{what} directory to write")
     p.add_argument("--config", help="a JSON or YAML file of options (nested sections as in a "
                    "run's config.json, or flat options); flags override it")
+    if not stack:
+        p.add_argument("--preset", metavar="TABLE/ROW", help="start from a paper's "
+                       "configuration (`vaelab presets` lists them); flags override it and "
+                       "config.json records both")
     p.add_argument("--resume", action="store_true", help=f"continue the {what} in --out "
                    "exactly where it stopped; may change only " +
                    ", ".join(_flag(r) for r in RESUMABLE))
@@ -105,15 +109,26 @@ def run_train(args: argparse.Namespace) -> int:
     from vaelab.training.trainer import resume_config, train
 
     options = given_options(args)
+    preset = None
     if args.resume:
-        if args.config:
-            raise ConfigError("--resume continues the stored configuration; drop --config")
+        if args.config or args.preset:
+            raise ConfigError("--resume continues the stored configuration; drop "
+                              f"{'--config' if args.config else '--preset'}")
         cfg = resume_config(RunConfig.load(args.out), options)
+    elif args.preset:
+        from vaelab.reproduce.presets import get_preset
+
+        if args.config:
+            raise ConfigError("give --preset or --config, not both (flags override either)")
+        p = get_preset(args.preset)
+        cfg = RunConfig.from_options({**p.options, **options})
+        preset = {"name": p.name, "overrides": options, "published_nll": p.published,
+                  "citation": p.citation}
     else:
         base = config_from_file(args.config) if args.config else None
         cfg = RunConfig.from_options(options, base)
     rec = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
-                progress=not args.no_progress)
+                progress=not args.no_progress, preset=preset)
     if args.json:
         print(json.dumps({"run": str(args.out), **rec}))
         return 0

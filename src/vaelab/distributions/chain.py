@@ -5,8 +5,9 @@ A chain of L layers z = [z_1, ..., z_L] (concatenated on the last dimension, lay
     posterior  q(z|x) = q(z_1|x) q(z_2|z_1) ... q(z_L|z_{L-1})        (``direction="down"``)
     prior      p(z)   = p(z_L) p(z_{L-1}|z_L) ... p(z_1|z_2)           (``direction="up"``)
 
-The first factor is given as a distribution; every later one is a module mapping the previous
-layer to a ``Normal``. ``log_prob`` scores *any* z, not only the chain's own draws, which is
+The first factor is given as a distribution (a ``Normal`` over ``[B, d]``, or any distribution
+with event ``[d]``, such as a VampPrior's mixture); every later one is a module mapping the
+previous layer to a ``Normal``. ``log_prob`` scores *any* z, not only the chain's own draws, which is
 what AIS, local variational inference and the IWAE bounds need.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.distributions import Distribution, Normal, constraints
+from torch.distributions import Distribution, Independent, Normal, constraints
 
 from vaelab.distributions.stop_gradient import StopGradient, _detached, constant_call
 
@@ -22,7 +23,8 @@ from vaelab.distributions.stop_gradient import StopGradient, _detached, constant
 class GaussianChain(StopGradient, Distribution):
     """A chain of diagonal Gaussians; batch shape of the first factor, event ``[sum d_l]``.
 
-    first:   the first factor sampled (q(z_1|x), or p(z_L) for a prior), batch ``[B, d]``
+    first:   the first factor sampled (q(z_1|x), or p(z_L) for a prior): a ``Normal`` with batch
+             ``[B, d]`` or a distribution with event ``[d]``
     steps:   modules ``h -> Normal`` for the following factors, in sampling order
     sizes:   layer sizes in *storage* order (z_1 first)
     direction: "down" (first factor is z_1) or "up" (first factor is z_L)
@@ -32,11 +34,13 @@ class GaussianChain(StopGradient, Distribution):
     support = constraints.real
     has_rsample = True
 
-    def __init__(self, first: Normal, steps: list[nn.Module], sizes: list[int],
+    def __init__(self, first: Distribution, steps: list[nn.Module], sizes: list[int],
                  direction: str = "down", detach_params: bool = False) -> None:
+        if isinstance(first, Normal):  # per-dimension factors: one event of size d
+            first = Independent(first, 1, validate_args=False)
         self.first, self.steps, self.sizes = first, list(steps), list(sizes)
         self.direction, self.detach_params = direction, detach_params
-        super().__init__(first.batch_shape[:-1], torch.Size([sum(sizes)]), validate_args=False)
+        super().__init__(first.batch_shape, torch.Size([sum(sizes)]), validate_args=False)
 
     # ---- layer order -------------------------------------------------------------------------
     def _order(self) -> list[int]:
@@ -57,7 +61,9 @@ class GaussianChain(StopGradient, Distribution):
     def rsample(self, sample_shape=()) -> torch.Tensor:
         order = self._order()
         layers: dict[int, torch.Tensor] = {}
-        z = self.first.rsample(sample_shape)
+        # a first factor without rsample (a mixture prior) is sampled, never differentiated
+        z = (self.first.rsample(sample_shape) if self.first.has_rsample else
+             self.first.sample(sample_shape))
         layers[order[0]] = z
         for i, idx in enumerate(order[1:]):
             z = self._step(i, z).rsample()
@@ -72,7 +78,7 @@ class GaussianChain(StopGradient, Distribution):
         """log of the chain's density at ``value`` ``[..., B, sum d]`` -> ``[..., B]``."""
         parts = self.split(value)
         order = self._order()
-        total = self.first.log_prob(parts[order[0]]).sum(-1)
+        total = self.first.log_prob(parts[order[0]])
         for i, (prev, cur) in enumerate(zip(order, order[1:])):
             total = total + self._step(i, parts[prev]).log_prob(parts[cur]).sum(-1)
         return total
@@ -82,8 +88,8 @@ class GaussianChain(StopGradient, Distribution):
         """The plug-in mean: each layer's location at the previous layer's location. Exact for
         the first factor; for later layers a point summary, not E[z_l] (``layer_means`` below)."""
         order = self._order()
-        layers = {order[0]: self.first.loc}
-        h = self.first.loc
+        layers = {order[0]: self.first.mean}
+        h = self.first.mean
         for i, idx in enumerate(order[1:]):
             h = self._step(i, h).loc
             layers[idx] = h
@@ -95,7 +101,7 @@ class GaussianChain(StopGradient, Distribution):
         layers Rao-Blackwellised: the mean of loc_l(z_{l-1}) over ``n_samples`` ancestral draws
         (Burda et al.'s active-units statistic for deeper layers)."""
         order = self._order()
-        out = {order[0]: self.first.loc}
+        out = {order[0]: self.first.mean}
         z = self.first.sample((n_samples,))
         for i, idx in enumerate(order[1:]):
             step = self._step(i, z)

@@ -4,6 +4,7 @@ name in ``MODELS`` (users' own classes are named by ``module:Class`` or ``file.p
 from vaelab.models.base import Capabilities, Model
 from vaelab.models.categorical_vae import CategoricalVAE, CategoricalVAEConfig
 from vaelab.models.conv_vae import ConvVAE, ConvVAEConfig
+from vaelab.models.gated_vae import GatedVAE, GatedVAEConfig
 from vaelab.models.layers import GaussianLayer, mlp
 from vaelab.models.likelihoods import LIKELIHOODS, Likelihood, get_likelihood
 from vaelab.models.linear_gaussian import LinearGaussianConfig, LinearGaussianVAE
@@ -16,7 +17,7 @@ from vaelab.models.vqvae import VQVAE, VQConfig
 
 __all__ = ["LIKELIHOODS", "MODELS", "SBN", "VAE", "VQVAE", "Capabilities", "CategoricalVAE",
            "CategoricalVAEConfig", "SBNConfig", "ConvVAE", "ConvVAEConfig",
-           "GaussianLayer", "Likelihood", "LinearGaussianConfig", "LinearGaussianVAE", "Model",
+           "GatedVAE", "GatedVAEConfig", "GaussianLayer", "Likelihood", "LinearGaussianConfig", "LinearGaussianVAE", "Model",
            "PixelCNNConfig", "PixelCNNDensity", "PixelVAE", "PixelVAEConfig", "VAEConfig",
            "VQConfig", "build_model", "from_spec", "get_likelihood", "mlp", "resolve_class",
            "spec"]

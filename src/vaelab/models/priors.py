@@ -65,11 +65,14 @@ class MixtureOfGaussiansPrior(nn.Module):
 
 class VampPrior(nn.Module):
     """(1/C) sum_c q(z | u_c): ``forward(encoder)`` with ``encoder(u) -> Normal`` over z, the
-    pseudo-inputs u_c ``[C, *x_shape]`` kept in [0, 1] by a hard tanh."""
+    pseudo-inputs u_c ``[C, *x_shape]`` kept in [0, 1] by a hard tanh, drawn at the start from
+    N(init_mean, init_std^2) per value (Tomczak & Welling's code: 0.05 and 0.01 for MNIST)."""
 
-    def __init__(self, x_shape: tuple[int, ...], components: int) -> None:
+    def __init__(self, x_shape: tuple[int, ...], components: int, init_mean: float = 0.5,
+                 init_std: float = 0.01) -> None:
         super().__init__()
-        self.pseudo_inputs = nn.Parameter(0.5 + 0.01 * torch.randn(components, *x_shape))
+        self.pseudo_inputs = nn.Parameter(init_mean + init_std * torch.randn(components,
+                                                                             *x_shape))
 
     def inputs(self) -> torch.Tensor:
         return F.hardtanh(self.pseudo_inputs, 0.0, 1.0)

@@ -51,6 +51,12 @@ class Objective(ABC):
         return self
 
     @property
+    def warmup_epochs(self) -> int:
+        """Epochs during which ``at_epoch`` changes the objective (a KL warm-up); early stopping
+        starts counting after them. 0: none."""
+        return 0
+
+    @property
     def label(self) -> str:
         """A short name for metrics (``train_elbo_k1``)."""
         return self.name

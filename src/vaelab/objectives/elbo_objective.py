@@ -91,6 +91,10 @@ class ELBO(Objective):
     def bound(self, log_w: torch.Tensor) -> torch.Tensor:
         return elbo(log_w)
 
+    @property
+    def warmup_epochs(self) -> int:
+        return self.config.kl_warmup
+
     def at_epoch(self, epoch: int) -> ELBO:
         """beta, ramped linearly from beta / kl_warmup to beta over the first kl_warmup epochs."""
         c = self.config

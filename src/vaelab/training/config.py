@@ -70,8 +70,16 @@ class OptimConfig:
                            "3^i epochs at lr*10^(-i/7)); cosine (lr to 0 over --epochs)",
                            choices=SCHEDULES)
     burda_stages: int = option(8, "stages of the burda schedule (8: 3280 epochs)")
+    adam_eps: float = option(1e-4, "Adam's epsilon (Burda et al.: 1e-4; torch's default and "
+                             "Tomczak & Welling: 1e-8)")
+    normalize_grads: bool = option(False, "divide each parameter tensor's gradient by its L2 "
+                                   "norm (+1e-7) before Adam (Tomczak & Welling's AdamNormGrad)")
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.adam_eps, (int, float)) and 0 < self.adam_eps <= 1):
+            raise ConfigError(f"--adam-eps must be a number in (0, 1], got {self.adam_eps}")
+        if not isinstance(self.normalize_grads, bool):
+            raise ConfigError(f"--normalize-grads is true or false, not {self.normalize_grads!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"--schedule must be one of {', '.join(SCHEDULES)}, not "
                               f"{self.schedule}")

@@ -23,17 +23,31 @@ class Step(nn.Module):
         return out.loss, out.bound.mean()
 
 
+def normalized_grads(grads: list[torch.Tensor], in_place: bool = False) -> list[torch.Tensor]:
+    """g / (||g||_2 + 1e-7) for each gradient tensor: Tomczak & Welling's AdamNormGrad, Adam on
+    gradients of unit norm per parameter tensor."""
+    norms = torch._foreach_add(torch._foreach_norm(grads), 1e-7)
+    if in_place:
+        torch._foreach_div_(grads, norms)
+        return grads
+    return list(torch._foreach_div(grads, norms))
+
+
 class EagerUpdate:
     """``update(x)``: loss -> backward -> optimizer step, each by PyTorch's own calls (``runner``
-    may be the compiled or DDP-wrapped ``Step``). Returns the detached (loss, bound)."""
+    may be the compiled or DDP-wrapped ``Step``). Returns the detached (loss, bound).
+    ``normalize``: each gradient tensor scaled to unit norm before the step."""
 
-    def __init__(self, runner, optimizer: torch.optim.Optimizer) -> None:
-        self.runner, self.optimizer = runner, optimizer
+    def __init__(self, runner, optimizer: torch.optim.Optimizer, normalize: bool = False) -> None:
+        self.runner, self.optimizer, self.normalize = runner, optimizer, normalize
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         loss, bound = self.runner(x)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.normalize:
+            normalized_grads([p.grad for g in self.optimizer.param_groups for p in g["params"]
+                              if p.grad is not None], in_place=True)
         self.optimizer.step()
         return loss.detach(), bound.detach()
 

@@ -205,6 +205,9 @@ class _Trainer:
     def __init__(self, cfgs: list[RunConfig], names: list[str], runs: list[RunDir], out: Path,
                  resume: bool) -> None:
         self.cfgs, self.names, self.runs, self.out, self.resume = cfgs, names, runs, out, resume
+        if cfgs[0].optim.normalize_grads:
+            raise ConfigError("--normalize-grads is for solo runs (`vaelab train`): a stack's "
+                              "gradients are not normalised per run")
         self.device = resolve_device(cfgs[0].runtime.device)
         keys: dict[str, _Group] = {}
         for i, c in enumerate(cfgs):
@@ -231,7 +234,7 @@ class _Trainer:
         self.steps = [Step(p.model, p.estimator, p.objective).to(self.device)
                       for p in self.parts]
         self.opts = [torch.optim.Adam(s.parameters(), lr=c.optim.lr, betas=(0.9, 0.999),
-                                      eps=1e-4) for s, c in zip(self.steps, cfgs)]
+                                      eps=c.optim.adam_eps) for s, c in zip(self.steps, cfgs)]
         self.epoch = self.n_steps = 0
         self.best = [-math.inf] * len(cfgs)
         self.metas = None
@@ -246,7 +249,7 @@ class _Trainer:
                                 data_bytes=data.train.nbytes + data.valid.nbytes)
             g.stacked = StackedRuns([self.steps[i] for i in g.members],
                                     [cfgs[i].optim.lr_at(self.epoch) for i in g.members],
-                                    eps=1e-4, compile=c.runtime.compile)
+                                    eps=c.optim.adam_eps, compile=c.runtime.compile)
             g.stacked.check(probe)
             if resume:
                 g.stacked.load_optimizer_states([self.opts[i] for i in g.members])

@@ -153,11 +153,15 @@ def _rank_device(device: torch.device, dinfo: distributed.DistInfo) -> torch.dev
     return device
 
 
-def config_document(cfg: RunConfig, parts: Parts) -> dict:
+def config_document(cfg: RunConfig, parts: Parts, preset: dict | None = None) -> dict:
     """What config.json holds: enough to rebuild the model without the data, and to find the
-    data again."""
-    return {"vaelab": vaelab.__version__, "train": cfg.to_dict(), "model": spec(parts.model),
-            "data": {**parts.data.summary(), "likelihood": parts.likelihood}}
+    data again; ``preset``: the paper preset the run started from and the options given over
+    it."""
+    doc = {"vaelab": vaelab.__version__, "train": cfg.to_dict(), "model": spec(parts.model),
+           "data": {**parts.data.summary(), "likelihood": parts.likelihood}}
+    if preset:
+        doc["preset"] = preset
+    return doc
 
 
 def start_run(run: RunDir, doc: dict, model: Model, loggers: list[Callback]) -> None:
@@ -170,11 +174,13 @@ def start_run(run: RunDir, doc: dict, model: Model, loggers: list[Callback]) -> 
 
 def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
           data: ImageDataset | None = None, resume: bool = False, overwrite: bool = False,
-          progress: bool = True, callbacks: list[Callback] | None = None) -> dict:
+          progress: bool = True, callbacks: list[Callback] | None = None,
+          preset: dict | None = None) -> dict:
     """Train per ``cfg`` into run directory ``out``; return the final metrics record.
 
     ``model``/``data`` replace what the config names (a Python caller's own objects). With
-    ``resume``, ``cfg`` must be the stored configuration (see ``resume_config``)."""
+    ``resume``, ``cfg`` must be the stored configuration (see ``resume_config``). ``preset``
+    (``{"name", "overrides"}``) is recorded in config.json; a resumed run keeps its own."""
     run = RunDir(out)
     run.check(resume, overwrite)
     device = resolve_device(cfg.runtime.device)
@@ -199,7 +205,8 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     # eager: fused Adam, one kernel for every parameter (CPU: at par with a plain loop,
     # BENCHMARKS section 10, where torch's default foreach Adam is 2-3% behind); compiled: a
     # capturable Adam, whose update the compiled step fuses into its own graph
-    opt = torch.optim.Adam(step.parameters(), lr=cfg.optim.lr, betas=(0.9, 0.999), eps=1e-4,
+    opt = torch.optim.Adam(step.parameters(), lr=cfg.optim.lr, betas=(0.9, 0.999),
+                           eps=cfg.optim.adam_eps,
                            fused=not whole and device.type in ("cuda", "cpu"),
                            capturable=whole)
     how = {k: opt.param_groups[0][k] for k in ("fused", "capturable", "foreach")}
@@ -229,7 +236,8 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
             if dinfo.is_main:
                 run.reconcile_metrics(header["meta"]["epoch"], header["meta"].get("record"))
         if dinfo.is_main:
-            start_run(run, config_document(cfg, parts), parts.model, loggers)
+            preset = stored.get("preset") if stored else preset
+            start_run(run, config_document(cfg, parts, preset), parts.model, loggers)
             started = True
         record = session.loop(progress)
     except BaseException:
@@ -314,11 +322,12 @@ class Session:
         if mode and not dinfo.enabled:
             # forward, backward and Adam as one graph; "reduce-overhead" replays it as one CUDA
             # graph per step, which is what removes the launch overhead of a small MLP
-            update = WholeStep(self.step, self.opt, mode)
+            update = WholeStep(self.step, self.opt, mode, normalize=cfg.optim.normalize_grads)
         else:
             runner = DDP(self.step) if dinfo.enabled else self.step
             # under DDP only the forward compiles: the all-reduce lives in autograd hooks
-            update = EagerUpdate(torch.compile(runner, mode=mode) if mode else runner, self.opt)
+            update = EagerUpdate(torch.compile(runner, mode=mode) if mode else runner, self.opt,
+                                 normalize=cfg.optim.normalize_grads)
         epochs, record = cfg.optim.epochs, {}
         t_start = time.perf_counter()
         bar = tqdm(range(self.epoch, epochs), disable=not (progress and dinfo.is_main),
@@ -385,7 +394,10 @@ class Session:
             v = evaluate_bounds(model, self.valid_x, ks=(ev.eval_k,),
                                 binarize=self.parts.data.dynamic_binarize)["bounds"][ev.eval_k]
             record[f"valid_L{ev.eval_k}"] = v
-            if self.early.update(v):
+            best = self.early.update(v)
+            if epoch + 1 < self.parts.objective.warmup_epochs:
+                self.early.bad_evals = 0  # the objective still moves: no early stopping yet
+            if best:
                 save_checkpoint(self.run.best, {"model": model}, None,
                                 {"epoch": epoch + 1, "valid_bound": v})
         self.epoch = epoch + 1

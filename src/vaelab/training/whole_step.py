@@ -33,6 +33,7 @@ import torch._dynamo
 from torch.optim.adam import adam
 
 from vaelab.errors import ConfigError
+from vaelab.training.loop import normalized_grads
 
 LossFn = Callable[[torch.Tensor], Sequence[torch.Tensor]]
 
@@ -69,10 +70,12 @@ class WholeStep:
     group's learning rate takes effect at the next call, its other settings are read once.
     ``update_scale`` (one tensor per parameter, broadcastable to it) scales each parameter's
     update after the step; stacked runs use it for a learning rate per run (exact, since Adam's
-    update is linear in the learning rate)."""
+    update is linear in the learning rate). ``normalize``: each gradient tensor scaled to unit
+    norm before Adam (``normalized_grads``)."""
 
     def __init__(self, loss_fn: LossFn, opt: torch.optim.Optimizer, mode: str = "default",
-                 update_scale: Sequence[torch.Tensor] | None = None) -> None:
+                 update_scale: Sequence[torch.Tensor] | None = None,
+                 normalize: bool = False) -> None:
         if not isinstance(opt, torch.optim.Adam):
             raise ConfigError(f"the compiled training step runs Adam, not {type(opt).__name__}")
         for g in opt.param_groups:
@@ -85,7 +88,7 @@ class WholeStep:
         if update_scale is not None and len(update_scale) != len(self.params):
             raise ConfigError(f"update_scale needs one tensor per parameter ({len(self.params)}),"
                               f" got {len(update_scale)}")
-        self.update_scale = update_scale
+        self.update_scale, self.normalize = update_scale, normalize
         # the graph reads these, never the param_groups dicts: dynamo would guard on every value
         # there, the learning rate included, and recompile whenever a schedule moves it
         self._groups = [(list(g["params"]), tuple(g["betas"]), float(g["weight_decay"]),
@@ -106,6 +109,10 @@ class WholeStep:
     def _update(self, x: torch.Tensor) -> list[torch.Tensor]:
         out = self.loss_fn(x)
         grads = torch.autograd.grad(out[0], self.params, allow_unused=True)
+        if self.normalize:
+            used = [g for g in grads if g is not None]
+            it = iter(normalized_grads(used))
+            grads = tuple(None if g is None else next(it) for g in grads)
         grad_of = dict(zip(map(id, self.params), grads))
         with torch.no_grad():
             for lr, (params, (beta1, beta2), wd, eps, decoupled) in zip(self._lrs, self._groups):
