@@ -5,15 +5,21 @@ PixelCNN autoencoder (deterministic m-dimensional code, gated PixelCNN decoder c
 Data: the grayscale MNIST *test* images (the training images are not on these machines), split
 8000 for training / 2000 held out; the figure shows held-out images.
 
-    python experiments/figure6_autoencoders.py --epochs 10 --out runs/figure6
+    OMP_NUM_THREADS=1 python experiments/figure6_autoencoders.py --minutes 60 --out runs/figure6
 
+Each bottleneck gets ``--minutes`` CPU minutes of training in all (the MSE autoencoder's
+``--mse-epochs`` first, then the PixelCNN autoencoder for whole epochs while the budget lasts).
 Writes OUT/figure6.png, a titled figure: per row, original | MSE reconstruction (m=10) |
-PixelCNN sample (m=10) | MSE reconstruction (m=100) | PixelCNN sample (m=100).
+PixelCNN sample (m=10) | MSE reconstruction (m=100) | PixelCNN sample (m=100); and
+OUT/figure6.json with the sizes, epochs, minutes and held-out losses (MSE per image; PixelCNN
+nats per image and bits/dim) that the caption quotes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +50,7 @@ class MSEAutoencoder(nn.Module):
 
 
 class PixelCNNAutoencoder(nn.Module):
-    def __init__(self, m: int, layers: int = 6, channels: int = 32) -> None:
+    def __init__(self, m: int, layers: int = 5, channels: int = 16) -> None:
         super().__init__()
         self.enc = conv_encoder(32, m, (28, 28))
         self.pixelcnn = PixelCNN(layers, channels, 5, levels=256, cond_dim=m)
@@ -57,9 +63,15 @@ class PixelCNNAutoencoder(nn.Module):
         return self.pixelcnn.sample(len(x), (28, 28), cond_vec=self.enc(x)) / 255
 
 
-def fit(model, x, epochs, batch=100, lr=1e-3):
+def fit(model, x, epochs, batch=100, lr=1e-3, deadline=float("inf")) -> int:
+    """Adam for ``epochs`` passes, or fewer: no epoch starts after ``deadline`` (this process's
+    CPU seconds, ``time.process_time()``, so that other jobs on the machine do not shorten the
+    training). Returns the epochs done."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    done = 0
     for ep in range(epochs):
+        if time.process_time() > deadline:
+            break
         perm = torch.randperm(len(x))
         tot = 0.0
         for i in range(0, len(x), batch):
@@ -68,12 +80,25 @@ def fit(model, x, epochs, batch=100, lr=1e-3):
             loss.backward()
             opt.step()
             tot += float(loss) * len(perm[i:i + batch])
+        done += 1
         print(f"{type(model).__name__} epoch {ep + 1}: loss {tot / len(x):.2f}", flush=True)
+    return done
+
+
+@torch.no_grad()
+def held_out_loss(model, x, batch=200) -> float:
+    return sum(float(model.loss(x[i:i + batch])) * len(x[i:i + batch])
+               for i in range(0, len(x), batch)) / len(x)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--minutes", type=float, default=60.0, help="CPU minutes of training a "
+                    "bottleneck (run it with OMP_NUM_THREADS=1 for CPU = core minutes)")
+    ap.add_argument("--mse-epochs", type=int, default=20)
+    ap.add_argument("--max-epochs", type=int, default=1000, help="PixelCNN epochs at most")
+    ap.add_argument("--layers", type=int, default=5, help="gated PixelCNN layers")
+    ap.add_argument("--channels", type=int, default=16, help="channels of each gated layer")
     ap.add_argument("--n-train", type=int, default=8000)
     ap.add_argument("--rows", type=int, default=8)
     ap.add_argument("--out", default="runs/figure6")
@@ -85,16 +110,31 @@ def main() -> None:
     x = torch.as_tensor(read_idx(p).astype(np.float32) / 255).unsqueeze(1)
     torch.manual_seed(0)
     x = x[torch.randperm(len(x))]
-    train_x, held = x[: args.n_train], x[args.n_train:][: args.rows]
-    cols = [held]
+    train_x, rest = x[: args.n_train], x[args.n_train:]
+    held = rest[: args.rows]
+    cols, record = [held], {"data": "grey MNIST test images: 8000 train / 2000 held out",
+                            "pixelcnn": {"layers": args.layers, "channels": args.channels,
+                                         "kernel": 5, "levels": 256},
+                            "threads": torch.get_num_threads(), "bottlenecks": {}}
     for m in (10, 100):
-        mse, pix = MSEAutoencoder(m), PixelCNNAutoencoder(m)
-        fit(mse, train_x, args.epochs)
-        fit(pix, train_x, args.epochs)
+        t0 = time.process_time()
+        mse = MSEAutoencoder(m)
+        pix = PixelCNNAutoencoder(m, args.layers, args.channels)
+        mse_epochs = fit(mse, train_x, args.mse_epochs)
+        pix_epochs = fit(pix, train_x, args.max_epochs, deadline=t0 + 60 * args.minutes)
+        minutes = (time.process_time() - t0) / 60  # CPU minutes
+        nats = held_out_loss(pix, rest)
+        record["bottlenecks"][m] = {
+            "mse_epochs": mse_epochs, "pixelcnn_epochs": pix_epochs, "minutes": minutes,
+            "mse_held_out": held_out_loss(mse, rest), "pixelcnn_held_out_nats": nats,
+            "pixelcnn_bits_per_dim": nats / (784 * np.log(2)),
+            "pixelcnn_parameters": sum(p.numel() for p in pix.parameters())}
         cols += [mse.reconstruct(held), pix.reconstruct(held)]
     titles = ["original", "MSE, m=10", "PixelCNN, m=10", "MSE, m=100", "PixelCNN, m=100"]
     path = save(figure(cols, titles), Path(args.out) / "figure6.png")
+    (Path(args.out) / "figure6.json").write_text(json.dumps(record, indent=1))
     print(f"wrote {path}: columns {' | '.join(titles)}")
+    print(json.dumps(record, indent=1))
 
 
 def figure(cols: list[torch.Tensor], titles: list[str]) -> Figure:

@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from vaelab.cli.reproduce import add_presets, add_reproduce, run_presets, run_reproduce
 from vaelab.cli.train import add_train, add_train_stack, run_train, run_train_stack
 from vaelab.errors import ConfigError
 
@@ -688,4 +689,8 @@ COMMANDS = {
              "gaps (local variational inference)"),
     "report": (add_report, run_report, "an HTML page about one run, or comparing several"),
     "datasets": (add_datasets, run_datasets, "list the data sets and where they were found"),
+    "presets": (add_presets, run_presets, "paper configurations: `vaelab train --preset "
+                "TABLE/ROW`"),
+    "reproduce": (add_reproduce, run_reproduce, "train and score a published table's rows "
+                  "(resumable), vaelab's numbers beside the paper's"),
 }

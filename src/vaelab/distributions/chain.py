@@ -7,8 +7,8 @@ A chain of L layers z = [z_1, ..., z_L] (concatenated on the last dimension, lay
 
 The first factor is given as a distribution (a ``Normal`` over ``[B, d]``, or any distribution
 with event ``[d]``, such as a VampPrior's mixture); every later one is a module mapping the
-previous layer to a ``Normal``. ``log_prob`` scores *any* z, not only the chain's own draws, which is
-what AIS, local variational inference and the IWAE bounds need.
+previous layer to a ``Normal``. ``log_prob`` scores *any* z, not only the chain's own draws,
+which is what AIS, local variational inference and the IWAE bounds need.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from vaelab.models.vqvae import VQVAE, VQConfig
 
 __all__ = ["LIKELIHOODS", "MODELS", "SBN", "VAE", "VQVAE", "Capabilities", "CategoricalVAE",
            "CategoricalVAEConfig", "SBNConfig", "ConvVAE", "ConvVAEConfig",
-           "GatedVAE", "GatedVAEConfig", "GaussianLayer", "Likelihood", "LinearGaussianConfig", "LinearGaussianVAE", "Model",
+           "GatedVAE", "GatedVAEConfig", "GaussianLayer", "Likelihood", "LinearGaussianConfig",
+           "LinearGaussianVAE", "Model",
            "PixelCNNConfig", "PixelCNNDensity", "PixelVAE", "PixelVAEConfig", "VAEConfig",
            "VQConfig", "build_model", "from_spec", "get_likelihood", "mlp", "resolve_class",
            "spec"]

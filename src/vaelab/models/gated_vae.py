@@ -9,7 +9,8 @@ log-variance squeezed into [-6, 2] by a hard tanh; weights start He-normal. With
 
 and with ``levels=2`` (not Burda et al.'s chain: z_1 sees x as well as z_2, and x sees both)::
 
-    q(z_1, z_2 | x) = q(z_2 | x) q(z_1 | x, z_2)      p(x, z_1, z_2) = p(z_2) p(z_1 | z_2) p(x | z_1, z_2)
+    q(z_1, z_2 | x) = q(z_2 | x) q(z_1 | x, z_2)
+    p(x, z_1, z_2)  = p(z_2) p(z_1 | z_2) p(x | z_1, z_2)
 
 The latent vector is ``[z_1, z_2]`` (layer 1 first, as every hierarchy in vaelab). The top
 prior p(z_2) (p(z) for one level) is N(0, I) or the VampPrior (1/C) sum_c q(z_2 | u_c) at C

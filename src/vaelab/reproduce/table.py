@@ -1,0 +1,332 @@
+"""``vaelab reproduce TABLE --out DIR``: train a published table's rows from their presets,
+resumably, score each finished row with the paper's protocol, and put vaelab's number beside
+the paper's.
+
+    DIR/<row>/                 a complete run directory (``vaelab train --preset TABLE/<row>``)
+    DIR/<row>/reproduce.json   the row's score: NLL (K = 5000, all test images) with both errors
+    DIR/speed.json             measured seconds per step and epoch, per row and setting
+    DIR/table.json             the table: one object per row (also printed, and in
+                               ``vaelab report DIR``)
+
+A row is *done* once its schedule has finished (every epoch, or early stopping) and it has been
+scored; until then the table says how far it got and never shows a number for it. A row whose
+projected training time exceeds ``max_hours`` is not started: it says how long it needs and the
+command that trains it. Each call trains for at most ``time_limit`` minutes in all, checkpointed
+every epoch, and the same command continues.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vaelab.errors import ConfigError
+from vaelab.reproduce.presets import Preset, Table, get_table
+from vaelab.reproduce.speed import (
+    COMPILE_CHOICES,
+    Timing,
+    candidate_settings,
+    fastest,
+    time_setting,
+)
+from vaelab.training.config import RESUMABLE, RunConfig
+from vaelab.training.rundir import RunDir
+
+# No GPU has run these rows yet: the GPU estimate assumes a compiled step (CUDA graphs) of about
+# 1 ms for these small MLPs, and says it is an assumption wherever it is shown.
+ASSUMED_GPU_STEP_MS = 1.0
+
+
+def machine() -> str:
+    """The CPU's model and core count, or the GPU's name; torch's version."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores (torch {torch.__version__})"
+
+
+@dataclass
+class Status:
+    epoch: int
+    epochs: int
+    finished: bool
+    why: str  # "schedule", "early stopping", or "" (not finished)
+
+
+def row_config(preset: Preset, overrides: dict) -> RunConfig:
+    return RunConfig.from_options({**preset.options, **overrides})
+
+
+def defining(cfg: RunConfig) -> dict:
+    """The options that define a run (a resumed run may change the others)."""
+    return {k: v for k, v in cfg.effective().items() if k not in RESUMABLE}
+
+
+def row_status(run: RunDir, cfg: RunConfig) -> Status:
+    """How far the run in ``run`` got: its last checkpoint's epoch, and whether its schedule
+    ended (all epochs, or early stopping's patience used up)."""
+    from vaelab.training.checkpoint import load_latest
+
+    if not run.has_checkpoint:
+        return Status(0, cfg.optim.epochs, False, "")
+    _, header, _ = load_latest(run.last)
+    meta = header["meta"]
+    epoch = int(meta["epoch"])
+    if epoch >= cfg.optim.epochs:
+        return Status(epoch, cfg.optim.epochs, True, "schedule")
+    if cfg.eval.patience and meta.get("bad_evals", 0) >= cfg.eval.patience:
+        return Status(epoch, cfg.optim.epochs, True, "early stopping")
+    return Status(epoch, cfg.optim.epochs, False, "")
+
+
+def check_row_dir(run: RunDir, cfg: RunConfig, preset: Preset) -> None:
+    """A row directory that holds a run must hold this row's run (same defining options)."""
+    if not run.config.is_file():
+        return
+    stored = RunConfig.load(run.path)
+    a, b = defining(stored), defining(cfg)
+    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    if diff:
+        k = diff[0]
+        raise ConfigError(f"{run.path} holds a run that is not row {preset.name} as asked "
+                          f"(--{k.replace('_', '-')} {a.get(k)!r}, the row: {b.get(k)!r}); "
+                          "give another --out, or the same --set options as before")
+
+
+def command(table: str, row: str, out: Path, overrides: dict) -> str:
+    sets = " ".join(f"{k}={v}" for k, v in overrides.items())
+    return (f"vaelab reproduce {table} --out {out} --rows {row}" +
+            (f" --set {sets}" if sets else ""))
+
+
+def measure(cfg: RunConfig, data, max_threads: int | None, compile: str = "auto",
+            steps: int = 20) -> list[Timing]:
+    return [time_setting(cfg, s, data, steps=steps)
+            for s in candidate_settings(max_threads, compile)]
+
+
+def projected_hours(t: Timing, epochs: int, warmup_epochs: int) -> float:
+    """Training hours for ``epochs`` at the measured rate; a compiled step also recompiles once
+    an epoch of KL warm-up (the objective changes), each costing about its first compile."""
+    compile_s = 30.0 * (1 + warmup_epochs) if t.setting.compile else 0.0
+    return (epochs * t.epoch_seconds + compile_s) / 3600
+
+
+def gpu_minutes(cfg: RunConfig, n_train: int) -> float:
+    steps = cfg.optim.epochs * math.ceil(n_train / cfg.optim.batch_size)
+    return steps * ASSUMED_GPU_STEP_MS / 60000
+
+
+@dataclass
+class Reproduction:
+    table: Table
+    out: Path
+    overrides: dict
+    eval_examples: int = 0       # 0: the whole test split (the papers' protocol)
+    eval_k: int | None = None    # None: the preset's (5000)
+    max_hours: float = 12.0
+    max_threads: int | None = None
+    compile: str = "auto"
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        self.speed_path = self.out / "speed.json"
+        self.speed: dict = (json.loads(self.speed_path.read_text())
+                            if self.speed_path.is_file() else {})
+
+    # ---- one row ------------------------------------------------------------------------
+    def timings(self, preset: Preset, cfg: RunConfig, data) -> list[Timing]:
+        key = preset.row_name
+        wanted = {(s.threads, s.compile) for s in candidate_settings(self.max_threads,
+                                                                     self.compile)}
+        have = {(d["threads"], d["compile"]) for d in self.speed.get(key, {}).get("settings", [])}
+        if have != wanted:
+            self.speed[key] = {"machine": machine(),
+                               "settings": [t.to_dict() for t in measure(
+                                   cfg, data, self.max_threads, self.compile)]}
+            self.out.mkdir(parents=True, exist_ok=True)
+            _write(self.speed_path, self.speed)
+        return [Timing.from_dict(d) for d in self.speed[key]["settings"]]
+
+    def train_row(self, preset: Preset, cfg: RunConfig, minutes: float) -> None:
+        from vaelab.data.registry import load_data
+        from vaelab.training.trainer import train
+
+        run = RunDir(self.out / preset.row_name)
+        check_row_dir(run, cfg, preset)
+        data, _ = load_data(cfg.data)
+        status = row_status(run, cfg)
+        best = fastest(self.timings(preset, cfg, data))
+        left = cfg.optim.epochs - status.epoch
+        hours = projected_hours(best, left, cfg.objective.objective_args.get("kl_warmup", 0))
+        if hours > self.max_hours:
+            return  # the table reports it as not run, with what it needs
+        changes = {"compile": best.setting.compile, "time_limit": minutes}
+        torch.set_num_threads(best.setting.threads)
+        from vaelab.training.trainer import resume_config
+
+        if run.has_checkpoint:
+            train(resume_config(RunConfig.load(run.path), changes), run.path, resume=True,
+                  progress=self.progress)
+        else:
+            start = RunConfig.from_options({**preset.options, **self.overrides, **changes})
+            train(start, run.path, progress=self.progress,
+                  preset={"name": preset.name, "overrides": self.overrides,
+                          "published_nll": preset.published, "citation": preset.citation})
+
+    def score_row(self, preset: Preset, cfg: RunConfig, status: Status) -> dict:
+        """The row's reproduce.json: scored once per finished run and protocol."""
+        from vaelab.eval import evaluate, random_subset
+        from vaelab.training import load_run
+
+        path = self.out / preset.row_name / "reproduce.json"
+        k = self.eval_k or preset.eval_k
+        protocol = {"checkpoint": preset.checkpoint, "k": k, "examples": self.eval_examples,
+                    "epoch": status.epoch}
+        if path.is_file():
+            try:
+                old = json.loads(path.read_text())
+                if old.get("protocol") == protocol:
+                    return old
+            except json.JSONDecodeError:
+                pass  # a damaged score is recomputed
+        run = load_run(self.out / preset.row_name, preset.checkpoint, "auto")
+        x = random_subset(run.split("test"), self.eval_examples, 0)
+        ev = evaluate(run.model, x, (1, k), seed=0, binarize=run.data.dynamic_binarize,
+                      progress=self.progress)
+        score = {"protocol": protocol, "machine": machine(), **ev}
+        _write(path, score)
+        return score
+
+    # ---- the table ----------------------------------------------------------------------
+    def row(self, preset: Preset) -> dict:
+        cfg = row_config(preset, self.overrides)
+        run = RunDir(self.out / preset.row_name)
+        status = row_status(run, cfg)
+        paper_protocol = not self.eval_examples and self.eval_k in (None, preset.eval_k)
+        r = {"row": preset.row_name, "label": preset.row, "published": preset.published,
+             "citation": preset.citation, "data_note": preset.data_note,
+             "epochs": status.epoch, "schedule_epochs": status.epochs,
+             "stopped": status.why, "paper_protocol": paper_protocol,
+             "command": command(self.table.name, preset.row_name, self.out, self.overrides)}
+        metrics = run.read_metrics()
+        r["train_hours"] = sum(m.get("epoch_seconds", 0.0) for m in metrics) / 3600
+        if status.finished:
+            s = self.score_row(preset, cfg, status)
+            r.update(status="done", nll=s["nll"], nll_stderr=s["nll_stderr"],
+                     nll_mc_stderr=s["nll_mc_stderr"], diff=s["nll"] - preset.published,
+                     eval_k=s["nll_k"], eval_examples=s["n_examples"],
+                     eval_seconds=s["seconds"], machine=s["machine"],
+                     active_units=s.get("active_units"))
+            return r
+        speed = self.speed.get(preset.row_name)
+        if speed:
+            best = fastest([Timing.from_dict(d) for d in speed["settings"]])
+            left = status.epochs - status.epoch
+            hours = projected_hours(best, left, cfg.objective.objective_args.get("kl_warmup", 0))
+            r.update(setting=best.setting.label, epoch_seconds=best.epoch_seconds,
+                     projected_hours=hours, machine=speed["machine"])
+            if hours > self.max_hours and not status.epoch:
+                from vaelab.data.registry import load_data
+
+                n = len(load_data(cfg.data)[0].train)
+                r["status"] = (f"not run: needs about {hours:.0f} CPU-hours here, or about "
+                               f"{gpu_minutes(cfg, n):.0f} GPU-minutes (assumed "
+                               f"{ASSUMED_GPU_STEP_MS:g} ms a compiled step)")
+                return r
+        r["status"] = (f"training: epoch {status.epoch} of {status.epochs}" if status.epoch
+                       else "not started")
+        return r
+
+    def run(self, rows: list[str] | None, time_limit: float, train: bool = True) -> list[dict]:
+        presets = [self.table.row(n) for n in rows] if rows else list(self.table.rows)
+        for p in presets:  # validate every row before anything is written
+            check_row_dir(RunDir(self.out / p.row_name), row_config(p, self.overrides), p)
+        deadline = time.monotonic() + 60 * time_limit if time_limit else math.inf
+        if train:
+            for p in presets:
+                left = (deadline - time.monotonic()) / 60
+                if left <= 0:
+                    break
+                cfg = row_config(p, self.overrides)
+                if not row_status(RunDir(self.out / p.row_name), cfg).finished:
+                    self.train_row(p, cfg, left if time_limit else 0.0)
+        table = [self.row(p) for p in presets]
+        self.out.mkdir(parents=True, exist_ok=True)
+        _write(self.out / "table.json", {"table": self.table.name, "title": self.table.title,
+                                         "rows": table})
+        return table
+
+
+def _write(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def reproduce(table: str, out: str | Path, rows: list[str] | None = None, *,
+              time_limit: float = 0.0, overrides: dict | None = None, eval_examples: int = 0,
+              eval_k: int | None = None, max_hours: float = 12.0, train: bool = True,
+              max_threads: int | None = None, compile: str = "auto",
+              progress: bool = False) -> list[dict]:
+    """Train (for at most ``time_limit`` minutes; 0: no limit) and score the rows of ``table``
+    into ``out``; return the table, one dict per row (see the module docstring). Each row
+    trains with the fastest of the settings ``max_threads`` and ``compile`` allow, measured
+    here (``vaelab.reproduce.speed``)."""
+    if time_limit < 0 or not math.isfinite(time_limit):
+        raise ConfigError(f"--time-limit must be >= 0 minutes, got {time_limit}")
+    if eval_examples < 0 or (eval_k is not None and eval_k < 1):
+        raise ConfigError("--eval-examples must be >= 0 and --eval-k >= 1")
+    t = get_table(table)
+    overrides = dict(overrides or {})
+    for p in ([t.row(r) for r in rows] if rows else t.rows):
+        row_config(p, overrides)  # every override is valid for every row
+    if max_threads is not None and max_threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {max_threads}")
+    if compile not in COMPILE_CHOICES:
+        raise ConfigError(f"--compile must be one of {', '.join(COMPILE_CHOICES)}, not "
+                          f"{compile!r}")
+    rep = Reproduction(t, Path(out), overrides, eval_examples, eval_k, max_hours, max_threads,
+                       compile, progress)
+    return rep.run(rows, time_limit, train)
+
+
+def format_table(title: str, rows: list[dict]) -> str:
+    """The table as text: paper, vaelab, difference and both errors for done rows; the status
+    for the others (never a number for an unfinished row)."""
+    head = (f"{title}\n{'row':<16} {'paper':>7} {'vaelab':>8} {'diff':>7} {'±images':>8} "
+            f"{'±MC':>6} {'epochs':>11} {'hours':>6}  status")
+    lines = [head]
+    for r in rows:
+        ep = f"{r['epochs']}/{r['schedule_epochs']}"
+        if r.get("status") == "done":
+            flag = "" if r["paper_protocol"] else (f" (K={r['eval_k']}, {r['eval_examples']} "
+                                                   "images: not the paper's protocol)")
+            lines.append(f"{r['row']:<16} {r['published']:7.2f} {r['nll']:8.2f} "
+                         f"{r['diff']:+7.2f} {r['nll_stderr']:8.2f} {r['nll_mc_stderr']:6.2f} "
+                         f"{ep:>11} {r['train_hours']:6.2f}  done"
+                         f"{' (early stopping)' if r['stopped'] == 'early stopping' else ''}"
+                         f"{flag}")
+        else:
+            lines.append(f"{r['row']:<16} {r['published']:7.2f} {'-':>8} {'-':>7} {'-':>8} "
+                         f"{'-':>6} {ep:>11} {r['train_hours']:6.2f}  {r['status']}")
+    machines = sorted({r["machine"] for r in rows if r.get("machine")})
+    lines.append("NLL in nats (lower is better); ±images: standard error over test images; ±MC: "
+                 "Monte Carlo error of the K-sample estimate")
+    if machines:
+        lines.append("machine: " + "; ".join(machines))
+    return "\n".join(lines)
