@@ -238,6 +238,10 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown option {', '.join(unknown)}")
         d = base.to_dict()
+        if "epochs" not in options and {"schedule", "burda_stages"} & set(options):
+            o = base.optim  # a length the base only defaulted follows the new schedule
+            if o.epochs == OptimConfig(schedule=o.schedule, burda_stages=o.burda_stages).epochs:
+                d["optim"]["epochs"] = 0
         for name, value in options.items():
             opt = cat[name]
             if name.endswith("_args") and not isinstance(value or {}, dict):

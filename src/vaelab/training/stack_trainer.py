@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -340,7 +341,7 @@ class _Trainer:
             if epoch + 1 < epochs and limit > 0 and time.perf_counter() - t_start > 60 * limit:
                 tqdm.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} of "
                            f"{epochs}; checkpoints saved, continue with `vaelab train-stack "
-                           f"--resume --out {self.out}`")
+                           f"--resume --out {self.out}`", file=sys.stderr)
                 for r in records:
                     r["stopped"] = "time_limit"
                 break

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,7 +341,7 @@ class Session:
             if distributed.broadcast_flag(stop, dinfo, self.device):
                 if dinfo.is_main:
                     tqdm.write(f"early stopping after epoch {epoch + 1}: no gain in "
-                               f"{cfg.eval.patience} evaluations")
+                               f"{cfg.eval.patience} evaluations", file=sys.stderr)
                 break
             limit = cfg.runtime.time_limit
             out_of_time = limit > 0 and time.perf_counter() - t_start > 60 * limit
@@ -348,7 +349,7 @@ class Session:
                 if dinfo.is_main:
                     tqdm.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} "
                                f"of {epochs}; checkpoint saved, continue with `vaelab train "
-                               f"--resume --out {self.run.path}`")
+                               f"--resume --out {self.run.path}`", file=sys.stderr)
                 record["stopped"] = "time_limit"
                 break
         return record

@@ -1,0 +1,130 @@
+"""``vaelab reproduce`` on a tiny table: two rows of a real table, one or two epochs of small
+networks on a few hundred images. It writes the table and its JSON, shows no number for a row
+that has not finished, continues after a kill -9 to the numbers of an uninterrupted call, and
+refuses a table or row it does not know in one line, before writing anything."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from vaelab.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """300 / 100 / 200 static-binarized digits of the embedded set, as a file."""
+    from vaelab.data.registry import load_data
+    from vaelab.training.config import DataConfig
+
+    d, _ = load_data(DataConfig(dataset="embedded"))
+    p = tmp_path_factory.mktemp("data") / "tiny.npz"
+
+    def arr(x, n):
+        return (x[:n].reshape(n, 28, 28).numpy() > 0.5).astype(np.uint8)
+
+    np.savez(p, train=arr(d.train, 300), valid=arr(d.valid, 100), test=arr(d.test, 200))
+    return p
+
+
+def sets(tiny, epochs):
+    return ["--set", f"dataset={tiny}", f"epochs={epochs}", "hidden=16", "latent=4",
+            "components=5", "kl_warmup=1", "batch_size=50"]
+
+
+def args(out, tiny, epochs, *more):
+    return ["reproduce", "tomczak2018", "--out", str(out), "--rows", "vae-standard",
+            "vae-vamp", *sets(tiny, epochs), "--eval-k", "20", "--threads", "1", "--compile",
+            "off", "--no-progress", *more]
+
+
+def test_a_tiny_table_trains_scores_and_prints(tmp_path, tiny, capsys):
+    out = tmp_path / "t"
+    assert main([*args(out, tiny, 1), "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    rows = {r["row"]: r for r in table["rows"]}
+    assert set(rows) == {"vae-standard", "vae-vamp"}
+    for name, r in rows.items():
+        assert r["status"] == "done" and r["epochs"] == r["schedule_epochs"] == 1
+        assert r["published"] == {"vae-standard": 88.56, "vae-vamp": 85.57}[name]
+        assert r["diff"] == pytest.approx(r["nll"] - r["published"])
+        assert r["nll_stderr"] > 0 and r["nll_mc_stderr"] > 0 and r["eval_examples"] == 200
+        assert r["eval_k"] == 20 and not r["paper_protocol"]
+        score = json.loads((out / name / "reproduce.json").read_text())
+        assert score["nll"] == r["nll"] and score["n_examples"] == 200
+        assert (out / name / "config.json").is_file()
+    assert json.loads((out / "table.json").read_text())["rows"] == table["rows"]
+    speed = json.loads((out / "speed.json").read_text())
+    assert speed["vae-standard"]["settings"][0]["threads"] == 1
+    # the text table: every column of a done row, and the protocol flagged
+    assert main(args(out, tiny, 1, "--no-train")) == 0
+    text = capsys.readouterr().out
+    assert "vae-vamp" in text and "85.57" in text and f"{rows['vae-vamp']['nll']:.2f}" in text
+    assert "not the paper's protocol" in text
+
+
+def test_an_unfinished_row_shows_no_number(tmp_path, tiny, capsys):
+    out = tmp_path / "t"
+    # a zero-minute budget: one epoch is trained (the limit is checked after each epoch)
+    assert main([*args(out, tiny, 3), "--time-limit", "0.0001", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    first = rows[0]
+    assert first["status"] == "training: epoch 1 of 3" and "nll" not in first
+    assert rows[1]["status"] == "not started" and "nll" not in rows[1]
+    assert main(args(out, tiny, 3, "--no-train")) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if x.startswith("vae-standard"))
+    assert "training: epoch 1 of 3" in line and " - " in line
+    assert not (out / "vae-standard" / "reproduce.json").exists()
+
+
+def test_kill_and_rerun_give_the_numbers_of_one_call(tmp_path, tiny):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert main(args(whole, tiny, 2)) == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "vaelab", *args(killed, tiny, 2)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = killed / "vae-standard" / "metrics.jsonl"
+    t0 = time.time()
+    while time.time() - t0 < 120 and proc.poll() is None:
+        if metrics.is_file() and metrics.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "table.json").exists()  # killed before the table
+    assert main(args(killed, tiny, 2)) == 0
+    a = json.loads((whole / "table.json").read_text())["rows"]
+    b = json.loads((killed / "table.json").read_text())["rows"]
+    for ra, rb in zip(a, b):
+        assert rb["status"] == "done"
+        assert rb["nll"] == pytest.approx(ra["nll"], abs=1e-4)
+        assert rb["nll_stderr"] == pytest.approx(ra["nll_stderr"], abs=1e-4)
+
+
+@pytest.mark.parametrize("extra,match", [
+    (["reproduce", "nope", "--out"], "no table 'nope'"),
+    (["reproduce", "burda2015", "--rows", "vae-k2-l1", "--out"], "has no row 'vae-k2-l1'"),
+    (["reproduce", "burda2015", "--set", "bogus=1", "--out"], "--set bogus: no such option"),
+    (["reproduce", "burda2015", "--set", "k=two", "--out"], "'two' is not a int"),
+])
+def test_unknown_tables_rows_and_options_are_one_line(tmp_path, capsys, extra, match):
+    out = tmp_path / "never"
+    assert main([*extra, str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_a_folder_holding_another_run_is_refused(tmp_path, tiny, capsys):
+    out = tmp_path / "t"
+    assert main(args(out, tiny, 1)) == 0
+    capsys.readouterr()
+    changed = [a.replace("hidden=16", "hidden=8") for a in args(out, tiny, 1)]
+    assert main(changed) == 2
+    assert "is not row tomczak2018/vae-standard" in capsys.readouterr().err
