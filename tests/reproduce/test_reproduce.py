@@ -128,3 +128,17 @@ def test_a_folder_holding_another_run_is_refused(tmp_path, tiny, capsys):
     changed = [a.replace("hidden=16", "hidden=8") for a in args(out, tiny, 1)]
     assert main(changed) == 2
     assert "is not row tomczak2018/vae-standard" in capsys.readouterr().err
+
+
+def test_project_measures_each_row_and_writes_speed_json(tmp_path, tiny, capsys):
+    out = tmp_path / "p"
+    assert main(["reproduce", "tomczak2018", "--out", str(out), "--rows", "hvae-vamp",
+                 *sets(tiny, 4), "--threads", "1", "--compile", "off", "--project",
+                 "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["projection"]
+    (s,) = row["settings"]
+    assert s["threads"] == 1 and s["compile"] == "" and s["steps_per_epoch"] == 6
+    assert s["epoch_seconds"] == pytest.approx(6 * s["step_seconds"] + s["validation_seconds"])
+    assert row["projected_hours"] == pytest.approx(4 * s["epoch_seconds"] / 3600)
+    assert json.loads((out / "speed.json").read_text())["hvae-vamp"]["settings"][0] == s
+    assert not (out / "hvae-vamp").exists()  # nothing trained

@@ -76,6 +76,8 @@ def add_reproduce(p: argparse.ArgumentParser) -> None:
                    "torch's); each row trains with the fastest measured of 1 and this many")
     p.add_argument("--compile", default="auto", choices=("auto", "off", "default"),
                    help="auto: measure eager and compiled steps and train with the faster")
+    p.add_argument("--project", action="store_true", help="only measure seconds per epoch of "
+                   "every row and setting and project each full schedule (no training)")
     p.add_argument("--no-train", action="store_true", help="only score finished rows and print "
                    "the table")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -84,10 +86,16 @@ def add_reproduce(p: argparse.ArgumentParser) -> None:
 
 def run_reproduce(args: argparse.Namespace) -> int:
     from vaelab.reproduce.presets import get_table
-    from vaelab.reproduce.table import format_table, reproduce
+    from vaelab.reproduce.table import format_projection, format_table, project, reproduce
 
     if args.max_hours <= 0:
         raise ConfigError(f"--max-hours must be > 0, got {args.max_hours}")
+    if args.project:
+        rows = project(args.table, args.out, args.rows, overrides=parse_sets(args.set),
+                       max_threads=args.threads, compile=args.compile)
+        print(json.dumps({"table": args.table, "projection": rows}) if args.json else
+              format_projection(rows))
+        return 0
     rows = reproduce(args.table, args.out, args.rows, time_limit=args.time_limit,
                      overrides=parse_sets(args.set), eval_examples=args.eval_examples,
                      eval_k=args.eval_k, max_hours=args.max_hours, train=not args.no_train,

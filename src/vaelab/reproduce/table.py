@@ -305,6 +305,46 @@ def reproduce(table: str, out: str | Path, rows: list[str] | None = None, *,
     return rep.run(rows, time_limit, train)
 
 
+def project(table: str, out: str | Path, rows: list[str] | None = None, *,
+            overrides: dict | None = None, max_threads: int | None = None,
+            compile: str = "auto") -> list[dict]:
+    """Measure every setting of every row (``OUT/speed.json``) and project each full schedule:
+    seconds per epoch by setting, and the training hours at the fastest."""
+    from vaelab.data.registry import load_data
+
+    t = get_table(table)
+    rep = Reproduction(t, Path(out), dict(overrides or {}), max_threads=max_threads,
+                       compile=compile)
+    result = []
+    for p in ([t.row(r) for r in rows] if rows else t.rows):
+        cfg = row_config(p, rep.overrides)
+        data, _ = load_data(cfg.data)
+        timings = rep.timings(p, cfg, data)
+        warm = cfg.objective.objective_args.get("kl_warmup", 0)
+        best = fastest(timings)
+        result.append({"row": p.row_name, "epochs": cfg.optim.epochs,
+                       "settings": [t_.to_dict() for t_ in timings],
+                       "fastest": best.setting.label,
+                       "projected_hours": projected_hours(best, cfg.optim.epochs, warm),
+                       "gpu_minutes_assumed": gpu_minutes(cfg, len(data.train)),
+                       "machine": rep.speed[p.row_name]["machine"]})
+    return result
+
+
+def format_projection(rows: list[dict]) -> str:
+    labels = [s["label"] for s in rows[0]["settings"]]
+    lines = [f"{'row':<16} {'epochs':>6} " + " ".join(f"{lb:>26}" for lb in labels) +
+             f" {'full schedule':>14}", f"{'':<16} {'':>6} " +
+             " ".join(f"{'s/epoch':>26}" for _ in labels) + f" {'hours (fastest)':>14}"]
+    for r in rows:
+        lines.append(f"{r['row']:<16} {r['epochs']:>6} " +
+                     " ".join(f"{s['epoch_seconds']:26.2f}" for s in r["settings"]) +
+                     f" {r['projected_hours']:14.1f}")
+    lines.append(f"machine: {rows[0]['machine']}; an epoch = its training steps + one "
+                 "validation pass per eval_every epochs")
+    return "\n".join(lines)
+
+
 def format_table(title: str, rows: list[dict]) -> str:
     """The table as text: paper, vaelab, difference and both errors for done rows; the status
     for the others (never a number for an unfinished row)."""
