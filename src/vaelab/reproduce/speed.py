@@ -66,8 +66,9 @@ def candidate_settings(max_threads: int | None = None, compile: str = "auto") ->
 
 
 def time_setting(cfg: RunConfig, setting: Setting, data=None, steps: int = 20,
-                 warmup: int = 3) -> Timing:
-    """Time ``steps`` training steps of ``cfg`` under ``setting`` (threads restored after)."""
+                 warmup: int = 3, min_seconds: float = 2.0) -> Timing:
+    """Time at least ``steps`` training steps of ``cfg`` under ``setting``, and at least
+    ``min_seconds`` of them (short steps are noisy); threads restored after."""
     from vaelab.data import TensorBatches
     from vaelab.eval.likelihood import evaluate_bounds
     from vaelab.training.loop import EagerUpdate, Step
@@ -93,10 +94,11 @@ def time_setting(cfg: RunConfig, setting: Setting, data=None, steps: int = 20,
                                                len(parts.data.train) // cfg.optim.batch_size))]
         for i in range(warmup):
             update(xs[i % len(xs)])
-        t0 = time.perf_counter()
-        for i in range(steps):
-            update(xs[(warmup + i) % len(xs)])
-        step_s = (time.perf_counter() - t0) / steps
+        t0, done = time.perf_counter(), 0
+        while done < steps or time.perf_counter() - t0 < min_seconds:
+            update(xs[(warmup + done) % len(xs)])
+            done += 1
+        step_s = (time.perf_counter() - t0) / done
         t0 = time.perf_counter()
         evaluate_bounds(parts.model, parts.data.valid, ks=(cfg.eval.eval_k,),
                         binarize=parts.data.dynamic_binarize)
