@@ -36,7 +36,7 @@ def test_eval_json(run_dir, capsys):
 
 
 def test_sample_writes_pngs(run_dir, tmp_path):
-    assert main(["sample", str(run_dir), "--n", "20", "--out", str(tmp_path)]) == 0
+    assert main(["sample", str(run_dir), "--samples", "20", "--out", str(tmp_path)]) == 0
     for name in ("samples.png", "reconstructions.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -111,7 +111,7 @@ def test_ais_bdmc_and_gaps_commands(run_dir, capsys):
     """The likelihood tools on a trained run: AIS at least as tight as the ELBO on the same
     images, BDMC's sandwich ordered, the gap table adding up; each writes its JSON into the
     run directory and prints one JSON object with --json."""
-    assert main(["ais", str(run_dir), "--examples", "30", "--steps", "30", "--chains", "4",
+    assert main(["ais", str(run_dir), "--examples", "30", "--ais-steps", "30", "--chains", "4",
                  "--leapfrog", "4", "--json"]) == 0
     a = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert a["n_examples"] == 30 and a["config"]["steps"] == 30 and 0 < a["acceptance"] < 1
@@ -119,7 +119,7 @@ def test_ais_bdmc_and_gaps_commands(run_dir, capsys):
     assert main(["eval", str(run_dir), "--k", "1", "--examples", "30", "--json"]) == 0
     elbo = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bounds"]["1"]
     assert a["mean"] > elbo  # the same 30 images (same seed)
-    assert main(["bdmc", str(run_dir), "--n", "8", "--steps", "2", "30", "--chains", "2",
+    assert main(["bdmc", str(run_dir), "--examples", "8", "--ais-steps", "2", "30", "--chains", "2",
                  "--leapfrog", "4", "--k", "50", "--json"]) == 0
     b = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [r["steps"] for r in b["rows"]] == [2, 30] and b["is"]["k"] == 50
@@ -198,7 +198,7 @@ def test_traverse_and_disentangle(tmp_path, capsys):
     assert main(["train", "--model", "convvae", "--beta", "2", "--dataset",
                  "shapes_small", "--epochs", "1", "--batch-size", "128", "--eval-k", "2",
                  "--out", str(run), "--no-progress"]) == 0
-    assert main(["traverse", str(run), "--dims", "3", "--steps", "5"]) == 0
+    assert main(["traverse", str(run), "--dims", "3", "--values", "5"]) == 0
     assert (run / "traverse.png").is_file()
     assert main(["traverse", str(run), "--index", "99999"]) == 2
     assert "--index 99999" in _err(capsys)
@@ -227,7 +227,7 @@ def test_vq_commands(tmp_path, capsys):
     u = rep["uniform"]
     assert u["prior_nll"] == pytest.approx(49 * np.log(16), rel=1e-5)  # 7x7 codes, 16 each
     assert u["nll_bound"] == pytest.approx(u["recon_nll"] + u["prior_nll"])
-    assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path)]) == 0
+    assert main(["sample", str(run), "--samples", "4", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "samples.png").is_file()
     assert main(["prior", str(run), "--class-conditional"]) == 2  # this data has no labels
     assert "labels" in _err(capsys)

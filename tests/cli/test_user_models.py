@@ -69,7 +69,7 @@ def test_eval_sample_info_and_gradients_work_on_a_users_run(user_runs, capsys, t
     assert main(["eval", run, "--k", "1", "10", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["bounds"]["1"] < out["bounds"]["10"] < 0 and out["active_units"] <= 4
-    assert main(["sample", run, "--n", "8", "--out", str(tmp_path)]) == 0
+    assert main(["sample", run, "--samples", "8", "--out", str(tmp_path)]) == 0
     assert imread(tmp_path / "samples.png").shape[:2] == (((28 + 1) * 1 + 1) * 3,
                                                           ((28 + 1) * 10 + 1) * 3)
     assert main(["info", run, "--examples", "50", "--json"]) == 0
@@ -175,7 +175,7 @@ def test_colour_data_trains_evaluates_in_bits_per_dim_and_samples_in_colour(tmp_
     assert main(["eval", str(run), "--k", "1", "5", "--examples", "50", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 0 < out["bits_per_dim"] < 8  # 8 bits/dim is the uniform distribution's
-    assert main(["sample", str(run), "--n", "20", "--out", str(tmp_path)]) == 0
+    assert main(["sample", str(run), "--samples", "20", "--out", str(tmp_path)]) == 0
     sizes = {"samples.png": (((32 + 1) * 2 + 1) * 3, ((32 + 1) * 10 + 1) * 3),  # 20 samples
              "reconstructions.png": ((2 * 32 + 1 + 2 * 4) * 3, (10 * 32 + 11 * 3) * 3)}  # 10
     for name, colour in (("samples.png", 1 / 255), ("reconstructions.png", 0.2)):
@@ -194,7 +194,7 @@ def test_frey_faces_as_a_users_npz_give_28x20_images_in_every_grid(tmp_path, cap
                  "--epochs", "1", "--hidden", "64", "--latent", "4", "--eval-k", "2",
                  "--out", str(run), "--no-progress"]) == 0
     assert json.loads((run / "config.json").read_text())["data"]["image_shape"] == [1, 28, 20]
-    assert main(["sample", str(run), "--n", "20", "--out", str(tmp_path)]) == 0
+    assert main(["sample", str(run), "--samples", "20", "--out", str(tmp_path)]) == 0
     h, w = imread(tmp_path / "samples.png").shape[:2]  # 20 samples, 10 per row
     assert (h, w) == (((28 + 1) * 2 + 1) * 3, ((20 + 1) * 10 + 1) * 3)
     h, w = imread(tmp_path / "reconstructions.png").shape[:2]  # 10 pairs in one row

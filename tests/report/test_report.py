@@ -26,9 +26,9 @@ def runs(tmp_path_factory):
     assert main(["gradients", str(a), "--k", "1", "3", "--repeats", "4", "--batch-size", "8",
                  "--estimators", "reparam", "dreg"]) == 0
     assert main(["eval", str(a), "--k", "1", "100", "--examples", "20"]) == 0
-    assert main(["ais", str(a), "--examples", "20", "--steps", "20", "--chains", "4",
+    assert main(["ais", str(a), "--examples", "20", "--ais-steps", "20", "--chains", "4",
                  "--leapfrog", "3"]) == 0
-    assert main(["bdmc", str(a), "--n", "10", "--steps", "3", "20", "--chains", "2",
+    assert main(["bdmc", str(a), "--examples", "10", "--ais-steps", "3", "20", "--chains", "2",
                  "--leapfrog", "3", "--k", "100"]) == 0
     assert main(["gaps", str(a), "--examples", "10", "--k", "100", "--local-steps", "50",
                  "--elbo-samples", "50"]) == 0

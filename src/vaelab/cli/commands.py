@@ -10,6 +10,7 @@ from pathlib import Path
 from vaelab.cli.reproduce import add_presets, add_reproduce, run_presets, run_reproduce
 from vaelab.cli.train import add_train, add_train_stack, run_train, run_train_stack
 from vaelab.errors import ConfigError
+from vaelab.training.config import COMPILE_MODES
 
 
 def add_run_args(p: argparse.ArgumentParser, seed: bool = True, as_json: bool = True) -> None:
@@ -25,6 +26,7 @@ def add_run_args(p: argparse.ArgumentParser, seed: bool = True, as_json: bool = 
         p.add_argument("--seed", type=int, default=0, help="random seed")
     if as_json:
         p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _load(args):
@@ -33,9 +35,9 @@ def _load(args):
     return load_run(args.run_dir, args.checkpoint, args.device, args.data)
 
 
-def add_out(p: argparse.ArgumentParser) -> None:
+def add_out(p: argparse.ArgumentParser, what: str = "the files this command writes") -> None:
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="folder for the files this command writes (default: the run directory)")
+                   help=f"folder for {what} (default: the run directory)")
 
 
 def output_dir(where: str | Path) -> Path:
@@ -89,9 +91,10 @@ def add_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=1,
                    help="evaluate R times with fresh draws and average; the Monte Carlo error is "
                         "then measured across the runs instead of estimated by the delta method")
-    p.add_argument("--compile", action="store_true", help="compile the log-weights: the same "
-                   "draws and numbers, faster after a few seconds of compilation (needs a C "
-                   "compiler on the CPU)")
+    p.add_argument("--compile", default="", choices=COMPILE_MODES[1:], metavar="MODE",
+                   help="torch.compile the log-weights (default, reduce-overhead or "
+                   "max-autotune, as `vaelab train --compile`): the same draws and numbers, "
+                   "faster after a few seconds of compilation (a C compiler on the CPU)")
     add_out(p)
 
 
@@ -112,7 +115,7 @@ def run_eval(args: argparse.Namespace) -> int:
     out = {"split": args.split, "checkpoint": args.checkpoint,
            "data": args.data or run.data.name,
            **evaluate(run.model, x, args.k, seed=args.seed, max_samples=args.max_samples or None,
-                      binarize=run.data.dynamic_binarize, progress=True,
+                      binarize=run.data.dynamic_binarize, progress=not args.no_progress,
                       repeats=args.repeats, compile=args.compile)}
     name = f"eval-{args.split}.json" if args.data is None else f"eval-{Path(args.data).stem}.json"
     path = write_json(out_dir, name, out)
@@ -144,8 +147,8 @@ def run_eval(args: argparse.Namespace) -> int:
 # ---- sample ------------------------------------------------------------------------------
 def add_sample(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
-    p.add_argument("--n", type=int, default=100, help="images to draw (and half as many test "
-                   "images to reconstruct)")
+    p.add_argument("--samples", type=int, default=100, help="images to draw (and half as many "
+                   "test images to reconstruct)")
     add_out(p)
 
 
@@ -156,17 +159,18 @@ def run_sample(args: argparse.Namespace) -> int:
     from vaelab.training.prior import load_prior
     from vaelab.viz import save_grid, save_pairs
 
-    _positive(args, "n")
+    _positive(args, "samples")
     out = output_dir(args.out or args.run_dir)
     run = _load(args)
     torch.manual_seed(args.seed)
     model = run.model
     prior = load_prior(Path(args.run_dir), run.device) if isinstance(model, VQVAE) else None
-    samples = model.sample_from(prior, args.n) if prior is not None else model.sample(args.n)
+    samples = (model.sample_from(prior, args.samples) if prior is not None else
+               model.sample(args.samples))
     s = save_grid(samples, None, out / "samples.png")
     test = run.split("test")
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))
-    x = test[pick[: max(1, args.n // 2)]].to(run.device)  # test splits may be sorted by class
+    x = test[pick[: max(1, args.samples // 2)]].to(run.device)  # test splits may be sorted by class
     if run.data.dynamic_binarize:
         x = torch.bernoulli(x)
     r = save_pairs(x.cpu(), model.reconstruct(x).cpu(), out / "reconstructions.png")
@@ -195,6 +199,15 @@ def run_datasets(args: argparse.Namespace) -> int:
         where = r["found"] or "not found locally (downloaded on first use)"
         print(f"  {r['name']:<16} {r['description']}\n  {'':<16} -> {where}")
     return 0
+
+
+def _fmt(v) -> str:
+    """Numbers to 4 significant digits for the terminal (the JSON keeps every digit)."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_fmt(x)}" for k, x in v.items())
+    return str(v)
 
 
 def require_latent(model, command: str) -> None:
@@ -239,7 +252,8 @@ def run_gradients(args: argparse.Namespace) -> int:
     if args.estimators:
         variants = [tuple((v.split("+") + ["none"])[:2]) for v in args.estimators]
     rows = gradient_study(run.model, x, sorted(set(args.k)), args.repeats, args.objective,
-                          variants, progress=lambda j: tqdm(j, desc="gradients", leave=False))
+                          variants, progress=lambda j: tqdm(j, desc="gradients", leave=False,
+                                                            disable=args.no_progress))
     written = write_json(out, "gradients.json", rows)
     plot = save(snr_figure(rows), out / "gradients_snr.png")
     if args.json:
@@ -312,7 +326,7 @@ def run_info(args: argparse.Namespace) -> int:
 def add_traverse(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
     p.add_argument("--dims", type=int, default=10, help="the DIMS dimensions of largest KL")
-    p.add_argument("--steps", type=int, default=9, help="images per dimension")
+    p.add_argument("--values", type=int, default=9, help="values of z_j (images) per dimension")
     p.add_argument("--span", type=float, default=3.0, help="sweep z_j over [-span, span]")
     p.add_argument("--index", type=int, default=0, help="test image to start from")
     add_out(p)
@@ -325,7 +339,7 @@ def run_traverse(args: argparse.Namespace) -> int:
     from vaelab.info.vae import encoder_params, per_dimension_kl
     from vaelab.viz import save, traversal_figure
 
-    _positive(args, "dims", "steps")
+    _positive(args, "dims", "values")
     if not (0 < args.span < float("inf")):
         raise ConfigError(f"--span must be a positive number, got {args.span}")
     out = output_dir(args.out or args.run_dir)
@@ -339,8 +353,8 @@ def run_traverse(args: argparse.Namespace) -> int:
     dims = kl.argsort(descending=True)[: args.dims].tolist()
     x = test[args.index: args.index + 1].to(run.device)
     torch.manual_seed(args.seed)
-    img = traversal(run.model, x, dims, args.steps, args.span)
-    values = torch.linspace(-args.span, args.span, args.steps).tolist()
+    img = traversal(run.model, x, dims, args.values, args.span)
+    values = torch.linspace(-args.span, args.span, args.values).tolist()
     path = save(traversal_figure(img.cpu(), dims, values), out / "traverse.png")
     if args.json:
         print(json.dumps({"traverse": str(path), "dims": dims, "values": values}))
@@ -404,7 +418,7 @@ def run_disentangle(args: argparse.Namespace) -> int:
            "dci_completeness": d["completeness"], "dci_informativeness": d["informativeness"],
            "sap": sp["sap"]}
     path = write_json(out_dir, "disentanglement.json", out)
-    print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+    print(json.dumps(out) if args.json else "\n".join(f"{k}: {_fmt(v)}" for k, v in out.items()))
     if not args.json:
         print(f"wrote {path}")
     return 0
@@ -420,7 +434,8 @@ def add_prior(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class-conditional", action="store_true",
                    help="condition on the data's labels: a class (--dataset mnist_test) or "
                    "every factor (--dataset colour_shapes)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_out(p, "prior.json (the fitted prior itself stays in the run: `vaelab sample` uses "
+            "it)")
 
 
 def run_prior(args: argparse.Namespace) -> int:
@@ -435,8 +450,8 @@ def run_prior(args: argparse.Namespace) -> int:
     rep = fit_prior(run, Path(args.run_dir), args.epochs, args.class_conditional,
                     args.pixel_layers, args.pixel_channels, args.batch_size,
                     progress=not args.no_progress, seed=args.seed)
-    rep["wrote"] = [str(Path(args.run_dir, "prior.safetensors")),
-                    str(Path(args.run_dir, "prior.json"))]
+    report = write_json(output_dir(args.out or args.run_dir), "prior.json", rep)
+    rep["wrote"] = [str(Path(args.run_dir, "prior.safetensors")), str(report)]
     if args.json:
         print(json.dumps(rep))
     else:
@@ -453,8 +468,8 @@ def run_prior(args: argparse.Namespace) -> int:
 def add_ais_options(p: argparse.ArgumentParser, steps: bool = True) -> None:
     """AIS settings shared by ais, bdmc and gaps."""
     if steps:
-        p.add_argument("--steps", type=int, default=500,
-                       help="intermediate distributions T between p0 and p(z|x)")
+        p.add_argument("--ais-steps", type=int, default=500,
+                       help="AIS steps: intermediate distributions T between p0 and p(z|x)")
     p.add_argument("--chains", type=int, default=16, help="AIS chains per example")
     p.add_argument("--init", default="prior", choices=("prior", "posterior"),
                    help="AIS's initial distribution p0: the prior p(z) or the encoder's q(z|x)")
@@ -471,7 +486,7 @@ def add_ais_options(p: argparse.ArgumentParser, steps: bool = True) -> None:
 def ais_config(args: argparse.Namespace, steps: int | None = None):
     from vaelab.eval.ais import AISConfig
 
-    return AISConfig(steps=steps if steps is not None else args.steps, chains=args.chains,
+    return AISConfig(steps=steps if steps is not None else args.ais_steps, chains=args.chains,
                      init=args.init, schedule=args.schedule, leapfrog=args.leapfrog,
                      step_size=args.step_size, target_accept=args.target_accept)
 
@@ -506,7 +521,7 @@ def run_ais(args: argparse.Namespace) -> int:
 
     from vaelab.eval.ais import ais
 
-    _positive(args, "steps", "chains", "leapfrog", "batch_size")
+    _positive(args, "ais_steps", "chains", "leapfrog", "batch_size")
     if args.examples < 0:
         raise ConfigError(f"--examples must be >= 0 (0: all), got {args.examples}")
     config = ais_config(args)
@@ -515,14 +530,14 @@ def run_ais(args: argparse.Namespace) -> int:
     require_latent(run.model, "ais")
     x = _examples(args, run)
     torch.manual_seed(args.seed)
-    res = ais(run.model, x, config, batch_size=args.batch_size, progress=True)
+    res = ais(run.model, x, config, batch_size=args.batch_size, progress=not args.no_progress)
     res.update(split=args.split, data=args.data or run.data.name, checkpoint=args.checkpoint)
     path = write_json(out_dir, f"ais-{args.split}.json", res)
     if args.json:
         print(json.dumps({k: v for k, v in res.items() if not k.startswith("per_example")}))
         return 0
-    print(f"{args.run_dir}: AIS from the {args.init}, T={args.steps} steps, {args.chains} chains "
-          f"x {args.leapfrog} leapfrog steps, {res['n_examples']} {args.split} examples "
+    print(f"{args.run_dir}: AIS from the {args.init}, T={args.ais_steps} steps, {args.chains} "
+          f"chains x {args.leapfrog} leapfrog steps, {res['n_examples']} {args.split} examples "
           f"({res['seconds']:.1f} s)")
     print(f"  log p(x) >= {res['mean']:.3f} +- {res['stderr']:.3f} (examples) +- "
           f"{res['mc_stderr']:.3f} (Monte Carlo, across chains) nats  [a stochastic lower "
@@ -535,9 +550,9 @@ def run_ais(args: argparse.Namespace) -> int:
 
 def add_bdmc(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
-    p.add_argument("--n", type=int, default=100,
+    p.add_argument("--examples", type=int, default=100,
                    help="examples simulated from the model (x ~ p(x|z), z ~ p(z))")
-    p.add_argument("--steps", type=int, nargs="+", default=[10, 100, 1000],
+    p.add_argument("--ais-steps", type=int, nargs="+", default=[10, 100, 1000],
                    help="AIS step counts: one forward/reverse sandwich per count")
     p.add_argument("--k", type=int, default=5000,
                    help="also IS with K encoder draws on the same data (0: skip)")
@@ -550,21 +565,22 @@ def run_bdmc(args: argparse.Namespace) -> int:
 
     from vaelab.eval.bdmc import bdmc
 
-    _positive(args, "n", "chains", "leapfrog", "batch_size")
-    if min(args.steps) < 1 or args.k < 0:
-        raise ConfigError("--steps must be >= 1 and --k >= 0 (0: no IS)")
+    _positive(args, "examples", "chains", "leapfrog", "batch_size")
+    if min(args.ais_steps) < 1 or args.k < 0:
+        raise ConfigError("--ais-steps must be >= 1 and --k >= 0 (0: no IS)")
     config = ais_config(args, steps=1)
     out_dir = output_dir(args.out or args.run_dir)
     run = _load(args)
     require_latent(run.model, "bdmc")
     torch.manual_seed(args.seed)
-    res = bdmc(run.model, args.n, args.steps, config, args.batch_size, args.k, progress=True)
+    res = bdmc(run.model, args.examples, args.ais_steps, config, args.batch_size, args.k,
+               progress=not args.no_progress)
     path = write_json(out_dir, "bdmc.json", res)
     if args.json:
         print(json.dumps(res))
         return 0
-    print(f"{args.run_dir}: BDMC on {args.n} examples simulated from the model, AIS from the "
-          f"{args.init}, {args.chains} chains (nats; +- standard error over examples)")
+    print(f"{args.run_dir}: BDMC on {args.examples} examples simulated from the model, AIS from "
+          f"the {args.init}, {args.chains} chains (nats; +- standard error over examples)")
     print(f"  {'steps':>6}  {'lower (forward)':>18}  {'upper (reverse)':>18}  {'gap':>14}  "
           f"{'seconds':>8}")
     for r in res["rows"]:
@@ -620,7 +636,8 @@ def run_gaps(args: argparse.Namespace) -> int:
     require_latent(run.model, "gaps")
     x = _examples(args, run)
     torch.manual_seed(args.seed)
-    res = inference_gaps(run.model, x, args.k, ais_cfg, vi, args.batch_size, progress=True)
+    res = inference_gaps(run.model, x, args.k, ais_cfg, vi, args.batch_size,
+                         progress=not args.no_progress)
     res["split"] = args.split
     path = write_json(out_dir, f"gaps-{args.split}.json", res)
     if args.json:
@@ -647,6 +664,7 @@ def add_report(p: argparse.ArgumentParser) -> None:
                    help="test examples for the evaluation when a run has no eval-test.json")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -660,7 +678,8 @@ def run_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {out}: give a .html file")
     output_dir(out.parent)
     path = write_report(args.run_dirs, out, device=args.device, eval_n=args.examples,
-                        seed=args.seed, progress=lambda r: tqdm(r, desc="report", leave=False))
+                        seed=args.seed, progress=lambda r: tqdm(r, desc="report", leave=False,
+                                                                disable=args.no_progress))
     print(json.dumps({"report": str(path)}) if args.json else f"wrote {path} (open it in a "
           "browser)")
     return 0

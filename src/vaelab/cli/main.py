@@ -8,6 +8,7 @@ the traceback instead.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import warnings
@@ -87,9 +88,16 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.formatwarning = lambda m, c, *a, **k: f"vaelab: warning: {_one_line(m)}\n"
-            return commands.COMMANDS[args.command][1](args) or 0
+            code = commands.COMMANDS[args.command][1](args) or 0
+            sys.stdout.flush()  # inside the try: a closed pipe is caught below
+            return code
     except SystemExit:
         raise
+    except BrokenPipeError:
+        # the reader of our output went away (`vaelab datasets --json | head`): stop quietly
+        # and exit as a Unix tool stopped by SIGPIPE does (128 + 13)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"vaelab{_name(args)}: interrupted; the last checkpoint is kept", file=sys.stderr)
         return 130

@@ -88,14 +88,15 @@ class GroupedBounds:
         return torch.exp(2 * self.lse1 - self.lse2)
 
 
-def compiled_log_weights(model: Model):
+def compiled_log_weights(model: Model, mode: str = "default"):
     """``model.log_weights`` compiled (one graph per chunk shape). Inductor is told to draw with
     torch's own generator (``fallback_random``), so the draws, and the bounds, are the eager
     evaluation's up to float rounding: compiling changes the speed, not the numbers."""
     import torch._dynamo
     import torch._inductor.config
 
-    fn = torch.compile(model.log_weights, dynamic=False)
+    fn = torch.compile(model.log_weights, mode=None if mode == "default" else mode,
+                       dynamic=False)
     limit = max(64, torch._dynamo.config.recompile_limit)
 
     def log_weights(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -130,7 +131,7 @@ def stream_bounds(model: Model, x: torch.Tensor, ks: Sequence[int], max_samples:
 def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000),
                     batch_size: int | None = None, max_samples: int | None = None,
                     binarize: bool = False, generator: torch.Generator | None = None,
-                    progress: bool = False, compile: bool = False) -> dict:
+                    progress: bool = False, compile: bool | str = False) -> dict:
     """Per-example L_k for every k in ``ks`` over ``data`` ``[N, ...]``.
 
     Every L_k comes from the same K = max(ks) draws per example: the mean over floor(K/k)
@@ -163,7 +164,8 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
     if max_samples is None:
         max_samples = eval_chunk(model, data[:1].to(device), device, default_max_samples(device))
     batch_size = batch_size or max(1, min(len(data), max_samples // min(K, 1 << 10)))
-    log_weights = compiled_log_weights(model) if compile else None
+    log_weights = (compiled_log_weights(model, "default" if compile is True else compile)
+                   if compile else None)
     per: dict = {k: [] for k in [*ks, "mc_var", "ess"]}
     bar = tqdm(total=len(data), desc=f"L_{K}", unit="example", mininterval=1,
                disable=None if progress else True)  # None: only on a terminal

@@ -28,7 +28,7 @@ def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
 
 def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000), *,
              seed: int = 0, max_samples: int | None = None, binarize: bool = False,
-             progress: bool = False, repeats: int = 1, compile: bool = False) -> dict:
+             progress: bool = False, repeats: int = 1, compile: bool | str = False) -> dict:
     """Bounds L_k (mean and standard error over examples, nats), the log-likelihood estimate
     NLL = -L_K for the largest K with both its errors, bits/dim where log p(x) is a probability
     mass, and active units per stochastic layer.

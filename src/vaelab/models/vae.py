@@ -43,8 +43,10 @@ class VAEConfig:
     likelihood: str = option("bernoulli", "observation model", tuple(LIKELIHOODS), cli=False)
     layers: int = option(1, "stochastic layers, in Burda et al.'s architectures (1: "
                          "D-200-200-50; 2: D-200-200-100-100-100-50)", choices=(1, 2))
-    hidden: int = option(0, "units in every deterministic layer (0: Burda et al.'s sizes)")
-    latent: int = option(0, "units in the top stochastic layer (0: Burda et al.'s 50)")
+    hidden: int = option(200, "units in each deterministic layer of the first stochastic "
+                         "layer; a second stochastic layer's have half (Burda et al.: 200, 100)")
+    latent: int = option(50, "units in the top stochastic layer (Burda et al.: 50; a second "
+                         "layer's first has 100)")
     activation: str = option("tanh", "nonlinearity of the MLPs", tuple(ACTIVATIONS))
     posterior: str = option("diagonal", "the encoder's family: diagonal (mean field), full "
                             "covariance (a Cholesky factor, the lecture's Sigma^(1/2)) or iaf (an "
@@ -60,8 +62,12 @@ class VAEConfig:
         self.x_shape = tuple(int(s) for s in self.x_shape)
         if self.layers not in BURDA:
             raise ConfigError(f"--layers must be 1 or 2 (Burda et al.), not {self.layers}")
-        if self.hidden < 0 or self.latent < 0:
-            raise ConfigError("--hidden and --latent must be >= 0 (0: Burda et al.'s sizes)")
+        # runs written before 0.3 recorded 0 for Burda et al.'s sizes
+        self.hidden, self.latent = self.hidden or 200, self.latent or 50
+        for name in ("hidden", "latent"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or not 1 <= v <= 100_000:
+                raise ConfigError(f"--{name} must be an integer from 1 to 100000, got {v}")
         get_likelihood(self.likelihood)
         if self.posterior not in POSTERIORS:
             raise ConfigError(f"--posterior must be one of {', '.join(POSTERIORS)}, not "
@@ -80,11 +86,8 @@ class VAEConfig:
 
     def architecture(self) -> tuple[list[int], list[list[int]]]:
         """Latent sizes per stochastic layer and the hidden sizes between layers."""
-        latent, hidden = BURDA[self.layers]
-        latent = list(latent)
-        hidden = [[self.hidden or h for h in hs] for hs in hidden]
-        if self.latent:
-            latent[-1] = self.latent
+        latent = [*BURDA[self.layers][0][:-1], self.latent]
+        hidden = [[self.hidden] * 2, [max(1, self.hidden // 2)] * 2][: self.layers]
         return latent, hidden
 
 

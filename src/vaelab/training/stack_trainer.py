@@ -25,13 +25,11 @@ import json
 import math
 import os
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from vaelab.data import TensorBatches
 from vaelab.errors import ConfigError, DivergenceError
@@ -42,6 +40,7 @@ from vaelab.training.callbacks import Callback, make_loggers
 from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
 from vaelab.training.config import RunConfig, option_catalogue
 from vaelab.training.loop import Step
+from vaelab.training.progress import EpochProgress
 from vaelab.training.rundir import RunDir
 from vaelab.training.stacked import StackedRuns
 from vaelab.training.trainer import (
@@ -331,20 +330,21 @@ class _Trainer:
         records = [m.get("record") or {} for m in self.metas] if self.metas else \
             [{} for _ in self.runs]
         t_start = time.perf_counter()
-        bar = tqdm(range(self.epoch, epochs), disable=not progress,
-                   desc=f"{len(self.runs)} runs in {len(self.groups)} stacks", unit="epoch",
-                   initial=self.epoch, total=epochs, mininterval=2)
-        for epoch in bar:
+        bar = EpochProgress(self.epoch, epochs, progress,
+                            f"{len(self.runs)} runs in {len(self.groups)} stacks")
+        for epoch in range(self.epoch, epochs):
             records = self._epoch(epoch, batches)
             self._end_of_epoch(epoch, records, valid_x)
+            bar.update(epoch + 1, {})
             limit = cfg.runtime.time_limit
             if epoch + 1 < epochs and limit > 0 and time.perf_counter() - t_start > 60 * limit:
-                tqdm.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} of "
-                           f"{epochs}; checkpoints saved, continue with `vaelab train-stack "
-                           f"--resume --out {self.out}`", file=sys.stderr)
+                bar.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} of "
+                          f"{epochs}; checkpoints saved, continue with `vaelab train-stack "
+                          f"--resume --out {self.out}`")
                 for r in records:
                     r["stopped"] = "time_limit"
                 break
+        bar.close()
         return records
 
     def _epoch(self, epoch: int, batches) -> list[dict]:

@@ -9,14 +9,12 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
-from tqdm.auto import tqdm
 
 import vaelab
 from vaelab.data import ImageDataset, TensorBatches
@@ -34,6 +32,7 @@ from vaelab.training.callbacks import Callback, make_loggers
 from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
 from vaelab.training.config import RESUMABLE, RunConfig
 from vaelab.training.loop import EagerUpdate, Step, run_epoch
+from vaelab.training.progress import EpochProgress
 from vaelab.training.rundir import RunDir
 from vaelab.training.whole_step import WholeStep, place_adam_steps
 
@@ -331,27 +330,26 @@ class Session:
                                  normalize=cfg.optim.normalize_grads)
         epochs, record = cfg.optim.epochs, {}
         t_start = time.perf_counter()
-        bar = tqdm(range(self.epoch, epochs), disable=not (progress and dinfo.is_main),
-                   desc="train", unit="epoch", initial=self.epoch, total=epochs, mininterval=2)
-        for epoch in bar:
+        bar = EpochProgress(self.epoch, epochs, progress and dinfo.is_main)
+        for epoch in range(self.epoch, epochs):
             record = self.train_epoch(epoch, update, batches)
             stop = self.end_of_epoch(epoch, record) if dinfo.is_main else False
-            bar.set_postfix({k: f"{v:.2f}" for k, v in record.items()
-                             if k.startswith(("train_", "valid_"))})
+            bar.update(epoch + 1, record)
             if distributed.broadcast_flag(stop, dinfo, self.device):
                 if dinfo.is_main:
-                    tqdm.write(f"early stopping after epoch {epoch + 1}: no gain in "
-                               f"{cfg.eval.patience} evaluations", file=sys.stderr)
+                    bar.write(f"early stopping after epoch {epoch + 1}: no gain in "
+                              f"{cfg.eval.patience} evaluations")
                 break
             limit = cfg.runtime.time_limit
             out_of_time = limit > 0 and time.perf_counter() - t_start > 60 * limit
             if epoch + 1 < epochs and distributed.broadcast_flag(out_of_time, dinfo, self.device):
                 if dinfo.is_main:
-                    tqdm.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} "
-                               f"of {epochs}; checkpoint saved, continue with `vaelab train "
-                               f"--resume --out {self.run.path}`", file=sys.stderr)
+                    bar.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} "
+                              f"of {epochs}; checkpoint saved, continue with `vaelab train "
+                              f"--resume --out {self.run.path}`")
                 record["stopped"] = "time_limit"
                 break
+        bar.close()
         return record
 
     def train_epoch(self, epoch: int, update, batches) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
@@ -51,7 +52,11 @@ def snr_figure(rows: list[dict]) -> Figure:
                ylabel="mean SNR |E g| / std g (dimensionless)", title=f"{group} gradient SNR")
         ks = sorted({r["k"] for r in rows})
         ax.set_xticks(ks, [str(k) for k in ks])
-        ax.minorticks_off()
+        ax.xaxis.set_minor_locator(NullLocator())
+        # 1-2-5 ticks with plain labels: an SNR range under a decade still gets labels
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
