@@ -38,6 +38,7 @@ def shared_data(monkeypatch) -> Path:
     d = shared_data_dir()
     if d is None:
         pytest.skip("full data sets (../shared/data) not present")
+    d = d.resolve()  # tests may change the working directory
     monkeypatch.setenv("VAELAB_DATA", str(d))
     return d
 

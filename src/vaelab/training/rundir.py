@@ -82,28 +82,47 @@ class RunDir:
     # ---- one writer -------------------------------------------------------------------------
     def lock(self) -> None:
         """Take the directory for this process, or fail with who holds it. A lock is released
-        by the OS when its process dies, so a dead writer's lock never blocks."""
+        by the OS when its process dies, so a dead writer's lock never blocks. A lock file
+        removed by its holder (``unlock(discard=True)``) is not a lock: taken again anew."""
+        self._created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        holder = ""
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 200).decode(errors="replace").strip()
+        while True:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 200).decode(errors="replace").strip()
+                os.close(fd)
+                who = holder or "no details"
+                raise ConfigError(f"{self.path} is being trained by another process ({who}); "
+                                  "wait for it, or give another --out") from None
+            try:  # the file we locked is still the lock file (not unlinked meanwhile)
+                same = os.fstat(fd).st_ino == os.stat(self.lock_file).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            who = holder or "no details"
-            raise ConfigError(f"{self.path} is being trained by another process ({who}); wait "
-                              "for it, or give another --out") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since "
                      f"{time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
         self._lock_fd = fd
 
-    def unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases the flock
-            self._lock_fd = None
+    def unlock(self, discard: bool = False) -> None:
+        """Release the lock; ``discard``: the run never started (no checkpoint), so its lock
+        file goes too, and the directory if this process created it and it is empty."""
+        if self._lock_fd is None:
+            return
+        if discard and not self.holds_run:
+            self.lock_file.unlink(missing_ok=True)  # still held: no one else has it
+        os.close(self._lock_fd)  # releases the flock
+        self._lock_fd = None
+        if discard and getattr(self, "_created", False):
+            try:
+                self.path.rmdir()
+            except OSError:  # not empty: something else lives there
+                pass
 
     # ---- what a crash leaves ------------------------------------------------------------------
     def clean_stale(self) -> None:

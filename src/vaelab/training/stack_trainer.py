@@ -316,7 +316,7 @@ class _Trainer:
                     for cb in cbs:
                         cb.on_end(rec)
             for run in locked:
-                run.unlock()
+                run.unlock(discard=not run.has_checkpoint)
         return records
 
     def _loop(self, progress: bool) -> list[dict]:
@@ -413,6 +413,8 @@ class _Trainer:
                     self.best[i] = v
                     save_checkpoint(run.best, {"model": p.model}, None,
                                     {"epoch": epoch + 1, "valid_bound": v})
+                for cb in self.loggers[i]:
+                    cb.on_validation(epoch + 1, p.model, valid_x[:16])
             g.rng = after
             for j, i in enumerate(g.members):
                 p, run, rec = self.parts[i], self.runs[i], records[i]

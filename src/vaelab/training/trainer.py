@@ -28,7 +28,7 @@ from vaelab.models.base import Model
 from vaelab.models.registry import build_model, from_spec, source_file, spec, supported_likelihoods
 from vaelab.objectives import Objective, make_objective
 from vaelab.training import distributed
-from vaelab.training.callbacks import Callback, make_loggers
+from vaelab.training.callbacks import Callback, make_loggers, start_loggers
 from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
 from vaelab.training.config import RESUMABLE, RunConfig
 from vaelab.training.loop import EagerUpdate, Step, run_epoch
@@ -165,11 +165,11 @@ def config_document(cfg: RunConfig, parts: Parts, preset: dict | None = None) ->
 
 
 def start_run(run: RunDir, doc: dict, model: Model, loggers: list[Callback]) -> None:
-    """Write the run's config.json and its model's source, and start its loggers."""
+    """Start the run's loggers (all or none), then write its config.json and its model's
+    source."""
+    start_loggers(loggers, run.path, doc)
     run.write_config(doc)
     run.copy_model_source(source_file(model))
-    for cb in loggers:
-        cb.on_start(run.path, doc)
 
 
 def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
@@ -242,14 +242,17 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
         record = session.loop(progress)
     except BaseException:
         if dinfo.is_main and not run.has_checkpoint:
-            run.restore_aside()  # the new run failed before its first checkpoint
+            # the new run failed before its first checkpoint: nothing of it stays, and a run
+            # it was replacing comes back
+            run.clear_unstarted()
+            run.restore_aside()
         raise
     finally:
         if dinfo.is_main:
             if started:
                 for cb in loggers:
                     cb.on_end(record)
-            run.unlock()
+            run.unlock(discard=not run.has_checkpoint)
         distributed.teardown(dinfo)
     return record
 
@@ -399,6 +402,8 @@ class Session:
             if best:
                 save_checkpoint(self.run.best, {"model": model}, None,
                                 {"epoch": epoch + 1, "valid_bound": v})
+            for cb in self.loggers:
+                cb.on_validation(epoch + 1, model, self.valid_x[:16])
         self.epoch = epoch + 1
         # the record goes into the checkpoint, so a kill before the metrics line loses nothing
         save_checkpoint(self.run.last, {"model": model, "estimator": self.parts.estimator},
