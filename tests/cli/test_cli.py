@@ -171,7 +171,8 @@ def test_info_command(run_dir, capsys):
         assert set(out[k]) == {"value", "stderr"}
     assert len(out["per_dimension_kl"]) == 4 and out["active_units"] <= 4
     assert out["elbo"] == -(out["rate"]["value"] + out["distortion"]["value"])
-    assert (run_dir / "per_dimension_kl.png").is_file()
+    assert (run_dir / "latent_activity.png").is_file()
+    assert sum(out["active_dimensions"]) == out["active_units"]  # one definition
 
 
 def test_info_takes_a_random_subset(run_dir, monkeypatch):

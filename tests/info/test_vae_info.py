@@ -77,6 +77,24 @@ def test_vae_information_report_is_consistent():
     assert 0 <= r["mi_kl_form"]["value"] <= r["max_mi_log_n"] + 4 * r["mi_kl_form"]["stderr"]
 
 
+def test_per_dimension_kl_only_against_a_per_dimension_prior():
+    """With a VampPrior there is no per-dimension KL to report (the prior does not factorize):
+    the report gives the activity statistic instead, and one active-units count that agrees
+    with it."""
+    from vaelab.eval.active_units import posterior_means
+
+    torch.manual_seed(0)
+    m = VAE(VAEConfig(latent=5, hidden=32, prior="vamp", components=7))
+    x = torch.bernoulli(torch.rand(200, 1, 28, 28))
+    r = vae_information(m, x, n=200)
+    assert "per_dimension_kl" not in r
+    var = posterior_means(m, x)[0].double().var(0, unbiased=False)
+    assert torch.allclose(torch.tensor(r["posterior_mean_variance"], dtype=torch.float64), var)
+    assert r["active_dimensions"] == (var > 0.01).tolist()
+    assert r["active_units"] == sum(r["active_dimensions"]) and "0.01" in \
+        r["active_units_definition"]
+
+
 def test_diagnostics_agree_on_a_trained_mnist_model(tmp_path):
     """On a model trained on the embedded MNIST digits: the ELBO-surgery split adds up to the
     average KL, and the three I(z;x) estimates agree within their errors."""

@@ -281,7 +281,7 @@ def run_info(args: argparse.Namespace) -> int:
 
     import vaelab.info
     from vaelab.eval import random_subset
-    from vaelab.viz import per_dimension_kl_figure, save
+    from vaelab.viz import latent_activity_figure, save
 
     _positive(args, "examples", "z_samples")
     out = output_dir(args.out or args.run_dir)
@@ -296,7 +296,11 @@ def run_info(args: argparse.Namespace) -> int:
     info = vaelab.info.vae_information(run.model, x, args.examples, args.z_samples)
     info["split"] = args.split
     written = write_json(out, f"info-{args.split}.json", info)
-    plot = save(per_dimension_kl_figure(info["per_dimension_kl"]), out / "per_dimension_kl.png")
+    kind = "kl" if "per_dimension_kl" in info else "variance"
+    plot = save(latent_activity_figure(info.get("per_dimension_kl",
+                                                info["posterior_mean_variance"]),
+                                       info["active_dimensions"], kind),
+                out / "latent_activity.png")
     if args.json:
         print(json.dumps(info))
         return 0
@@ -317,7 +321,8 @@ def run_info(args: argparse.Namespace) -> int:
               f"{pm('mi_generative_lower')}   (Barber-Agakov: the encoder as variational q)")
     print(f"  KL(q(z)||p(z)) = {pm('kl_aggregate_prior')}   average KL (rate) = {pm('rate')}")
     print(f"  distortion -E[log p(x|z)] = {pm('distortion')}   ELBO = {info['elbo']:.3f}")
-    print(f"  active units = {info['active_units']}  (per layer {info['active_units_per_layer']})")
+    print(f"  active units = {info['active_units']}  (per layer {info['active_units_per_layer']}; "
+          f"{info['active_units_definition']})")
     print(f"wrote {written} and {plot}")
     return 0
 
@@ -325,7 +330,9 @@ def run_info(args: argparse.Namespace) -> int:
 # ---- traverse ----------------------------------------------------------------------------
 def add_traverse(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
-    p.add_argument("--dims", type=int, default=10, help="the DIMS dimensions of largest KL")
+    p.add_argument("--dims", type=int, default=10, help="the DIMS most informative dimensions "
+                   "(largest KL, or variance of the posterior mean where the prior is not "
+                   "N(0, I))")
     p.add_argument("--values", type=int, default=9, help="values of z_j (images) per dimension")
     p.add_argument("--span", type=float, default=3.0, help="sweep z_j over [-span, span]")
     p.add_argument("--index", type=int, default=0, help="test image to start from")
@@ -335,8 +342,8 @@ def add_traverse(p: argparse.ArgumentParser) -> None:
 def run_traverse(args: argparse.Namespace) -> int:
     import torch
 
+    from vaelab.eval.active_units import latent_activity
     from vaelab.eval.traverse import traversal
-    from vaelab.info.vae import encoder_params, per_dimension_kl
     from vaelab.viz import save, traversal_figure
 
     _positive(args, "dims", "values")
@@ -349,8 +356,7 @@ def run_traverse(args: argparse.Namespace) -> int:
     if not 0 <= args.index < len(test):
         raise ConfigError(f"--index {args.index}: the test split has {len(test)} examples "
                           f"(0 .. {len(test) - 1})")
-    kl = per_dimension_kl(*encoder_params(run.model, test[:1000]))
-    dims = kl.argsort(descending=True)[: args.dims].tolist()
+    dims = latent_activity(run.model, test[:1000]).ranked()[: args.dims]
     x = test[args.index: args.index + 1].to(run.device)
     torch.manual_seed(args.seed)
     img = traversal(run.model, x, dims, args.values, args.span)
@@ -359,7 +365,7 @@ def run_traverse(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"traverse": str(path), "dims": dims, "values": values}))
     else:
-        print(f"wrote {path}: rows = latent dims {dims} (largest KL first), columns = "
+        print(f"wrote {path}: rows = latent dims {dims} (most informative first), columns = "
               f"z_j from {-args.span} to {args.span}")
     return 0
 

@@ -6,12 +6,11 @@ from vaelab.info.vae import (
     generative_mi_bound,
     log_aggregate_posterior,
     mutual_information,
-    per_dimension_kl,
     rate_distortion,
     vae_information,
     variational_mi_bound,
 )
 
 __all__ = ["Estimate", "continuous", "discrete", "generative_mi_bound", "log_aggregate_posterior",
-           "mutual_information", "per_dimension_kl", "rate_distortion", "vae_information",
+           "mutual_information", "rate_distortion", "vae_information",
            "variational_mi_bound"]

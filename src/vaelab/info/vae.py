@@ -32,7 +32,13 @@ from torch.distributions import Normal, kl_divergence
 
 from vaelab.distributions import gaussian_params
 from vaelab.errors import ConfigError
-from vaelab.eval.active_units import active_units, posterior_means
+from vaelab.eval.active_units import (
+    ACTIVE_LABEL,
+    ACTIVE_THRESHOLD,
+    active_units,
+    latent_activity,
+    posterior_means,
+)
 from vaelab.info.continuous import Estimate, _mean_se
 from vaelab.models.base import Model
 
@@ -160,20 +166,13 @@ def rate_distortion(model: Model, data: torch.Tensor, batch_size: int = 500,
 
 
 @torch.no_grad()
-def per_dimension_kl(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """E_x KL(q(z_j|x) || N(0,1)) for each latent dimension j, ``[d]`` (closed form)."""
-    q = Normal(loc.double(), scale.double())
-    return kl_divergence(q, Normal(0.0, 1.0)).mean(0)
-
-
-@torch.no_grad()
 def vae_information(model: Model, data: torch.Tensor, n: int = 2000,
                     samples: int = 4) -> dict:
     """All diagnostics for ``n`` data points: I(z;x) three ways, KL(q(z)||p(z)), per-dimension
-    KL, active units, rate and distortion. Needs a diagonal Gaussian q(z_1|x). KL terms are
-    against the model's prior for one stochastic layer (learned mixtures and VampPriors
-    included); for a hierarchy, p(z_1) has no closed form and they are against N(0, I),
-    labelled ``_layer1_prior_n01``."""
+    activity (and KL, for an N(0, I) prior), active units, rate and distortion. Needs a
+    diagonal Gaussian q(z_1|x). KL terms are against the model's prior for one stochastic
+    layer (learned mixtures and VampPriors included); for a hierarchy, p(z_1) has no closed
+    form and they are against N(0, I), labelled ``_layer1_prior_n01``."""
     if not model.capabilities.gaussian_posterior:
         raise ConfigError(f"the information diagnostics need a diagonal Gaussian posterior; "
                           f"{type(model).__name__} does not declare one")
@@ -186,13 +185,19 @@ def vae_information(model: Model, data: torch.Tensor, n: int = 2000,
             return model.prior.log_prob(z.to(loc.dtype))
     mi = mutual_information(loc, scale, samples, log_prior)
     means = posterior_means(model, x)
-    units = [active_units(m) for m in means]
+    units = [active_units(m, ACTIVE_THRESHOLD) for m in means]
+    activity = latent_activity(model, x)
     out = {k: (v.to_dict() if isinstance(v, Estimate) else v) for k, v in mi.items()}
     out.update({
         "n_examples": len(x),
-        "per_dimension_kl": per_dimension_kl(loc, scale).tolist(),
+        # per dimension of z_1: the active-units statistic, its test, and (where the prior is
+        # N(0, I) per dimension, the only case where it is defined) the KL to the prior
+        "posterior_mean_variance": activity.variance.tolist(),
+        "active_dimensions": activity.active.tolist(),
+        **({"per_dimension_kl": activity.kl.tolist()} if activity.kl is not None else {}),
         "active_units": sum(u[0] for u in units),
         "active_units_per_layer": [u[0] for u in units],
+        "active_units_definition": ACTIVE_LABEL,
         **{k: (v.to_dict() if isinstance(v, Estimate) else v)
            for k, v in rate_distortion(model, x).items()},
     })

@@ -26,15 +26,15 @@ from matplotlib.image import imsave
 
 import vaelab
 from vaelab.errors import ConfigError
-from vaelab.eval import evaluate, posterior_means, random_subset
-from vaelab.eval.active_units import active_units
+from vaelab.eval import evaluate, random_subset
+from vaelab.eval.active_units import latent_activity
 from vaelab.eval.traverse import traversal
 from vaelab.training.run import Run, load_run
 from vaelab.viz import (
     bounds_figure,
     grid,
+    latent_activity_figure,
     pair_grid,
-    per_dimension_kl_figure,
     snr_figure,
     training_curves_figure,
     traversal_figure,
@@ -202,19 +202,16 @@ class Section:
                 _img(png_uri(bounds_figure({self.name: ev})), "L_K against K"))
 
     def _latent_html(self) -> str:
-        from vaelab.info.vae import encoder_params, per_dimension_kl
-
         run, model = self.run, self.run.model
-        test = run.split("test")[:500]
-        kl = per_dimension_kl(*encoder_params(model, test)).tolist()
-        means = posterior_means(model, test)[0]
-        active = (active_units(means)[1] > 1e-2).tolist()
-        parts = ["<h3>Latent code</h3>" + _img(png_uri(per_dimension_kl_figure(
-            kl[: len(active)], active)), "per-dimension KL")]
+        act = latent_activity(model, run.split("test")[:500])
+        values = act.kl if act.kl is not None else act.variance
+        parts = ["<h3>Latent code</h3>" + _img(png_uri(latent_activity_figure(
+            values.tolist(), act.active.tolist(), "kl" if act.kl is not None else "variance")),
+            "per-dimension activity")]
         if len(model.latent_sizes) != 1:
             return parts[0] + '<p class="note">Traversals and the explorer need one latent ' \
                 'layer.</p>'
-        order = sorted(range(len(kl)), key=lambda j: -kl[j])
+        order = act.ranked()
         x = self.test_images(1)
         span_dims = order[: min(6, len(order))]
         values = [-3.0, -1.5, 0.0, 1.5, 3.0] if model.capabilities.autoregressive_decoder \

@@ -3,7 +3,7 @@
 from vaelab.viz.images import grid, pair_grid, save_array, save_grid, save_pairs
 from vaelab.viz.plots import (
     bounds_figure,
-    per_dimension_kl_figure,
+    latent_activity_figure,
     save,
     snr_figure,
     training_curves_figure,
@@ -11,5 +11,5 @@ from vaelab.viz.plots import (
 )
 
 __all__ = ["bounds_figure", "grid", "pair_grid",
-           "per_dimension_kl_figure", "save", "save_array", "save_grid", "save_pairs",
+           "latent_activity_figure", "save", "save_array", "save_grid", "save_pairs",
            "snr_figure", "training_curves_figure", "traversal_figure"]

@@ -16,23 +16,25 @@ def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     return path
 
 
-def per_dimension_kl_figure(kl: list[float], active: list[bool] | None = None,
-                            threshold: float = 1e-2) -> Figure:
-    """Bar chart of E_x KL(q(z_j|x) || p(z_j)) (nats) per latent dimension, largest first,
-    labelled by dimension. ``active`` marks the active units (posterior mean varies across data
-    more than 0.01) in blue and the others in red; without it, a KL below ``threshold`` counts
-    as collapsed."""
-    active = list(active) if active is not None else [v > threshold for v in kl]
-    order = sorted(range(len(kl)), key=lambda j: -kl[j])
-    fig = Figure(figsize=(8, 3))
+def latent_activity_figure(values: list[float], active: list[bool], kind: str = "kl") -> Figure:
+    """Bars per latent dimension, largest first, labelled by dimension: E_x KL(q(z_j|x) ||
+    p(z_j)) in nats (``kind="kl"``, where the prior is N(0, I) per dimension), or the variance
+    of the posterior mean Var_x E[z_j|x] (``kind="variance"``). Active units (one definition:
+    ``vaelab.eval.active_units.ACTIVE_LABEL``) in blue, the others in red."""
+    from vaelab.eval.active_units import ACTIVE_LABEL
+
+    order = sorted(range(len(values)), key=lambda j: -values[j])
+    fig = Figure(figsize=(8, 3.2))
     ax = fig.subplots()
-    ax.bar(range(len(order)), [max(kl[j], 1e-6) for j in order],
+    ax.bar(range(len(order)), [max(values[j], 1e-6) for j in order],
            color=["C0" if active[j] else "C3" for j in order])
     ax.set_xticks(range(len(order)))
     ax.set_xticklabels([str(j) for j in order], fontsize=6, rotation=90)
-    ax.set(yscale="log", xlabel="latent dimension j (sorted by KL)", ylabel="KL (nats)",
-           title=f"Per-dimension KL; blue: active ({sum(active)} of {len(active)}), "
-                 "red: inactive")
+    what = "KL (nats)" if kind == "kl" else "Var_x E[z_j|x]"
+    ax.set(yscale="log", xlabel=f"latent dimension j (sorted by {what})", ylabel=what,
+           title=f"Per-dimension {what}: {sum(active)} of {len(active)} active (blue)\n"
+                 f"{ACTIVE_LABEL}")
+    ax.title.set_fontsize(9)
     fig.tight_layout()
     return fig
 
@@ -101,7 +103,7 @@ def bounds_figure(evals: dict[str, dict]) -> Figure:
                     color=f"C{i % 10}", label=name)
     ax.set(xscale="log", xlabel="K (importance samples per example)",
            ylabel="L_K (nats per example)",
-           title="Importance-weighted bounds L_K (bars: standard error over examples)")
+           title="Importance-weighted bounds L_K\n(bars: standard error over examples)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     fig.tight_layout()
