@@ -298,3 +298,17 @@ def test_every_subcommand_documents_every_option(capsys):
         dests = {a.dest for a in sub.choices[name]._actions}
         assert "json" in dests, name
         assert name == "datasets" or "seed" in dests or name == "train", name
+
+
+def test_sample_on_a_model_without_a_latent_writes_samples_only(tmp_path, capsys):
+    """A PixelCNN has no code: its 'reconstruction' would be a copy of the input, so the
+    command writes samples only and says why."""
+    run = tmp_path / "pcnn"
+    assert main(["train", "--model", "pixelcnn", "--pixel-layers", "1", "--pixel-channels", "4",
+                 "--dataset", "embedded", "--epochs", "1", "--batch-size", "500",
+                 "--eval-k", "1", "--out", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "--samples", "2", "--out", str(tmp_path / "s")]) == 0
+    assert "no reconstructions" in capsys.readouterr().out
+    assert (tmp_path / "s" / "samples.png").is_file()
+    assert not (tmp_path / "s" / "reconstructions.png").exists()

@@ -50,11 +50,45 @@ def test_the_page_is_self_contained_and_shows_every_part(page):
                  "Gradient estimators", "Information (info-test.json)",
                  "Annealed importance sampling (ais-test.json)", "IS log p(x), K=100",
                  "Bidirectional Monte Carlo (bdmc.json)", "Inference gaps (gaps-test.json)",
-                 "amortization_gap",
+                 "amortization gap (ELBO* - ELBO)",
                  "Monte Carlo error", "bits per dimension"):
         assert part in text, part
     assert text.count("data:image/png;base64,") >= 10
     assert "from eval-test.json (`vaelab eval`)" in text  # an existing evaluation is reused
+
+
+def test_the_answer_comes_first_and_the_configuration_is_folded(page):
+    text = page.read_text()
+    body = text[text.index('<h2 id="run-0">'):]
+    assert body.index("test NLL") < body.index("Configuration") < body.index("Training")
+    assert "<details><summary>Configuration (config.json)</summary><pre>" in body
+    summary = body[: body.index("<details>")]
+    for part in ("model", "data", "nats ±", "(test examples)", "(Monte Carlo)",
+                 "bits per dimension", "active units", "Var_x E[z_j|x] &gt; 0.01",
+                 "2 of 2 epochs"):
+        assert part in summary, part
+    # one precision: no bare integers beside 3-decimal numbers in the evaluation table
+    table = body[body.index("<h3>Evaluation</h3>"):body.index("<h3>Samples</h3>")]
+    numbers = re.findall(r"<td>(-?[\d.e+-]+)</td>", table)
+    assert numbers and all(re.fullmatch(r"-?\d+\.\d{3}", n) for n in numbers), numbers
+
+
+def test_damaged_run_files_leave_their_section_out(runs, tmp_path, recwarn):
+    import shutil
+
+    root, a, _ = runs
+    bad = tmp_path / "bad"
+    shutil.copytree(a, bad)
+    (bad / "gradients.json").write_text('[{"estimator": "reparam", "k": ')  # cut short
+    (bad / "eval-test.json").write_text("garbage")
+    (bad / "gaps-test.json").write_text('{"rows": 3}')
+    assert main(["report", str(bad), "--examples", "20"]) == 0
+    text = (bad / "report.html").read_text()
+    assert "The gradients section is left out" in text and "The gaps section is left out" in text
+    assert "computed for this report" in text  # the damaged evaluation is recomputed
+    assert "Annealed importance sampling" in text  # the intact files still show
+    messages = [str(w.message) for w in recwarn]
+    assert any("gradients file is damaged" in m for m in messages)
 
 
 def test_several_runs_are_compared(runs, tmp_path):
@@ -89,6 +123,16 @@ def test_the_page_works_in_a_real_browser(page):
         assert after != before and label in ("-2.50", "2.50")
         assert b.js("document.querySelector('.explorer img').naturalWidth") > 0
         assert b.errors() == []
+        # the first screen holds the answer: the summary with the NLL, the configuration folded
+        top = b.js("document.querySelector('.summary').getBoundingClientRect().bottom")
+        assert 0 < top < 900
+        assert "test NLL" in b.js("document.querySelector('.summary').innerText")
+        assert b.js("document.querySelector('details').open") is False
+        assert b.js("document.querySelector('details').getBoundingClientRect().height") < 60
+        clipped = b.js("Array.from(document.images).filter(i => i.naturalWidth > "
+                       "i.getBoundingClientRect().width * 1.01 && i.className === 'fig')"
+                       ".length")
+        assert clipped == 0  # figures scale to the page instead of overflowing it
         shot = imread(io.BytesIO(b.screenshot()))
     finally:
         b.close()

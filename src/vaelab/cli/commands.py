@@ -168,6 +168,13 @@ def run_sample(args: argparse.Namespace) -> int:
     samples = (model.sample_from(prior, args.samples) if prior is not None else
                model.sample(args.samples))
     s = save_grid(samples, None, out / "samples.png")
+    if model.capabilities.latent == "none":  # no code to reconstruct from: samples only
+        if args.json:
+            print(json.dumps({"samples": str(s), "reconstructions": None}))
+        else:
+            print(f"wrote {s}; no reconstructions: {type(model).__name__} has no latent code "
+                  "(its 'reconstruction' would be the input itself)")
+        return 0
     test = run.split("test")
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))
     x = test[pick[: max(1, args.samples // 2)]].to(run.device)  # test splits may be sorted by class
@@ -604,6 +611,8 @@ def run_bdmc(args: argparse.Namespace) -> int:
 
 
 def add_gaps(p: argparse.ArgumentParser) -> None:
+    from vaelab.eval.local_vi import LocalVIConfig
+
     add_run_args(p)
     add_subset(p)
     p.add_argument("--k", type=int, default=5000, help="IS draws for log p(x)")
@@ -613,13 +622,15 @@ def add_gaps(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family", default="diagonal", choices=("diagonal", "full"),
                    help="local q's Gaussian family: diagonal (the encoder's, for one stochastic "
                         "layer) or full covariance")
-    p.add_argument("--local-steps", type=int, default=3000,
+    d = LocalVIConfig()
+    p.add_argument("--local-steps", type=int, default=d.max_steps,
                    help="most Adam steps of local variational inference")
-    p.add_argument("--local-lr", type=float, default=1e-2, help="its learning rate")
-    p.add_argument("--local-tol", type=float, default=0.01,
-                   help="an example is done when its ELBO rose by less than this (nats) over "
-                        "100 steps")
-    p.add_argument("--elbo-samples", type=int, default=1000,
+    p.add_argument("--local-lr", type=float, default=d.lr, help="its first learning rate "
+                   f"(then divided by 3 at each of its {d.stages} stages)")
+    p.add_argument("--local-tol", type=float, default=d.tol,
+                   help="a stage ends when every example's ELBO rose by less than this (nats) "
+                        f"over {d.check_every} steps")
+    p.add_argument("--elbo-samples", type=int, default=d.eval_samples,
                    help="draws for each final ELBO estimate")
     add_ais_options(p, steps=False)
     add_out(p)
@@ -628,7 +639,7 @@ def add_gaps(p: argparse.ArgumentParser) -> None:
 def run_gaps(args: argparse.Namespace) -> int:
     import torch
 
-    from vaelab.eval.gaps import inference_gaps
+    from vaelab.eval.gaps import inference_gaps, row_label
     from vaelab.eval.local_vi import LocalVIConfig
 
     _positive(args, "k", "local_steps", "elbo_samples", "chains", "leapfrog", "batch_size")
@@ -653,7 +664,17 @@ def run_gaps(args: argparse.Namespace) -> int:
           f"{args.family}, log p(x) from {res['log_px_source']} (nats; +- standard error over "
           "examples, then Monte Carlo error)")
     for name, r in res["rows"].items():
-        print(f"  {name:<22} {r['mean']:>10.3f} +- {r['stderr']:.3f} +- {r['mc_stderr']:.3f}")
+        label = row_label(name)
+        if r.get("measured", True):
+            print(f"  {label:<34} {r['mean']:>10.3f} +- {r['stderr']:.3f} +- "
+                  f"{r['mc_stderr']:.3f}")
+        else:
+            print(f"  {label:<34} {'not measured (see below)':>30}")
+    if res["local_vi_not_converged"]:
+        print(f"  local VI did not converge on {res['local_vi_not_converged']} of "
+              f"{res['n_examples']} examples: raise --local-steps")
+    if res["warning"]:
+        print(f"  warning: {res['warning']}")
     print(f"wrote {path}")
     return 0
 

@@ -27,6 +27,17 @@ from vaelab.eval.likelihood import stream_bounds
 from vaelab.eval.local_vi import LocalVIConfig, elbo_estimate, local_vi
 from vaelab.models.base import Model
 
+ROW_LABELS = {"ais": "AIS log p(x)", "elbo_amortized": "ELBO of the encoder (amortized)",
+              "elbo_star": "ELBO* (best q per example)",
+              "approximation_gap": "approximation gap (log p(x) - ELBO*)",
+              "amortization_gap": "amortization gap (ELBO* - ELBO)",
+              "total_gap": "inference gap (log p(x) - ELBO)"}
+
+
+def row_label(name: str) -> str:
+    """Words for a row of the gap table (``is_k5000`` -> ``IS log p(x), K = 5000``)."""
+    return ROW_LABELS.get(name, name.replace("is_k", "IS log p(x), K = "))
+
 
 def decompose(log_px: torch.Tensor, log_px_err: torch.Tensor, elbo_star: torch.Tensor,
               elbo_star_err: torch.Tensor, elbo_amortized: torch.Tensor,
@@ -49,7 +60,11 @@ def inference_gaps(model: Model, data: torch.Tensor, is_k: int = 5000,
     """The gap table over ``data`` ``[N, *x_shape]``: IS with K = ``is_k``, AIS (when
     ``ais_config`` is given), ELBO_amortized, ELBO*, and the approximation, amortization and
     total gaps, each as a mean over examples with its standard error over examples and its
-    Monte Carlo error; ``log_px_source`` says which estimate log p(x) came from."""
+    Monte Carlo error; ``log_px_source`` says which estimate log p(x) came from. Local VI is
+    certified per example (``local_vi_not_converged`` counts the examples whose ELBO* had not
+    plateaued). Where the log p(x) estimate lies below ELBO* on average, the approximation
+    and total gaps are marked ``measured: False`` with a ``warning``: the estimate, not the
+    model, is what is negative there."""
     vi_config = vi_config or LocalVIConfig()
     if len(data) == 0:
         raise ConfigError("no examples to evaluate")
@@ -59,7 +74,8 @@ def inference_gaps(model: Model, data: torch.Tensor, is_k: int = 5000,
     device = next(model.parameters()).device
     t0 = time.perf_counter()
     cols: dict[str, list] = {k: [] for k in ("is", "is_err", "ais", "ais_err", "amortized",
-                                              "amortized_err", "star", "star_err", "vi_steps")}
+                                              "amortized_err", "star", "star_err", "vi_steps",
+                                              "converged")}
     bar = tqdm(total=len(data), desc="gaps", unit="example", mininterval=1,
                disable=None if progress else True)
     for i in range(0, len(data), batch_size):
@@ -79,6 +95,7 @@ def inference_gaps(model: Model, data: torch.Tensor, is_k: int = 5000,
         cols["star"].append(v.elbo.cpu())
         cols["star_err"].append(v.elbo_stderr.cpu())
         cols["vi_steps"].append(v.steps.double())
+        cols["converged"].append(v.converged.double())
         bar.update(len(x))
     bar.close()
     c = {k: torch.cat(v).double() for k, v in cols.items() if v}
@@ -95,8 +112,20 @@ def inference_gaps(model: Model, data: torch.Tensor, is_k: int = 5000,
     rows["elbo_star"] = summarize(c["star"], c["star_err"])
     for name, (g, err) in gaps.items():
         rows[f"{name}_gap"] = summarize(g, err)
+    # log p(x) >= ELBO* always: an estimate below it says the estimate is too loose there
+    below = int((log_px < c["star"]).sum())
+    loose = rows["approximation_gap"]["mean"] < 0
+    warning = None
+    if loose:
+        for k in ("approximation_gap", "total_gap"):
+            rows[k]["measured"] = False
+        warning = (f"log p(x) from {source.upper()} is below ELBO* on {below} of {len(data)} "
+                   f"examples and on average: the estimate is too loose to measure the "
+                   f"approximation gap; raise --k or add --ais-steps (AIS)")
     return {"n_examples": len(data), "log_px_source": f"is_k{is_k}" if source == "is" else "ais",
             "rows": rows, "family": vi_config.family, "local_vi": vars(vi_config).copy(),
             "local_vi_mean_steps": float(c["vi_steps"].mean()),
+            "local_vi_not_converged": int((c["converged"] == 0).sum()),
+            "examples_log_px_below_elbo_star": below, "warning": warning,
             "ais": vars(ais_config).copy() if ais_config is not None else None,
             "seconds": time.perf_counter() - t0, "device": str(device)}

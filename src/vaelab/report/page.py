@@ -17,6 +17,7 @@ import io
 import itertools
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,9 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; 
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
 table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
 td, th { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
+.summary table { font-size: 1.05em; } .summary td:first-child { font-weight: 600; }
+details { margin: .5em 0; } summary { cursor: pointer; color: #444; }
+pre { white-space: pre-wrap; word-break: break-word; }
 th { background: #f4f4f4; } td.l, th.l { text-align: left; }
 img.fig { max-width: 100%; } .note { color: #666; font-size: .9em; }
 .explorer { display: flex; gap: 2em; align-items: center; }
@@ -100,12 +104,22 @@ def _img(uri: str, alt: str, cls: str = "fig") -> str:
 def _table(rows: list[list], head: list[str]) -> str:
     def cell(v, tag):
         cls = ' class="l"' if isinstance(v, str) else ""
-        text = f"{v:.4g}" if isinstance(v, float) else html.escape(str(v))
+        text = _num(v) if isinstance(v, float) else html.escape(str(v))
         return f"<{tag}{cls}>{text}</{tag}>"
 
     out = ["<table><tr>" + "".join(cell(h, "th") for h in head) + "</tr>"]
     out += ["<tr>" + "".join(cell(v, "td") for v in r) + "</tr>" for r in rows]
     return "".join(out) + "</table>"
+
+
+def _num(v: float) -> str:
+    """One precision for a table: 3 decimals (nats), or 3 significant digits for small and
+    very large magnitudes."""
+    if v != v or v in (float("inf"), float("-inf")):
+        return str(v)
+    if v == 0 or 1e-2 <= abs(v) < 1e5:
+        return f"{v:.3f}"
+    return f"{v:.3g}"
 
 
 def _flat(d: dict, prefix: str = "") -> list[list]:
@@ -137,9 +151,14 @@ class Section:
     def _evaluation(self) -> dict:
         path = self.run.path / "eval-test.json"
         if path.is_file():
-            ev = json.loads(path.read_text())
-            ev["source"] = f"from {path.name} (`vaelab eval`)"
-            return ev
+            try:
+                ev = json.loads(path.read_text())
+                ev["bounds"], ev["bounds_stderr"], ev["nll"], ev["nll_k"]  # noqa: B018
+                ev["source"] = f"from {path.name} (`vaelab eval`)"
+                return ev
+            except DAMAGE as e:
+                warnings.warn(f"{path} is damaged ({type(e).__name__}); the report evaluates "
+                              "the run itself", stacklevel=2)
         x = random_subset(self.run.split("test"), self.eval_n, self.seed)
         ev = evaluate(self.run.model, x, (1, 5, 50), seed=self.seed,
                       binarize=self.run.data.dynamic_binarize)
@@ -156,13 +175,10 @@ class Section:
     def html(self) -> str:
         run, model = self.run, self.run.model
         caps = model.capabilities
-        spec = run.doc["model"]
-        about = (f"{run.path} · model {spec.get('name') or spec['class']} · data "
-                 f"{run.data.name} {list(model.x_shape)} · likelihood {run.likelihood}")
         parts = [f'<h2 id="run-{self.index}">{html.escape(self.name)}</h2>',
-                 f'<p class="note">{html.escape(about)}</p>',
-                 "<h3>Configuration</h3><pre>" +
-                 html.escape(json.dumps(run.config.to_dict(), indent=1)) + "</pre>"]
+                 self._summary_html(),
+                 "<details><summary>Configuration (config.json)</summary><pre>" +
+                 html.escape(json.dumps(run.config.to_dict(), indent=1)) + "</pre></details>"]
         if self.metrics:
             parts.append("<h3>Training</h3>" + _img(png_uri(training_curves_figure(
                 {self.name: self.metrics})), "training curves"))
@@ -178,6 +194,35 @@ class Section:
             parts.append(self._latent_html())
         parts.append(self._files_html())
         return "\n".join(parts)
+
+    def _summary_html(self) -> str:
+        """The answer first: what was trained on what, its NLL with both errors, bits/dim,
+        active units, epochs and training time."""
+        run, ev = self.run, self.eval
+        spec = run.doc["model"]
+        cfg = run.config
+        epochs = self.metrics[-1]["epoch"] if self.metrics else 0
+        hours = sum(m.get("epoch_seconds", 0.0) for m in self.metrics) / 3600
+        nll = (f"{ev['nll']:.2f} nats ± {ev['nll_stderr']:.2f} (test examples)"
+               + (f" ± {ev['nll_mc_stderr']:.2f} (Monte Carlo)" if "nll_mc_stderr" in ev
+                  else "") + f", K = {ev['nll_k']}, {ev['n_examples']} examples")
+        rows = [["model", f"{spec.get('name') or spec['class']} ({cfg.objective.objective}, "
+                          f"{cfg.estimator.estimator}, K = {cfg.estimator.k})"],
+                ["data", f"{run.data.name} {list(run.model.x_shape)}, {run.likelihood} "
+                         "likelihood"],
+                ["test NLL", nll]]
+        if "bits_per_dim" in ev:
+            rows.append(["bits per dimension", f"{ev['bits_per_dim']:.4f}"])
+        if ev.get("active_units_per_layer"):
+            from vaelab.eval.active_units import ACTIVE_LABEL
+
+            rows.append(["active units", f"{ev['active_units']} {ev['active_units_per_layer']}"
+                                         f" ({ACTIVE_LABEL})"])
+        rows.append(["training", f"{epochs} of {cfg.optim.epochs} epochs, {hours:.2f} h"])
+        return ('<div class="summary">' + _table(rows, ["", ""]).replace(
+            "<tr><th class=\"l\"></th><th class=\"l\"></th></tr>", "") +
+            f'<p class="note">{html.escape(str(run.path))} · NLL {html.escape(ev["source"])}'
+            "</p></div>")
 
     def _evaluation_html(self) -> str:
         ev = self.eval
@@ -252,7 +297,12 @@ class Section:
                 f'<img alt="decoded latent point" src="{uris[0]}"><div>{sliders}</div></div>')
 
     def _files_html(self) -> str:
-        path, parts = self.run.path, []
+        path = self.run.path
+        return "\n".join(_guarded(path, f) for f in (self._gradients_html, self._info_html,
+                                                       _ais_html, _bdmc_html, _gaps_html))
+
+    def _gradients_html(self, path: Path) -> str:
+        parts = []
         if (path / "gradients.json").is_file():
             rows = json.loads((path / "gradients.json").read_text())
             table = [[r["estimator"], r["baseline"], r["k"], r["encoder"]["snr"],
@@ -260,6 +310,10 @@ class Section:
             parts.append("<h3>Gradient estimators</h3>" + _table(
                 table, ["estimator", "baseline", "K", "encoder SNR", "encoder variance",
                         "decoder SNR"]) + _img(png_uri(snr_figure(rows)), "gradient SNR"))
+        return "\n".join(parts)
+
+    def _info_html(self, path: Path) -> str:
+        parts = []
         info = next((path / f"info-{s}.json" for s in ("test", "valid", "train")
                      if (path / f"info-{s}.json").is_file()), None)
         if info is not None:
@@ -276,8 +330,24 @@ class Section:
                     ["log n", d.get("max_mi_log_n")], ["rate E KL(q(z|x)||p(z))", v("rate")],
                     ["KL(q(z)||p(z))", v("kl_aggregate_prior")], ["distortion", v("distortion")]]
             parts.append(f"<h3>Information ({info.name})</h3>" + _table(rows, ["nats", "value"]))
-        parts += [_ais_html(path), _bdmc_html(path), _gaps_html(path)]
         return "\n".join(parts)
+
+
+DAMAGE = (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError,
+          AttributeError, IndexError)
+
+
+def _guarded(path: Path, section) -> str:
+    """One optional section from a file of the run; a damaged file leaves its section out with a
+    warning (and a note on the page) instead of stopping the report."""
+    try:
+        return section(path)
+    except DAMAGE as e:
+        what = section.__name__.strip("_").replace("_html", "")
+        warnings.warn(f"{path}: the {what} file is damaged ({type(e).__name__}: "
+                      f"{str(e)[:120]}); its section is left out of the report", stacklevel=2)
+        return (f'<p class="note">The {html.escape(what)} section is left out: its file in '
+                f"the run directory is damaged ({html.escape(type(e).__name__)}).</p>")
 
 
 def _first(path: Path, stem: str) -> Path | None:
@@ -301,10 +371,12 @@ def _ais_html(path: Path) -> str:
             ["HMC acceptance rate", f"{d['acceptance']:.3f}"],
             ["examples", str(d["n_examples"])], ["seconds", f"{d['seconds']:.1f}"]]
     ev = path / f"eval-{d.get('split', 'test')}.json"
-    if ev.is_file():
+    try:  # the IS estimate beside it, when an intact evaluation is there
         e = json.loads(ev.read_text())
         rows.insert(1, [f"IS log p(x), K={e['nll_k']} (eval, {e['n_examples']} examples)",
                         f"{-e['nll']:.3f} ± {e['nll_stderr']:.3f} ± {e['nll_mc_stderr']:.3f}"])
+    except (OSError, *DAMAGE):
+        pass
     return (f"<h3>Annealed importance sampling ({f.name})</h3><p>nats; ± standard error over "
             "examples, then Monte Carlo error across chains.</p>" + _table(rows, ["", "value"]))
 
@@ -332,7 +404,13 @@ def _gaps_html(path: Path) -> str:
     if f is None:
         return ""
     d = json.loads(f.read_text())
-    rows = [[name, r["mean"], r["stderr"], r["mc_stderr"]] for name, r in d["rows"].items()]
+    from vaelab.eval.gaps import row_label
+
+    rows = [[row_label(name), r["mean"], r["stderr"], r["mc_stderr"]]
+            if r.get("measured", True) else [row_label(name), "not measured", "", ""]
+            for name, r in d["rows"].items()]
+    if d.get("warning"):
+        rows.append(["warning", html.escape(d["warning"]), "", ""])
     return (f"<h3>Inference gaps ({f.name})</h3><p>{d['n_examples']} examples, local q "
             f"{html.escape(d['family'])}, log p(x) from {html.escape(d['log_px_source'])}; "
             "approximation + amortization = total, per example.</p>"
