@@ -23,11 +23,11 @@ from vaelab.distributions.stop_gradient import StopGradient, _detached, constant
 class GaussianChain(StopGradient, Distribution):
     """A chain of diagonal Gaussians; batch shape of the first factor, event ``[sum d_l]``.
 
-    first:   the first factor sampled (q(z_1|x), or p(z_L) for a prior): a ``Normal`` with batch
-             ``[B, d]`` or a distribution with event ``[d]``
-    steps:   modules ``h -> Normal`` for the following factors, in sampling order
-    sizes:   layer sizes in *storage* order (z_1 first)
-    direction: "down" (first factor is z_1) or "up" (first factor is z_L)
+    - ``first``: the first factor sampled (q(z_1|x), or p(z_L) for a prior): a ``Normal``
+      with batch ``[B, d]`` or a distribution with event ``[d]``
+    - ``steps``: modules ``h -> Normal`` for the following factors, in sampling order
+    - ``sizes``: layer sizes in *storage* order (z_1 first)
+    - ``direction``: "down" (first factor is z_1) or "up" (first factor is z_L)
     """
 
     arg_constraints: dict = {}

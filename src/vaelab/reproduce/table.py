@@ -1,6 +1,6 @@
 """``vaelab reproduce TABLE --out DIR``: train a published table's rows from their presets,
 resumably, score each finished row with the paper's protocol, and put vaelab's number beside
-the paper's.
+the paper's::
 
     DIR/<row>/                 a complete run directory (``vaelab train --preset TABLE/<row>``)
     DIR/<row>/reproduce.json   the row's score: NLL (K = 5000, all test images) with both errors

@@ -7,6 +7,8 @@ the recorded file path checked against its sha256), or takes another file (``dat
 
 from __future__ import annotations
 
+import html
+import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,86 @@ class Run:
 
     def split(self, name: str) -> torch.Tensor:
         return self.data.split(name)
+
+    def examples(self, split: str = "test", n: int = 0, seed: int = 0) -> torch.Tensor:
+        """``n`` examples of a split (0: all), a random subset fixed by ``seed`` (splits may be
+        sorted by class), binarized with that seed where the run's data is binarized
+        dynamically; on the run's device. Every command that picks examples uses this."""
+        from vaelab.eval.recipes import random_subset
+
+        x = random_subset(self.split(split), n, seed)
+        if self.data.dynamic_binarize:
+            x = torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
+        return x.to(self.device)
+
+    @property
+    def metrics(self) -> MetricsTable:
+        """metrics.jsonl as a table: one row per epoch (``_repr_html_`` in a notebook,
+        ``column(name)``, ``to_pandas()``)."""
+        return MetricsTable(RunDir(self.path).read_metrics())
+
+    def summary(self) -> dict:
+        """What the run is and how far it got: model, data, epochs, best validation bound, and
+        the test NLL where ``vaelab eval`` has written one."""
+        rows = RunDir(self.path).read_metrics()
+        spec = self.doc.get("model", {})
+        valid = [v for r in rows for k, v in r.items() if k.startswith("valid_L")]
+        out = {"run": str(self.path), "model": spec.get("name") or spec.get("class"),
+               "data": self.doc.get("data", {}).get("name", self.config.data.dataset),
+               "objective": self.config.objective.objective, "k": self.config.estimator.k,
+               "epochs": rows[-1]["epoch"] if rows else 0,
+               "schedule_epochs": self.config.optim.epochs,
+               "best_valid_bound": max(valid) if valid else None,
+               "checkpoint_epoch": self.header.get("meta", {}).get("epoch")}
+        try:
+            ev = json.loads((self.path / "eval-test.json").read_text())
+            out.update(test_nll=ev["nll"], test_nll_stderr=ev["nll_stderr"],
+                       test_nll_k=ev["nll_k"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return out
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        nll = (f"{s['test_nll']:.2f} &plusmn; {s['test_nll_stderr']:.2f} nats (K = "
+               f"{s['test_nll_k']})" if "test_nll" in s else "not evaluated (vaelab eval)")
+        best = "" if s["best_valid_bound"] is None else f"{s['best_valid_bound']:.2f} nats"
+        rows = [("model", f"{s['model']} ({s['objective']}, K = {s['k']})"), ("data", s["data"]),
+                ("epochs", f"{s['epochs']} of {s['schedule_epochs']}"),
+                ("best validation bound", best), ("test NLL", nll)]
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                       f"<td style='text-align:left'>{v}</td></tr>" for k, v in rows)
+        return (f"<div><b>vaelab run</b> <code>{html.escape(s['run'])}</code>"
+                f"<table>{body}</table></div>")
+
+
+class MetricsTable(list):
+    """A run's metrics records (one dict per epoch) that show as a table in a notebook."""
+
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys(k for r in self for k in r))
+
+    def column(self, name: str) -> list:
+        return [r.get(name) for r in self]
+
+    def to_pandas(self):
+        """A pandas DataFrame indexed by epoch (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ConfigError("MetricsTable.to_pandas needs pandas: pip install pandas"
+                              ) from None
+        return pd.DataFrame(list(self)).set_index("epoch")
+
+    def _repr_html_(self) -> str:
+        cols = self.columns()
+
+        def cell(v) -> str:
+            return f"{v:.3f}" if isinstance(v, float) else html.escape(str(v))
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c, ''))}</td>" for c in cols)
+                       + "</tr>" for r in self)
+        return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto",
