@@ -35,9 +35,25 @@ def pair_bytes(model: Model, x: torch.Tensor) -> int:
     try:
         with torch.random.fork_rng(devices=devices), torch.enable_grad(), \
                 torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            model.log_weights(x[:1], 2)
+            lw = model.log_weights(x[:1], 2)
+    except ConfigError:
+        raise
+    except Exception as e:  # a user's model that fails on its first example: say whose
+        from vaelab.models.registry import is_builtin, model_label
+
+        if is_builtin(model):
+            raise
+        raise ConfigError(f"{model_label(model)} failed on one example: {type(e).__name__}: "
+                          f"{' '.join(str(e).split())[:200]}") from None
     finally:
         model.train(was_training)
+    if not torch.isfinite(lw).all():
+        from vaelab.models.registry import model_label
+
+        raise ConfigError(f"{model_label(model)} gives log-weights {lw.flatten().tolist()} on "
+                          "one example before any training: its log_likelihood, prior or "
+                          "posterior returns NaN or Inf; fix the model (or the data: "
+                          "log p(x|z) must be finite at every example)")
     return max(1, math.ceil(sum(seen.values()) / 2))
 
 

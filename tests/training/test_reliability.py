@@ -152,6 +152,11 @@ def test_ctrl_c_at_start_up_or_in_training_is_one_line_and_exit_130(tmp_path, de
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
+    if p.returncode == -signal.SIGINT:
+        # the signal came while the interpreter itself was starting, before Python installs
+        # any handler: the OS ends the process, which has written nothing
+        assert delay < 1 and err == "" and not out.exists()
+        return
     assert p.returncode == 130, err
     assert len(err.strip().splitlines()) == 1 and "interrupted" in err and "Traceback" not in err
     if (out / "checkpoints" / "last.safetensors").exists():  # intact, and resumable

@@ -23,10 +23,20 @@ def add_run_args(p: argparse.ArgumentParser, seed: bool = True, as_json: bool = 
                    help="evaluate on this .npy/.npz file instead of the run's data (its test "
                         "split, or the whole array)")
     if seed:
-        p.add_argument("--seed", type=int, default=0, help="random seed")
+        p.add_argument("--seed", type=seed_arg, default=0, help="random seed (0 .. 2^63 - 1)")
     if as_json:
         p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def seed_arg(text: str) -> int:
+    from vaelab.training.config import check_seed
+
+    try:
+        return check_seed(int(text))
+    except (ValueError, ConfigError):
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2^63 - 1, got "
+                                         f"{text!r}") from None
 
 
 def _load(args):
@@ -67,11 +77,23 @@ def write_json(out: Path, name: str, obj) -> Path:
     return path
 
 
+# the most a count may ask for (memory or a PNG grid is the limit, not patience)
+LIMITS = {"samples": 10_000, "dims": 1_000, "values": 100, "examples": 1_000_000,
+          "z_samples": 10_000, "points": 1_000_000, "pairs": 100_000, "chains": 10_000,
+          "leapfrog": 10_000, "batch_size": 100_000, "k": 1_000_000, "elbo_samples": 1_000_000,
+          "local_steps": 10_000_000, "ais_steps": 10_000_000, "epochs": 100_000,
+          "pixel_layers": 100, "pixel_channels": 4_096, "z_dims": 10_000}
+
+
 def _positive(args, *names: str) -> None:
+    """Each count is at least 1 and at most its ``LIMITS`` entry."""
     for n in names:
         v = getattr(args, n)
-        if v is not None and v < 1:
-            raise ConfigError(f"--{n.replace('_', '-')} must be >= 1, got {v}")
+        for x in (v if isinstance(v, list) else [v]):
+            top = LIMITS.get(n)
+            if x is not None and (x < 1 or (top is not None and x > top)):
+                bound = f"from 1 to {top}" if top else ">= 1"
+                raise ConfigError(f"--{n.replace('_', '-')} must be {bound}, got {x}")
 
 
 # ---- eval --------------------------------------------------------------------------------
@@ -107,8 +129,8 @@ def run_eval(args: argparse.Namespace) -> int:
                           "log-likelihoods)")
     if args.examples < 0 or args.max_samples < 0:
         raise ConfigError("--examples and --max-samples must be >= 0 (0: all / by device)")
-    if args.repeats < 1:
-        raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
+    if not 1 <= args.repeats <= 1000:
+        raise ConfigError(f"--repeats must be from 1 to 1000, got {args.repeats}")
     out_dir = output_dir(args.out or args.run_dir)
     run = _load(args)
     x = random_subset(run.split(args.split), args.examples, args.seed)
@@ -245,6 +267,8 @@ def run_gradients(args: argparse.Namespace) -> int:
     from vaelab.viz import save, snr_figure
 
     _positive(args, "batch_size")
+    if args.repeats > 100_000:
+        raise ConfigError(f"--repeats must be at most 100000, got {args.repeats}")
     if min(args.k) < 1 or max(args.k) > 100_000:
         raise ConfigError("--k values must lie in 1 .. 100000")
     if args.repeats < 2:
@@ -578,9 +602,9 @@ def run_bdmc(args: argparse.Namespace) -> int:
 
     from vaelab.eval.bdmc import bdmc
 
-    _positive(args, "examples", "chains", "leapfrog", "batch_size")
-    if min(args.ais_steps) < 1 or args.k < 0:
-        raise ConfigError("--ais-steps must be >= 1 and --k >= 0 (0: no IS)")
+    _positive(args, "examples", "chains", "leapfrog", "batch_size", "ais_steps")
+    if args.k < 0 or args.k > LIMITS["k"]:
+        raise ConfigError(f"--k must be from 0 (no IS) to {LIMITS['k']}, got {args.k}")
     config = ais_config(args, steps=1)
     out_dir = output_dir(args.out or args.run_dir)
     run = _load(args)
@@ -689,7 +713,7 @@ def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--examples", type=int, default=200,
                    help="test examples for the evaluation when a run has no eval-test.json")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=seed_arg, default=0, help="random seed (0 .. 2^63 - 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -114,6 +114,9 @@ def run_train(args: argparse.Namespace) -> int:
         if args.config or args.preset:
             raise ConfigError("--resume continues the stored configuration; drop "
                               f"{'--config' if args.config else '--preset'}")
+        from vaelab.training.rundir import RunDir
+
+        RunDir(args.out).settle()  # an interrupted --overwrite: the old run comes back first
         cfg = resume_config(RunConfig.load(args.out), options)
     elif args.preset:
         from vaelab.reproduce.presets import get_preset

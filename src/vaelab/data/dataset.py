@@ -54,6 +54,10 @@ class ImageDataset:
                             "(C, H, W) or vectors (D,)")
         if not self.identity:
             self.identity = {"name": self.name}
+        if len(self.train) and float(self.train.min()) == float(self.train.max()):
+            raise DataError(f"{self.name}: every value of the training split is "
+                            f"{float(self.train.min()):g}, so there is nothing to learn; check "
+                            "the file (a blank export?)")
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -173,6 +177,15 @@ def to_images(a: np.ndarray | torch.Tensor, what: str,
     if a.shape[0] == 0 or a.size == 0:
         raise DataError(f"{what}: the array is empty")
     layout, shape = _layout(a.shape, image_shape, what)
+    if a.dtype.kind in "iu" and a.dtype.itemsize > 1:
+        # 16/32/64-bit integers: torch has no min/max for every one of them; the range is all
+        # that matters (0/1 or 0..255), so it is checked here and the values narrowed
+        lo, hi = int(a.min()), int(a.max())
+        if lo < 0 or hi > 255:
+            raise DataError(f"{what}: {a.dtype} values lie in [{lo}, {hi}]; vaelab takes 8-bit "
+                            "levels 0..255, 0/1, or floats in [0, 1]: rescale 16-bit images "
+                            "to floats in [0, 1] (x / 65535) or to 0..255")
+        a = a.astype(np.uint8)
     t = torch.from_numpy(np.require(a, requirements=["C", "W"]))  # a copy if read-only
     levels = None
     if t.dtype == torch.bool:

@@ -38,10 +38,55 @@ def _import_file(path: Path):
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except SystemExit as e:  # a script's sys.exit() at import: not ours to obey
+        del sys.modules[name]
+        raise ConfigError(f"importing {path} called sys.exit({e.code!r}); guard the file's "
+                          "script part with `if __name__ == \"__main__\":`") from None
     except Exception as e:
         del sys.modules[name]
-        raise ConfigError(f"importing {path} failed: {type(e).__name__}: {e}") from None
+        raise ConfigError(f"importing {path} failed: {type(e).__name__}: "
+                          f"{' '.join(str(e).split())[:200]}") from None
     return module
+
+
+def is_builtin(model) -> bool:
+    """A registered model class (vaelab's own), as opposed to a user's."""
+    return any(type(model) is e.target for e in MODELS.entries())
+
+
+def model_label(model_or_cls) -> str:
+    """``MyVAE (defined in /path/my_model.py)`` for a user's class, the class name otherwise:
+    what an error about a model names."""
+    cls = model_or_cls if isinstance(model_or_cls, type) else type(model_or_cls)
+    if any(cls is e.target for e in MODELS.entries()):
+        return cls.__name__
+    source = _source(cls)
+    return f"{cls.__name__} (defined in {source})" if source else cls.__name__
+
+
+def _construct(cls, what: str, *args, **kwargs):
+    """``cls(*args, **kwargs)``: a model too large for memory, or a user's constructor that
+    fails, is one line naming the model and the problem."""
+    try:
+        return cls(*args, **kwargs)
+    except ConfigError:
+        raise
+    except (MemoryError, RuntimeError) as e:
+        text = " ".join(str(e).split())
+        if isinstance(e, MemoryError) or "allocate" in text or "memory" in text:
+            raise ConfigError(f"building {what} needs more memory than this machine has "
+                              f"({text[:160]}); choose smaller sizes (--latent, --hidden, "
+                              "--channels, ...)") from None
+        if any(cls is e_.target for e_ in MODELS.entries()):
+            raise
+        raise ConfigError(f"building {model_label(cls)} failed: {type(e).__name__}: "
+                          f"{text[:200]}") from None
+    except Exception as e:
+        if any(cls is e_.target for e_ in MODELS.entries()):
+            raise
+        raise ConfigError(f"building {model_label(cls)} with {json.dumps(kwargs, default=str)}"
+                          f" failed: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+                          ) from None
 
 
 def resolve_class(target: str, base_dir: Path | None = None) -> type:
@@ -101,15 +146,12 @@ def build_model(name: str, args: dict, x_shape: tuple, likelihood: str,
         entry = MODELS.get(name)
         cfg = build_config(entry.config, {**entry_defaults(name), **args, "x_shape": x_shape,
                                           "likelihood": likelihood}, f"model {name}")
-        return entry.target(cfg)
+        return _construct(entry.target, f"model {name}", cfg)
     cls = resolve_class(name, base_dir)
     kwargs = dict(args)
     if "x_shape" in inspect.signature(cls.__init__).parameters and "x_shape" not in kwargs:
         kwargs["x_shape"] = tuple(x_shape)
-    try:
-        return cls(**kwargs)
-    except TypeError as e:
-        raise ConfigError(f"building {name} with --model-args {json.dumps(args)}: {e}") from None
+    return _construct(cls, model_label(cls), **kwargs)
 
 
 # registry names that share a class differ in their defaults (vqvae2 = vqvae, hierarchical)
@@ -199,10 +241,7 @@ def from_spec(s: dict, source_dir: Path | None = None, cls: type | None = None):
     args = dict(s.get("args") or {})
     if "name" in s and cls is None:
         entry = MODELS.get(s["name"])
-        return entry.target(build_config(entry.config, args, f"model {s['name']}"))
+        return _construct(entry.target, f"model {s['name']}",
+                          build_config(entry.config, args, f"model {s['name']}"))
     cls = cls or model_class(s, source_dir)
-    try:
-        return cls(**args)
-    except TypeError as e:
-        raise ConfigError(f"rebuilding {cls.__name__} from the run's recorded arguments: {e}"
-                          ) from None
+    return _construct(cls, model_label(cls), **args)

@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from vaelab.errors import CheckpointError
+from vaelab.errors import CheckpointError, storage_error
 
 FORMAT = "vaelab-checkpoint-2"
 
@@ -81,11 +81,15 @@ def save_checkpoint(path: Path, modules: dict[str, torch.nn.Module],
     body = json.dumps({"format": FORMAT, "meta": meta, "optimizer": opt_meta})
     header = {"body": body, "sha256": payload_digest(tensors, body)}
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"vaelab": json.dumps(header)})
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(tmp), metadata={"vaelab": json.dumps(header)})
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+    except (OSError, SafetensorError) as e:  # a full disk: the old files stay as they were
+        tmp.unlink(missing_ok=True)
+        raise storage_error(path, e) from None
     if keep_previous and path.is_file():
         os.replace(path, previous(path))
     os.replace(tmp, path)

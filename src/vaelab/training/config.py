@@ -122,12 +122,27 @@ class EvalConfig:
     patience: int = option(0, "stop after this many validations without improvement (0: off)")
 
     def __post_init__(self) -> None:
+        from vaelab.eval.likelihood import MAX_K
+
         for name in ("eval_every", "eval_k"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be an integer >= 1, got "
                                   f"{getattr(self, name)}")
+        if self.eval_k > MAX_K:
+            raise ConfigError(f"--eval-k must be at most {MAX_K} (a validation bound every "
+                              f"--eval-every epochs), got {self.eval_k}")
         if self.patience < 0:
             raise ConfigError(f"--patience must be >= 0, got {self.patience}")
+
+
+MAX_SEED = 2 ** 63 - 1  # torch's generators take a signed 64-bit seed
+
+
+def check_seed(seed) -> int:
+    """A seed torch accepts, or a one-line error."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be an integer from 0 to 2^63 - 1, got {seed}")
+    return seed
 
 
 @dataclass
@@ -141,6 +156,7 @@ class RuntimeConfig:
     loggers: tuple = option((), "extra loggers: wandb, mlflow (TensorBoard is always on)")
 
     def __post_init__(self) -> None:
+        check_seed(self.seed)
         if self.compile not in COMPILE_MODES:
             raise ConfigError(f"--compile must be default, reduce-overhead or max-autotune, not "
                               f"'{self.compile}'")
@@ -273,6 +289,10 @@ class RunConfig:
     def load(cls, run_dir: str | Path) -> RunConfig:
         p = Path(run_dir) / "config.json"
         if not p.is_file():
+            if (Path(run_dir) / ".previous" / "config.json").is_file():
+                raise ConfigError(f"{run_dir} holds the run an interrupted --overwrite set "
+                                  f"aside (in {run_dir}/.previous): `vaelab train --resume "
+                                  f"--out {run_dir}` restores and continues it")
             raise ConfigError(f"{run_dir} is not a vaelab run directory (no config.json); "
                               "give the --out directory of a `vaelab train` run")
         try:

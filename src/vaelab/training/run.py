@@ -167,6 +167,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
                               "directory of a `vaelab train` run")
     if checkpoint not in ("best", "last"):
         raise ConfigError(f"--checkpoint must be best or last, not {checkpoint!r}")
+    run.settle()  # what an interrupted writer left is finished first: one whole run is read
     doc = run.read_doc()
     cfg = RunConfig.from_dict(doc["train"])
     dev = resolve_device(device)
@@ -176,14 +177,25 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
         model = from_spec(doc["model"], run.path, cls=model)
     else:
         model = from_spec(doc["model"], run.path)
-    tensors = None
+    tensors, damaged = None, None
     if checkpoint == "best" and run.best.is_file():
         try:
             tensors, header = load_checkpoint(run.best)
         except CheckpointError as e:
-            warnings.warn(f"{e}; using the last checkpoint instead", stacklevel=2)
+            damaged = e
     if tensors is None:
-        tensors, header, _ = load_latest(run.last)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                tensors, header, _ = load_latest(run.last)
+        except CheckpointError:
+            raise CheckpointError(f"every checkpoint in {run.checkpoints} is missing or damaged "
+                                  "(best, last and the one before it); the run cannot be "
+                                  "loaded: retrain it") from None
+        for w in caught:
+            warnings.warn(str(w.message), stacklevel=2)
+        if damaged is not None:
+            warnings.warn(f"{damaged}; using the last checkpoint instead", stacklevel=2)
     restore(tensors, header, {"model": model})
     model.to(dev).eval()
     return Run(run.path, cfg, doc, model, header, dev, None if data is None else str(data))

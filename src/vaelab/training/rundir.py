@@ -23,7 +23,7 @@ import socket
 import time
 from pathlib import Path
 
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, storage_error
 
 try:  # POSIX; elsewhere the lock degrades to a PID file checked for liveness
     import fcntl
@@ -71,6 +71,10 @@ class RunDir:
         if not os.access(parent, os.W_OK | os.X_OK):
             raise ConfigError(f"--out {self.path}: {parent} is not writable; choose a directory "
                               "you can write to")
+        if (self.path / "stack.json").is_file():
+            raise ConfigError(f"{self.path} holds a stack of runs (`vaelab train-stack`); "
+                              "continue it with `vaelab train-stack --resume`, train one of its "
+                              "runs with --out STACK/RUN, or give another --out")
         if resume:
             if not self.holds_run:
                 raise ConfigError(f"--resume: no checkpoint in {self.checkpoints}; start the run "
@@ -125,6 +129,19 @@ class RunDir:
                 pass
 
     # ---- what a crash leaves ------------------------------------------------------------------
+    def settle(self) -> None:
+        """Finish what an interrupted writer left (temp files; a run set aside by an
+        ``--overwrite`` killed before the new run's first checkpoint comes back), under the
+        lock: a later read sees one whole run."""
+        if not self.path.is_dir() or not (self.aside.is_dir() or
+                                          any(self.checkpoints.glob("*.tmp"))):
+            return
+        self.lock()
+        try:
+            self.clean_stale()
+        finally:
+            self.unlock()
+
     def clean_stale(self) -> None:
         """Remove temp files of interrupted writes, and settle a replaced run: restored if the
         new run never wrote a checkpoint, deleted if it did."""
@@ -179,6 +196,10 @@ class RunDir:
         try:
             doc = json.loads(self.config.read_text())
         except FileNotFoundError:
+            if (self.aside / "config.json").is_file():
+                raise ConfigError(f"{self.path} holds the run an interrupted --overwrite set "
+                                  f"aside (in {self.aside}): `vaelab train --resume --out "
+                                  f"{self.path}` restores and continues it") from None
             raise ConfigError(f"{self.path} is not a vaelab run directory (no config.json); "
                               "give the --out directory of a `vaelab train` run") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -201,30 +222,75 @@ class RunDir:
             os.replace(tmp, self.model_source)
 
     def append_metrics(self, record: dict) -> None:
-        with open(self.metrics, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        line = json.dumps(record) + "\n"
+        size = self.metrics.stat().st_size if self.metrics.is_file() else 0
+        try:
+            with open(self.metrics, "a") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # leave no half line: the file is as it was (and the checkpoint
+            with open(self.metrics, "a") as f:  # holds this record for the resume)
+                f.truncate(size)
+            raise storage_error(self.metrics, e) from None
 
     def read_metrics(self) -> list[dict]:
-        """The records, skipping a last line cut short by a crash."""
+        """The records that parse (a line cut short by a crash, or damaged, is skipped; the
+        others are kept)."""
         if not self.metrics.is_file():
             return []
         rows = []
-        for line in self.metrics.read_text().splitlines():
+        for line in self.metrics.read_text(errors="replace").splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
-                break
+                continue
+            if isinstance(row, dict) and isinstance(row.get("epoch"), int):
+                rows.append(row)
         return rows
 
     def reconcile_metrics(self, epoch: int, record: dict | None) -> None:
-        """Make metrics.jsonl hold exactly epochs 1..epoch: the earlier rows as written, and
-        the checkpoint's own record for its epoch (written before a crash could lose it)."""
-        rows = [r for r in self.read_metrics() if r.get("epoch", 0) < epoch]
+        """Make metrics.jsonl hold epochs 1..epoch: the earlier rows as written, and the
+        checkpoint's own record for its epoch (written before a crash could lose it). Nothing
+        is dropped silently: a file whose rows do not all parse is kept beside it
+        (``metrics.jsonl.damaged``), and epochs without a record are named in a warning."""
+        text = self.metrics.read_text(errors="replace") if self.metrics.is_file() else None
+        rows = {r["epoch"]: r for r in self.read_metrics() if r["epoch"] < epoch}
         if record is not None:
-            rows.append(record)
-        _atomic_write(self.metrics, "".join(json.dumps(r) + "\n" for r in rows))
+            rows[epoch] = record
+        lines = [json.dumps(rows[e]) + "\n" for e in sorted(rows)]
+        if text is not None and not all(_parses(line) for line in text.splitlines()[:-1]):
+            # damaged lines (not a last line cut short by a crash): keep the file as it was
+            _atomic_write(self.path / "metrics.jsonl.damaged", text)
+        missing = [e for e in range(1, epoch + 1) if e not in rows]
+        if missing:
+            import warnings
+
+            where = "is missing" if text is None else "has lost their lines"
+            warnings.warn(f"{self.metrics} {where}: epochs {_ranges(missing)} have no record "
+                          "(the weights are intact; the checkpoint keeps its own epoch's)"
+                          + ("; the damaged file is kept as metrics.jsonl.damaged"
+                             if text is not None else ""), stacklevel=2)
+        _atomic_write(self.metrics, "".join(lines))
+
+
+def _parses(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def _ranges(nums: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    out, start = [], None
+    for i, n in enumerate(nums):
+        if start is None:
+            start = n
+        if i + 1 == len(nums) or nums[i + 1] != n + 1:
+            out.append(str(start) if start == n else f"{start}-{n}")
+            start = None
+    return ", ".join(out)
 
 
 def _existing_parent(path: Path) -> Path:
@@ -236,8 +302,12 @@ def _existing_parent(path: Path) -> Path:
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise storage_error(path, e) from None
     os.replace(tmp, path)

@@ -33,11 +33,17 @@ import torch
 
 from vaelab.data import TensorBatches
 from vaelab.errors import ConfigError, DivergenceError
-from vaelab.eval.baseline import divergence_floor
+from vaelab.eval.baseline import divergence_guard
 from vaelab.eval.likelihood import evaluate_bounds
 from vaelab.memory import check_training_fits
 from vaelab.training.callbacks import Callback, make_loggers
-from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
+from vaelab.training.checkpoint import (
+    load_checkpoint,
+    load_latest,
+    previous,
+    restore,
+    save_checkpoint,
+)
 from vaelab.training.config import RunConfig, option_catalogue
 from vaelab.training.loop import Step
 from vaelab.training.progress import EpochProgress
@@ -166,9 +172,23 @@ def train_stack(cfg: RunConfig | None, out: str | Path, grid: Grid | list[dict] 
                 c.optim.epochs != cfgs[0].optim.epochs:
             raise ConfigError("the runs of a stack share the data, --batch-size and --epochs")
     runs = [RunDir(out / n) for n in names]
-    for run in runs:
-        run.check(resume, overwrite=False)
-    records = _Trainer(cfgs, names, runs, out, resume).train(progress)
+    stack = RunDir(out)  # one process per stack: two grids into one folder cannot interleave
+    stack.lock()
+    try:
+        if not resume and (out / MANIFEST).is_file():  # again, under the lock
+            raise ConfigError(f"{out} already holds a stack; continue it with --resume, or "
+                              "give another --out")
+        if resume and not all(r.has_checkpoint for r in runs):
+            # killed before every run had its first checkpoint: the grid starts again
+            for r in runs:
+                r.settle()
+                r.clear_unstarted()
+            resume = False
+        for run in runs:
+            run.check(resume, overwrite=False)
+        records = _Trainer(cfgs, names, runs, out, resume).train(progress)
+    finally:
+        stack.unlock(discard=not (out / MANIFEST).is_file())
     return dict(zip(names, records))
 
 
@@ -224,7 +244,7 @@ class _Trainer:
             p = build_parts(c, None, data, stored, run.path if resume else None)
             data = p.data
             if i == 0:
-                self.baseline, self.floor = divergence_floor(data)
+                self.guard = divergence_guard(data, p.likelihood)
             if not resume:
                 p.model.init_from_data(data.train_mean())
             self.parts.append(p)
@@ -256,19 +276,31 @@ class _Trainer:
         self.loggers: list[list[Callback]] = [make_loggers(c.runtime.loggers) for c in cfgs]
 
     def _restore(self, firsts: dict[int, _Group]) -> None:
+        """Each run from its checkpoint at the epoch every run has: the grid checkpoints its
+        runs one after another, so a kill can leave some a step ahead; those go back to the
+        checkpoint before (kept beside the last), and the next epoch recomputes the same."""
+        latest = [load_latest(run.last)[:2] for run in self.runs]
+        target = min(h["meta"]["epoch"] for _, h in latest)
         metas = []
         for i, (run, p, opt) in enumerate(zip(self.runs, self.parts, self.opts)):
-            tensors, header, _ = load_latest(run.last)
+            tensors, header = latest[i]
+            if header["meta"]["epoch"] > target:
+                # a step ahead by the grid's own hand (not trained on alone): its previous
+                # checkpoint is the common epoch
+                prev = previous(run.last)
+                by_stack = header["meta"].get("stack") and prev.is_file()
+                tensors, header = load_checkpoint(prev) if by_stack else (None, None)
+                if header is None or header["meta"]["epoch"] != target:
+                    raise ConfigError(f"the stack's runs stopped at different epochs ({target} "
+                                      f"and {latest[i][1]['meta']['epoch']}: {run.path.name} "
+                                      "was trained on alone); resume the runs one by one with "
+                                      "`vaelab train --resume`")
             rng = restore(tensors, header, {"model": p.model, "estimator": p.estimator}, opt)
             if i == 0:
                 self.shuffle.set_state(rng["shuffle"])
             if i in firsts:
                 firsts[i].rng = {k: v for k, v in rng.items() if k != "shuffle"}
             metas.append(header["meta"])
-        epochs = {m["epoch"] for m in metas}
-        if len(epochs) > 1:
-            raise ConfigError(f"the stack's runs stopped at different epochs ({sorted(epochs)}); "
-                              "resume them one by one with `vaelab train --resume`")
         self.epoch, self.n_steps = metas[0]["epoch"], metas[0]["step"]
         self.best = [m["best"] for m in metas]
         self.metas = metas
@@ -306,6 +338,11 @@ class _Trainer:
         except BaseException:
             if not self.resume and not any(r.has_checkpoint for r in self.runs):
                 # stopped before the first checkpoint: leave nothing that looks like a stack
+                if started:
+                    started = False
+                    for cbs in self.loggers:
+                        for cb in cbs:
+                            cb.on_end({})
                 (self.out / MANIFEST).unlink(missing_ok=True)
                 for run in self.runs:
                     run.clear_unstarted()
@@ -372,18 +409,16 @@ class _Trainer:
         for g, (loss_sum, bound_sum), obj in zip(self.groups, sums, objectives):
             for j, (ls, b) in enumerate(zip(loss_sum.tolist(), (bound_sum / steps).tolist())):
                 per_run[g.members[j]] = (ls, b, obj)
-        bad = [f"{self.names[i]} ({'NaN/Inf' if not math.isfinite(b + ls) else f'{b:.4g} nats'})"
-               for i, (ls, b, _) in enumerate(per_run) if not math.isfinite(b + ls)
-               or b < self.floor]
+        bad = [(self.names[i], why) for i, (ls, b, _) in enumerate(per_run)
+               if (why := self.guard.check(ls / steps, b)) is not None]
         if bad:
             kept = (f"the last good checkpoints (epoch {self.epoch}) are kept; continue a run "
                     f"alone with a lower learning rate: `vaelab train --resume --out "
                     f"{self.out}/NAME --lr ...`" if self.epoch else "no epoch finished; start "
                     "again with lower learning rates")
-            raise DivergenceError(f"in epoch {epoch + 1} the training bound of {', '.join(bad)} "
-                                  f"diverged (below the floor of {self.floor:.4g}; a factorized "
-                                  f"model of the data gets {self.baseline:.4g}); the stack "
-                                  f"stopped: {kept}")
+            runs = "; ".join(f"{n}: {why}" for n, why in bad)
+            raise DivergenceError(f"in epoch {epoch + 1} {len(bad)} run(s) diverged ({runs}); "
+                                  f"the stack stopped: {kept}")
         seconds = time.perf_counter() - t0
         for g in self.groups:  # each run's parameters into its own modules
             g.stacked.unstack([self.steps[i] for i in g.members])
@@ -419,7 +454,7 @@ class _Trainer:
             for j, i in enumerate(g.members):
                 p, run, rec = self.parts[i], self.runs[i], records[i]
                 meta = {"epoch": self.epoch, "step": self.n_steps, "best": self.best[i],
-                        "bad_evals": 0, "record": rec}
+                        "bad_evals": 0, "record": rec, "stack": True}
                 rng = {**g.rng, "shuffle": self.shuffle.get_state()}
                 save_checkpoint(run.last, {"model": p.model, "estimator": p.estimator},
                                 g.stacked.optimizer_state(j, self.opts[i]), meta, rng,

@@ -21,7 +21,7 @@ from vaelab.data import ImageDataset, TensorBatches
 from vaelab.data.registry import check_likelihood, likelihood_of, load_data
 from vaelab.errors import ConfigError, DivergenceError
 from vaelab.estimators import Estimator, make_estimator
-from vaelab.eval.baseline import divergence_floor
+from vaelab.eval.baseline import Guard, divergence_guard
 from vaelab.eval.likelihood import evaluate_bounds
 from vaelab.memory import check_training_fits
 from vaelab.models.base import Model
@@ -195,7 +195,7 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     check_training_fits(parts.model, parts.data.train[:1], cfg.estimator.k,
                         cfg.optim.batch_size, device,
                         data_bytes=(parts.data.train.nbytes + parts.data.valid.nbytes))
-    baseline, floor = divergence_floor(parts.data)
+    guard = divergence_guard(parts.data, parts.likelihood)
     if not resume:
         parts.model.init_from_data(parts.data.train_mean())
     step = Step(parts.model, parts.estimator, parts.objective).to(device)
@@ -210,11 +210,15 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
                            fused=not whole and device.type in ("cuda", "cpu"),
                            capturable=whole)
     how = {k: opt.param_groups[0][k] for k in ("fused", "capturable", "foreach")}
-    session = Session(cfg, run, parts, step, opt, shuffle, device, dinfo, loggers, floor,
-                      baseline)
+    session = Session(cfg, run, parts, step, opt, shuffle, device, dinfo, loggers, guard)
     # everything is validated: from here on the run directory changes, one writer at a time
     if dinfo.is_main:
         run.lock()
+        try:  # again, under the lock: another writer may have finished a run here meanwhile
+            run.check(resume, overwrite)
+        except BaseException:
+            run.unlock()
+            raise
     record: dict = {}
     started = False
     try:
@@ -226,6 +230,11 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
                 run.clear_unstarted()
         if resume:
             tensors, header, _ = load_latest(run.last)
+            done = header["meta"]["epoch"]
+            if cfg.optim.epochs < done:
+                raise ConfigError(f"--epochs {cfg.optim.epochs} is below the {done} epochs this "
+                                  f"run has done; give --epochs above {done} to train on "
+                                  "(nothing was changed)")
             rng = restore(tensors, header, {"model": parts.model, "estimator": parts.estimator},
                           opt)
             for g in opt.param_groups:  # the stored run may have stepped compiled, or eager
@@ -242,8 +251,12 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
         record = session.loop(progress)
     except BaseException:
         if dinfo.is_main and not run.has_checkpoint:
-            # the new run failed before its first checkpoint: nothing of it stays, and a run
-            # it was replacing comes back
+            # the new run failed before its first checkpoint: nothing of it stays (its loggers
+            # closed first), and a run it was replacing comes back
+            if started:
+                started = False
+                for cb in loggers:
+                    cb.on_end(record)
             run.clear_unstarted()
             run.restore_aside()
         raise
@@ -298,8 +311,7 @@ class Session:
     device: torch.device
     dinfo: distributed.DistInfo
     loggers: list[Callback]
-    floor: float = -math.inf  # a training bound below this is divergence
-    baseline: float = -math.inf  # a factorized model's log-likelihood of the data
+    guard: Guard | None = None  # what a sound training bound looks like
     epoch: int = 0
     steps: int = 0
 
@@ -366,14 +378,7 @@ class Session:
         loss_sum, bound_sum, n = run_epoch(update, batches, self.device)
         self.steps += n
         bound = float(bound_sum) / n
-        finite = math.isfinite(float(loss_sum)) and math.isfinite(bound)
-        what = None
-        if not finite:
-            what = "the loss became NaN/Inf"
-        elif bound < self.floor:
-            what = (f"the training bound fell to {bound:.4g} nats, below the floor of "
-                    f"{self.floor:.4g} (a factorized model of the data gets "
-                    f"{self.baseline:.4g})")
+        what = self.guard.check(float(loss_sum), bound) if self.guard else None
         if not distributed.all_true(what is None, self.dinfo, self.device):
             lower = f"--lr {cfg.optim.lr_at(epoch) / 10:.3g}"
             if self.epoch:
