@@ -343,3 +343,28 @@ def test_a_bound_above_what_a_sound_model_reaches_is_divergence():
     assert "probability mass above 1" in b.check(0.0, 1.0) and b.check(0.0, -3.0) is None
     assert "NaN" in b.check(float("nan"), -3.0)
 
+
+
+# ---- options a model does not take, what a run records ----------------------------------------
+def test_a_users_model_refuses_a_likelihood_it_does_not_take_and_records_its_defaults(
+        tmp_path, capsys):
+    f = tmp_path / "mine.py"
+    f.write_text(USER)
+    rc, err = run_main(["train", "--model", f"{f}:Broken", "--likelihood", "logistic",
+                        "--out", str(tmp_path / "r")], capsys)
+    one_line(rc, err, "takes no likelihood option")
+    assert main(["train", "--model", f"{f}:Broken", "--dataset", "embedded", "--epochs", "1",
+                 "--eval-k", "2", "--out", str(tmp_path / "ok"), "--no-progress"]) == 0
+    args = json.loads((tmp_path / "ok" / "config.json").read_text())["model"]["args"]
+    assert args == {"x_shape": [1, 28, 28], "latent": 2, "fail": ""}  # defaults recorded
+
+
+def test_no_active_units_for_discrete_latents(tmp_path, capsys):
+    out = tmp_path / "sbn"
+    assert main(["train", "--model", "sbn", "--units", "4", "--estimator", "score_function",
+                 "--baseline", "mean", "--epochs", "1", "--out", str(out), "--dataset",
+                 "embedded", "--eval-k", "2", "--batch-size", "500", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--k", "1", "10", "--examples", "20", "--json"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert "active_units" not in ev and "exact_nll" in ev

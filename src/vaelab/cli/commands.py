@@ -159,7 +159,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if out["mc_method"] == "delta method" and out["mean_ess"] < 100:
         print(f"  (the weights' effective sample size is {out['mean_ess']:.0f} of {out['nll_k']}: "
               "the delta method's Monte Carlo error is likely low; --repeats 5 measures it)")
-    if out["active_units_per_layer"]:
+    if out.get("active_units_per_layer"):
         print(f"  active units = {out['active_units']} (per layer: "
               f"{out['active_units_per_layer']})")
     print(f"wrote {path}")

@@ -43,12 +43,22 @@ def _log_joint_and_q(model: Model, x: torch.Tensor, Z: torch.Tensor, posterior: 
     return lj, (model.posterior(x).log_prob(z) if posterior else None)
 
 
-def exact_log_marginal(model: Model, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """log p(x) ``[B]`` by summing p(x, z) over every z (in chunks of ``chunk`` values)."""
+def exact_log_marginal(model: Model, x: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """log p(x) ``[B]`` by summing p(x, z) over every z: ``chunk`` latent values at a time
+    (default: as many as the evaluation's memory bound allows for this batch, as importance
+    sampling chunks its draws), folded into a running logsumexp, so memory does not grow with
+    the number of latent values."""
+    from vaelab.memory import eval_chunk
+
     Z = support(model)
-    parts = [_log_joint_and_q(model, x, Z[i:i + chunk], posterior=False)[0]
-             for i in range(0, len(Z), chunk)]
-    return torch.logsumexp(torch.cat(parts), 0)
+    if chunk is None:
+        chunk = max(1, eval_chunk(model, x, x.device, 1 << 16) // len(x))
+    total = None
+    for i in range(0, len(Z), chunk):
+        lj = _log_joint_and_q(model, x, Z[i:i + chunk], posterior=False)[0]
+        part = torch.logsumexp(lj, 0)
+        total = part if total is None else torch.logaddexp(total, part)
+    return total
 
 
 def exact_elbo(model: Model, x: torch.Tensor) -> torch.Tensor:

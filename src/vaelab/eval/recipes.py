@@ -74,8 +74,9 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
            "nll": -float(per[kmax].mean()), "nll_stderr": se[kmax], "nll_mc_stderr": mc,
            "mc_method": method, "mc_stderr_delta_method": runs[0]["mc_stderr"],
            "mean_ess": runs[0]["mean_ess"], "nll_k": kmax, "repeats": repeats,
-           "active_units": sum(per_layer), "active_units_per_layer": per_layer,
            "seconds": seconds, "device": str(device)}
+    if per_layer:  # a measure of continuous latents only: absent, not 0, elsewhere
+        out.update(active_units=sum(per_layer), active_units_per_layer=per_layer)
     if enumerable(model):
         # a small discrete latent: log p(x) exactly, by summing over every latent value
         xe = torch.bernoulli(x, generator=torch.Generator().manual_seed(seed)) if binarize else x

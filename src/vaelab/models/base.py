@@ -231,11 +231,14 @@ class Model(nn.Module, ABC):
         return [p for p in self.parameters() if id(p) not in phi]
 
     def init_args(self) -> dict:
-        """The keyword arguments this model was constructed with (positional ones named)."""
+        """The keyword arguments this model was constructed with (positional ones named, and
+        the constructor's defaults for those not given)."""
         args, kwargs = self.__dict__.get("_init_args", ((), {}))
         sig = inspect.signature(type(self).__init__)
         out: dict = {}
-        for name, value in sig.bind(self, *args, **kwargs).arguments.items():
+        bound = sig.bind(self, *args, **kwargs)
+        bound.apply_defaults()  # a run records every argument, its defaults included
+        for name, value in bound.arguments.items():
             kind = sig.parameters[name].kind
             if kind is inspect.Parameter.VAR_KEYWORD:
                 out.update(value)

@@ -139,9 +139,10 @@ def supported_likelihoods(name: str) -> tuple[str, ...] | None:
 
 
 def build_model(name: str, args: dict, x_shape: tuple, likelihood: str,
-                base_dir: Path | None = None):
+                base_dir: Path | None = None, likelihood_asked: str | None = None):
     """A model from its name (registry or class location) and options, for data of shape
-    ``x_shape`` with the given likelihood."""
+    ``x_shape`` with the given likelihood. ``likelihood_asked``: the likelihood the user named
+    (``--likelihood``, not "auto"), which a user's class must take as an argument."""
     if name in MODELS:
         entry = MODELS.get(name)
         cfg = build_config(entry.config, {**entry_defaults(name), **args, "x_shape": x_shape,
@@ -149,8 +150,15 @@ def build_model(name: str, args: dict, x_shape: tuple, likelihood: str,
         return _construct(entry.target, f"model {name}", cfg)
     cls = resolve_class(name, base_dir)
     kwargs = dict(args)
-    if "x_shape" in inspect.signature(cls.__init__).parameters and "x_shape" not in kwargs:
+    params = inspect.signature(cls.__init__).parameters
+    if "x_shape" in params and "x_shape" not in kwargs:
         kwargs["x_shape"] = tuple(x_shape)
+    if likelihood_asked is not None:  # --likelihood given: the model must take it
+        if "likelihood" not in params:
+            raise ConfigError(f"--likelihood {likelihood_asked}: {model_label(cls)} defines its "
+                              "own log_likelihood and takes no likelihood option; drop "
+                              "--likelihood, or give its constructor a `likelihood` argument")
+        kwargs.setdefault("likelihood", likelihood_asked)
     return _construct(cls, model_label(cls), **kwargs)
 
 

@@ -356,7 +356,8 @@ def _first(path: Path, stem: str) -> Path | None:
 
 
 def _pm(r: dict) -> str:
-    return f"{r['mean']:.3f} ± {r['stderr']:.3f} ± {r['mc_stderr']:.3f}"
+    mc = r.get("mc_stderr", float("nan"))
+    return f"{r['mean']:.3f} ± {r['stderr']:.3f}" + (f" ± {mc:.3f}" if mc == mc else "")
 
 
 def _ais_html(path: Path) -> str:
@@ -425,7 +426,7 @@ def comparison_html(sections: list[Section]) -> str:
                    default=float("nan"))
         rows.append([s.name, t.model.model, t.objective.objective, t.estimator.estimator,
                      t.estimator.k, len(s.metrics), best, s.eval["nll"],
-                     s.eval.get("bits_per_dim", float("nan")), s.eval.get("active_units", 0)])
+                     s.eval.get("bits_per_dim", float("nan")), s.eval.get("active_units", "")])
     head = ["run", "model", "objective", "estimator", "K", "epochs", "best validation bound",
             "NLL", "bits/dim", "active units"]
     return ("<h2>Comparison</h2>" + _table(rows, head) +

@@ -82,8 +82,10 @@ def build_parts(cfg: RunConfig, model: Model | None = None, data: ImageDataset |
             likelihood = "categorical"
             check_likelihood(data, likelihood)
     if model is None:
+        asked = None if cfg.data.likelihood == "auto" else cfg.data.likelihood
         model = (from_spec(model_spec, source_dir) if model_spec else
-                 build_model(cfg.model.model, cfg.model.model_args, data.image_shape, likelihood))
+                 build_model(cfg.model.model, cfg.model.model_args, data.image_shape, likelihood,
+                             likelihood_asked=asked))
     if tuple(model.x_shape) != tuple(data.image_shape):
         raise ConfigError(f"the model takes examples of shape {list(model.x_shape)}, the data "
                           f"has {list(data.image_shape)}; build the model for this data")
