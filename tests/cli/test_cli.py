@@ -312,3 +312,52 @@ def test_sample_on_a_model_without_a_latent_writes_samples_only(tmp_path, capsys
     assert "no reconstructions" in capsys.readouterr().out
     assert (tmp_path / "s" / "samples.png").is_file()
     assert not (tmp_path / "s" / "reconstructions.png").exists()
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`vaelab datasets --json | head -c 10`: the reader is gone before we write; no error
+    message, the exit of a Unix tool stopped by SIGPIPE."""
+    import os
+    import subprocess
+    import sys
+
+    r, w = os.pipe()
+    os.close(r)  # the reader leaves before vaelab writes
+    p = subprocess.run([sys.executable, "-m", "vaelab", "datasets", "--json"], stdout=w,
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(w)
+    assert p.returncode == 141 and p.stderr == "", p.stderr
+
+
+def test_training_in_a_log_file_writes_lines_not_a_bar(tmp_path):
+    """stderr is a file, not a terminal: one plain line per epoch (at most one per 30 s, and
+    the last), no carriage-return redraws."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "log.txt"
+    with open(log, "w") as f:
+        subprocess.run([sys.executable, "-m", "vaelab", "train", "--dataset", "embedded",
+                        "--epochs", "3", "--hidden", "8", "--latent", "2", "--eval-k", "2",
+                        "--batch-size", "1000", "--out", str(tmp_path / "r")], stderr=f,
+                       stdout=subprocess.DEVNULL, check=True, timeout=300)
+    text = log.read_text()
+    assert "\r" not in text
+    lines = [x for x in text.splitlines() if x.startswith("train: epoch")]
+    assert lines[0].startswith("train: epoch 1/3") and lines[-1].startswith("train: epoch 3/3")
+
+
+def test_the_snr_plot_labels_both_panels():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from vaelab.viz import snr_figure
+
+    rows = [{"estimator": e, "baseline": "none", "k": k, "encoder": {"snr": s * 1.1},
+             "decoder": {"snr": s}} for e in ("reparam", "dreg")
+            for k, s in ((1, 3.0), (5, 3.4), (50, 4.1))]  # less than a decade: no decade tick
+    fig = snr_figure(rows)
+    FigureCanvasAgg(fig).draw()
+    for ax in fig.axes:
+        lo, hi = ax.get_ylim()
+        shown = [t.get_text() for t in ax.get_yticklabels() if lo <= t.get_position()[1] <= hi]
+        assert len([t for t in shown if t]) >= 2, shown
