@@ -113,12 +113,6 @@ def command(table: str, row: str, out: Path, overrides: dict) -> str:
             (f" --set {sets}" if sets else ""))
 
 
-def measure(cfg: RunConfig, data, max_threads: int | None, compile: str = "auto",
-            steps: int = 20) -> list[Timing]:
-    return [time_setting(cfg, s, data, steps=steps)
-            for s in candidate_settings(max_threads, compile)]
-
-
 def projected_hours(t: Timing, epochs: int, warmup_epochs: int) -> float:
     """Training hours for ``epochs`` at the measured rate; a compiled step also recompiles once
     an epoch of KL warm-up (the objective changes), each costing about its first compile."""
@@ -151,16 +145,17 @@ class Reproduction:
     # ---- one row ------------------------------------------------------------------------
     def timings(self, preset: Preset, cfg: RunConfig, data) -> list[Timing]:
         key = preset.row_name
-        wanted = {(s.threads, s.compile) for s in candidate_settings(self.max_threads,
-                                                                     self.compile)}
-        have = {(d["threads"], d["compile"]) for d in self.speed.get(key, {}).get("settings", [])}
-        if have != wanted:
-            self.speed[key] = {"machine": machine(),
-                               "settings": [t.to_dict() for t in measure(
-                                   cfg, data, self.max_threads, self.compile)]}
+        wanted = candidate_settings(self.max_threads, self.compile)
+        stored = {(d["threads"], d["compile"]): d
+                  for d in self.speed.get(key, {}).get("settings", [])}
+        missing = [s for s in wanted if (s.threads, s.compile) not in stored]
+        if missing:  # measure what this call may use and has not measured yet
+            for s in missing:
+                stored[(s.threads, s.compile)] = time_setting(cfg, s, data).to_dict()
+            self.speed[key] = {"machine": machine(), "settings": list(stored.values())}
             self.out.mkdir(parents=True, exist_ok=True)
             _write(self.speed_path, self.speed)
-        return [Timing.from_dict(d) for d in self.speed[key]["settings"]]
+        return [Timing.from_dict(stored[(s.threads, s.compile)]) for s in wanted]
 
     def train_row(self, preset: Preset, cfg: RunConfig, minutes: float) -> None:
         from vaelab.data.registry import load_data
