@@ -6,8 +6,6 @@ samples but not on z_k itself, so E[(s_k - b) grad log q(z_k)] keeps its expecta
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -15,7 +13,9 @@ from vaelab.models.layers import mlp
 
 
 class Baseline(nn.Module):
-    """``forward(signal [K,B], x [B,D], log_w [K,B]) -> (b broadcastable to [K,B], aux_loss)``."""
+    """``forward(signal [K,B], x [B,D], log_w [K,B], objective) -> (b broadcastable to [K,B],
+    aux_loss)``; ``objective`` gives what a baseline may need of it (its leave-one-out
+    signal)."""
 
     name = "none"
 
@@ -72,17 +72,9 @@ class LeaveOneOut(Baseline):
 
     def forward(self, signal, x, log_w, objective):
         lw = log_w.detach()
-        K = lw.shape[0]
-        if K < 2:
+        if lw.shape[0] < 2:
             raise ValueError("the leave-one-out (VIMCO) baseline needs K >= 2 samples")
-        mean_others = (lw.sum(0, keepdim=True) - lw) / (K - 1)  # [K, B]
-        if objective == "elbo":
-            return mean_others, torch.zeros((), device=lw.device)
-        # row k of `replaced`: log_w with entry k set to mean_others[k]
-        eye = torch.eye(K, dtype=torch.bool, device=lw.device).unsqueeze(-1)  # [K, K, 1]
-        replaced = torch.where(eye, mean_others.unsqueeze(1), lw.unsqueeze(0))  # [K, K, B]
-        b = torch.logsumexp(replaced, 1) - math.log(K)  # [K, B]
-        return b, torch.zeros((), device=lw.device)
+        return objective.leave_one_out(lw), torch.zeros((), device=lw.device)
 
 
 BASELINES = {"none": Baseline, "mean": RunningMean, "nvil": NVIL, "vimco": LeaveOneOut}

@@ -90,9 +90,10 @@ class DReG(Estimator):
 
     def check(self, model: Model, objective: Objective) -> None:
         super().check(model, objective)
-        if objective.name != "iwae":
-            raise ConfigError("dreg estimates the gradient of L_K: use --objective iwae (for the "
-                              "ELBO use stl, which DReG reduces to there)")
+        if not objective.importance_weighted:
+            raise ConfigError(f"dreg estimates the gradient of L_K, not of {objective.label}: use "
+                              "--objective iwae (for the ELBO use stl, which DReG reduces to "
+                              "there)")
 
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
         q = model.posterior(x)

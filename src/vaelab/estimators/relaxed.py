@@ -30,8 +30,9 @@ def check_discrete(name: str, model: Model, objective: Objective) -> None:
         raise ConfigError(f"the {name} estimator relaxes a discrete latent; "
                           f"{type(model).__name__} has a {model.capabilities.latent} latent: "
                           "use reparam")
-    if not objective.log_w_only or objective.name not in ("elbo", "iwae"):
-        raise ConfigError(f"the {name} estimator needs the plain ELBO or L_K")
+    if objective.learning_signal(torch.zeros(2, 1)) is None:
+        raise ConfigError(f"the {name} estimator needs the plain ELBO or L_K, not "
+                          f"{objective.label}")
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ class GumbelSoftmax(Estimator):
         f = objective.bound
         inference_term = f(log_joint_constant_theta(model, x, z) - q.log_prob(z))
         s = score(model, x, hard, q)
-        model_term = f(s.log_likelihood + s.log_prior - s.log_q.detach())
-        return Terms(f(s.log_w).detach(), model_term, inference_term, s, self._aux(model, s))
+        return Terms(f(s.log_w).detach(), f(s.log_w_theta), inference_term, s,
+                     self._aux(model, s))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, temperature={self.config.temperature}"
@@ -158,21 +159,16 @@ class REBAR(Estimator):
         log_w = s.log_w
         bound = f_obj(log_w).detach()
         lw_z, lw_cond = relaxed_log_w(q.relax(z, tau)), relaxed_log_w(q.relax(z_cond, tau))
-        if objective.name == "elbo":
-            sf_signal, cv_signal = log_w.detach() / self.K, -lw_cond.detach() / self.K
-            cv_path = (lw_z - lw_cond).mean(0)
-        else:
-            sf_signal = bound.expand_as(log_w)
-            cv_signal = -f_obj(lw_cond).detach().expand_as(log_w)
-            cv_path = f_obj(lw_z) - f_obj(lw_cond)
-        direct = f_obj((s.log_likelihood + s.log_prior).detach() - s.log_q)
-        g_sf = direct + (sf_signal * s.log_q).sum(0)   # the plain score-function estimate
+        signal, scale = objective.learning_signal(log_w.detach())
+        cond_signal, _ = objective.learning_signal(lw_cond.detach())
+        sf_signal, cv_signal = scale * signal, -scale * cond_signal
+        cv_path = f_obj(lw_z) - f_obj(lw_cond)
+        g_sf = f_obj(s.log_w_phi) + (sf_signal * s.log_q).sum(0)  # the plain score function
         g_cv = (cv_signal * s.log_q).sum(0) + cv_path    # the control variate (mean zero)
         if self.training and torch.is_grad_enabled():
             self._adapt(model, g_sf, g_cv)
         inference_term = g_sf + eta * g_cv
-        model_term = f_obj(s.log_likelihood + s.log_prior - s.log_q.detach())
-        return Terms(bound, model_term, inference_term, s, self._aux(model, s))
+        return Terms(bound, f_obj(s.log_w_theta), inference_term, s, self._aux(model, s))
 
     def _adapt(self, model: Model, g_sf: torch.Tensor, g_cv: torch.Tensor,
                decay: float = 0.99) -> None:

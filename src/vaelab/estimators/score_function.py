@@ -55,26 +55,22 @@ class ScoreFunction(Estimator):
 
     def check(self, model: Model, objective: Objective) -> None:
         super().check(model, objective)
-        if not objective.log_w_only or objective.name not in ("elbo", "iwae"):
-            raise ConfigError("the score-function estimator needs the plain ELBO or L_K: beta, "
-                              "KL warm-up and free bits train with reparam or stl")
+        if objective.learning_signal(torch.zeros(2, 1)) is None:
+            raise ConfigError(f"the score-function estimator needs an objective with a learning "
+                              f"signal (the plain ELBO or L_K), not {objective.label}: beta, KL "
+                              "warm-up and free bits train with reparam or stl")
 
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
         q = model.posterior(x)
         s = score(model, x, q.sample((self.K,)), q)
         log_w = s.log_w
         f = objective.bound
-        model_term = f(s.log_likelihood + s.log_prior - s.log_q.detach())
         bound = f(log_w).detach()
-        if objective.name == "elbo":
-            signal, scale = log_w.detach(), 1.0 / self.K
-        else:
-            signal, scale = bound.expand_as(log_w), 1.0
-        b, aux = self.baseline(signal, x.flatten(1), log_w, objective.name)
+        signal, scale = objective.learning_signal(log_w.detach())
+        b, aux = self.baseline(signal, x.flatten(1), log_w, objective)
         coef = (scale * (signal - b)).detach()
-        direct = f((s.log_likelihood + s.log_prior).detach() - s.log_q)
-        inference_term = direct + (coef * s.log_q).sum(0)
-        return Terms(bound, model_term, inference_term, s, aux + self._aux(model, s))
+        inference_term = f(s.log_w_phi) + (coef * s.log_q).sum(0)
+        return Terms(bound, f(s.log_w_theta), inference_term, s, aux + self._aux(model, s))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, baseline={self.baseline.name}"

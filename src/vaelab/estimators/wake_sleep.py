@@ -34,13 +34,14 @@ class ReweightedWakeSleep(Estimator):
 
     def check(self, model: Model, objective: Objective) -> None:
         super().check(model, objective)
-        if objective.name != "iwae":
-            raise ConfigError("rws trains the decoder on L_K: use --objective iwae")
+        if not objective.importance_weighted:
+            raise ConfigError(f"rws trains the decoder on L_K, not on {objective.label}: use "
+                              "--objective iwae")
 
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
         q = model.posterior(x)
         s = score(model, x, q.sample((self.K,)), q)
-        model_term = iwae_bound(s.log_likelihood + s.log_prior - s.log_q.detach())
+        model_term = iwae_bound(s.log_w_theta)
         inference_term = (normalized_weights(s.log_w) * s.log_q).sum(0)
         return Terms(iwae_bound(s.log_w).detach(), model_term, inference_term, s,
                      self._aux(model, s))

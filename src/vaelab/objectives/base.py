@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 import torch
 
 from vaelab.objectives.samples import Samples
+
+__all__ = ["OBJECTIVES", "Objective"]
 from vaelab.registry import Registry
 
 OBJECTIVES = Registry("objective")
@@ -19,12 +21,27 @@ OBJECTIVES = Registry("objective")
 class Objective(ABC):
     """Per-example objective ``[B]``; ``bound`` is the variational bound it estimates and reports.
 
-    ``log_w_only``: the objective is a function of the log-weights alone (so score-function
-    estimators, which need per-sample learning signals, apply)."""
+    ``log_w_only``: the objective is a function of the log-weights alone.
+    ``importance_weighted``: the bound is L_K = log (1/K) sum_k w_k itself, whose gradient
+    weighs draw k by its normalized weight (what DReG and reweighted wake-sleep are built on).
+    Score-function estimators ask the objective for its learning signal
+    (``learning_signal``, ``leave_one_out``) instead of asking what it is."""
 
     name: str = ""
     log_w_only: bool = True
     split_gradients: bool = False  # ``inference_bound`` differs from the objective (PIWAE)
+    importance_weighted: bool = False
+
+    def learning_signal(self, log_w: torch.Tensor) -> tuple[torch.Tensor, float] | None:
+        """(signal ``[K, B]``, scale): the score-function gradient of the bound is
+        sum_k scale * signal_k * grad log q(z_k|x) (plus the bound's direct path). None when
+        the objective has no such form (a reweighted ELBO, free bits)."""
+        return None
+
+    def leave_one_out(self, log_w: torch.Tensor) -> torch.Tensor:
+        """Per draw k, the learning signal with draw k left out (``[K, B]``): the baseline of
+        VIMCO / RLOO. Needs K >= 2."""
+        raise NotImplementedError(f"{self.name} has no leave-one-out baseline")
 
     @abstractmethod
     def __call__(self, s: Samples) -> torch.Tensor:

@@ -91,6 +91,17 @@ class ELBO(Objective):
     def bound(self, log_w: torch.Tensor) -> torch.Tensor:
         return elbo(log_w)
 
+    def learning_signal(self, log_w: torch.Tensor) -> tuple[torch.Tensor, float] | None:
+        """Each draw's own log-weight, scaled by 1/K: the gradient of (1/K) sum_k log w_k."""
+        if not self.log_w_only:
+            return None
+        return log_w, 1.0 / log_w.shape[0]
+
+    def leave_one_out(self, log_w: torch.Tensor) -> torch.Tensor:
+        """mean_{j != k} log w_j (RLOO, Kool et al. 2019)."""
+        K = log_w.shape[0]
+        return (log_w.sum(0, keepdim=True) - log_w) / (K - 1)
+
     @property
     def warmup_epochs(self) -> int:
         return self.config.kl_warmup

@@ -30,5 +30,16 @@ class Samples:
         return self.log_likelihood + self.log_prior - self.log_q
 
     @property
+    def log_w_theta(self) -> torch.Tensor:
+        """log p(x, z_k) - stop(log q(z_k|x)), ``[K, B]``: the log-weights whose gradient is the
+        estimate for the generative parameters (theta) when z carries no path to them."""
+        return self.log_likelihood + self.log_prior - self.log_q.detach()
+
+    @property
+    def log_w_phi(self) -> torch.Tensor:
+        """stop(log p(x, z_k)) - log q(z_k|x): the score-function estimators' direct term."""
+        return (self.log_likelihood + self.log_prior).detach() - self.log_q
+
+    @property
     def K(self) -> int:
         return self.log_w.shape[0]
