@@ -252,15 +252,14 @@ class Reproduction:
         for p in presets:  # validate every row before anything is written
             check_row_dir(RunDir(self.out / p.row_name), row_config(p, self.overrides), p)
         deadline = time.monotonic() + 60 * time_limit if time_limit else math.inf
-        if train:
-            for p in presets:
-                left = (deadline - time.monotonic()) / 60
-                if left <= 0:
-                    break
-                cfg = row_config(p, self.overrides)
-                if not row_status(RunDir(self.out / p.row_name), cfg).finished:
-                    self.train_row(p, cfg, left if time_limit else 0.0)
-        table = [self.row(p) for p in presets]
+        table = []
+        for p in presets:  # each row trained (while time is left), then scored at once
+            left = (deadline - time.monotonic()) / 60
+            cfg = row_config(p, self.overrides)
+            if train and left > 0 and not row_status(RunDir(self.out / p.row_name),
+                                                     cfg).finished:
+                self.train_row(p, cfg, left if time_limit else 0.0)
+            table.append(self.row(p))
         self.out.mkdir(parents=True, exist_ok=True)
         _write(self.out / "table.json", {"table": self.table.name, "title": self.table.title,
                                          "rows": table})
