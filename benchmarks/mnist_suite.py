@@ -28,8 +28,7 @@ from common import machine
 import vaelab
 from vaelab.estimators import make_estimator
 from vaelab.estimators.diagnostics import fit_baseline, gradient_statistics
-from vaelab.eval import evaluate, random_subset
-from vaelab.info import vae_information
+from vaelab.eval import evaluate, random_subset, vae_information
 from vaelab.objectives import make_objective
 
 

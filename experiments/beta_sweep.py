@@ -14,7 +14,7 @@ from pathlib import Path
 
 import vaelab
 from vaelab.cli.main import main as cli
-from vaelab.info.vae import rate_distortion
+from vaelab.eval import rate_distortion
 
 
 def main() -> None:

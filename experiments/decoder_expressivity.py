@@ -15,8 +15,7 @@ import json
 from pathlib import Path
 
 import vaelab
-from vaelab.eval import evaluate, random_subset
-from vaelab.info import vae_information
+from vaelab.eval import evaluate, random_subset, vae_information
 
 
 def main() -> None:

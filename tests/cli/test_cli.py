@@ -176,7 +176,7 @@ def test_info_command(run_dir, capsys):
 
 
 def test_info_takes_a_random_subset(run_dir, monkeypatch):
-    import vaelab.info
+    import vaelab.eval
 
     class Seen(Exception):
         pass
@@ -184,7 +184,7 @@ def test_info_takes_a_random_subset(run_dir, monkeypatch):
     def capture(model, x, n, samples):
         raise Seen(x)
 
-    monkeypatch.setattr(vaelab.info, "vae_information", capture)
+    monkeypatch.setattr(vaelab.eval, "vae_information", capture)
     with pytest.raises(Seen) as e:
         main(["--debug", "info", str(run_dir), "--examples", "50", "--json"])
     x = e.value.args[0]

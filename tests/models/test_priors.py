@@ -9,7 +9,7 @@ import torch
 from torch.distributions import Normal
 
 from vaelab.errors import ConfigError
-from vaelab.info import vae_information
+from vaelab.eval import vae_information
 from vaelab.models import build_model
 
 

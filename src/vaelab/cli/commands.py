@@ -310,7 +310,7 @@ def add_info(p: argparse.ArgumentParser) -> None:
 def run_info(args: argparse.Namespace) -> int:
     import torch
 
-    import vaelab.info
+    import vaelab.eval
     from vaelab.eval import random_subset
     from vaelab.viz import latent_activity_figure, save
 
@@ -324,7 +324,7 @@ def run_info(args: argparse.Namespace) -> int:
     x = random_subset(run.split(args.split), args.examples, args.seed)
     if run.data.dynamic_binarize:
         x = torch.bernoulli(x)
-    info = vaelab.info.vae_information(run.model, x, args.examples, args.z_samples)
+    info = vaelab.eval.vae_information(run.model, x, args.examples, args.z_samples)
     info["split"] = args.split
     written = write_json(out, f"info-{args.split}.json", info)
     kind = "kl" if "per_dimension_kl" in info else "variance"

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaelab.data import colour_shapes, loaders, shapes
+import vaelab.data.colour_shapes as colour_shapes
+import vaelab.data.loaders as loaders
+import vaelab.data.shapes as shapes
 from vaelab.data.dataset import (
     BINARIZE,
     ImageDataset,

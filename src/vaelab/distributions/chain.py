@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal, constraints
 
-from vaelab.distributions.stop_gradient import StopGradient, _detached, constant_call
+from vaelab.distributions.stop_gradient import StopGradient, constant_call, detached
 
 
 class GaussianChain(StopGradient, Distribution):
@@ -110,7 +110,7 @@ class GaussianChain(StopGradient, Distribution):
         return [out[i] for i in range(len(self.sizes))]
 
     def stop_gradient(self) -> GaussianChain:
-        return GaussianChain(_detached(self.first, {}), self.steps, self.sizes, self.direction,
+        return GaussianChain(detached(self.first), self.steps, self.sizes, self.direction,
                              detach_params=True)
 
     def expand(self, batch_shape, _instance=None):  # pragma: no cover - not needed

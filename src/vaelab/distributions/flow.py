@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Distribution, Normal, constraints
 
-from vaelab.distributions.stop_gradient import StopGradient, _detached, constant_call
+from vaelab.distributions.stop_gradient import StopGradient, constant_call, detached
 
 FORGET_BIAS = 2.0  # g = sigmoid(s + 2) ~ 0.88 at s = 0: each step starts near the identity
 
@@ -117,7 +117,7 @@ class IAF(StopGradient, Distribution):
         return self._flow(self.base.loc)[0]
 
     def stop_gradient(self) -> IAF:
-        return IAF(_detached(self.base, {}), self.context.detach(), self.steps,
+        return IAF(detached(self.base), self.context.detach(), self.steps,
                    detach_params=True)
 
     def expand(self, batch_shape, _instance=None):  # pragma: no cover - not needed

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 
 import torch
 from torch import nn
-from torch.distributions import Distribution, Independent, Normal, Transform
+from torch.distributions import Distribution, Transform
 from torch.func import functional_call
 
 from vaelab.errors import ConfigError
@@ -28,11 +28,13 @@ class StopGradient(ABC):
         """The same density, with parameters constant and the path through the argument kept."""
 
 
-def _detached(obj, seen: dict):
+def detached(obj, seen: dict | None = None):
+    """A copy of a distribution (or tensor, or list of them) with every parameter detached."""
+    seen = {} if seen is None else seen
     if torch.is_tensor(obj):
         return obj.detach()
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_detached(o, seen) for o in obj)
+        return type(obj)(detached(o, seen) for o in obj)
     if isinstance(obj, nn.Module):
         raise ConfigError(
             f"cannot stop the gradient of a distribution that holds a module "
@@ -44,7 +46,7 @@ def _detached(obj, seen: dict):
             seen[id(obj)] = new
             for k, v in obj.__dict__.items():
                 if k != "_inv":  # a transform's weak reference to its inverse
-                    new.__dict__[k] = _detached(v, seen)
+                    new.__dict__[k] = detached(v, seen)
         return seen[id(obj)]
     return obj
 
@@ -59,19 +61,4 @@ def stop_gradient(q: Distribution) -> Distribution:
     """``q`` with every parameter detached: ``log_prob(z)`` keeps its gradient w.r.t. ``z``."""
     if isinstance(q, StopGradient):
         return q.stop_gradient()
-    return _detached(q, {})
-
-
-def gaussian_params(q: Distribution) -> tuple[torch.Tensor, torch.Tensor]:
-    """Location and scale ``[B, d]`` of a diagonal Gaussian q(z|x) (of its first layer for a
-    :class:`~vaelab.distributions.GaussianChain`): what the information diagnostics need."""
-    from vaelab.distributions.chain import GaussianChain
-
-    if isinstance(q, GaussianChain):
-        q = q.first
-    if isinstance(q, Independent) and isinstance(q.base_dist, Normal):
-        return q.base_dist.loc, q.base_dist.scale
-    if isinstance(q, Normal):
-        return q.loc, q.scale
-    raise ConfigError(f"this diagnostic needs a diagonal Gaussian posterior, not "
-                      f"{type(q).__name__}")
+    return detached(q)

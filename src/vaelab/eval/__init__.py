@@ -7,11 +7,18 @@ from vaelab.eval.ais import AISConfig, ais, anneal
 from vaelab.eval.bdmc import bdmc, simulate
 from vaelab.eval.gaps import decompose, inference_gaps
 from vaelab.eval.importance import importance_sampling, log_evidence, model_log_evidence
+from vaelab.eval.information import (
+    encoder_params,
+    generative_mi_bound,
+    rate_distortion,
+    vae_information,
+)
 from vaelab.eval.likelihood import GroupedBounds, evaluate_bounds, stream_bounds
 from vaelab.eval.local_vi import LocalVIConfig, local_vi
 from vaelab.eval.recipes import evaluate, random_subset
 
 __all__ = ["AISConfig", "GroupedBounds", "LocalVIConfig", "active_units", "ais", "anneal",
-           "bdmc", "decompose", "evaluate", "evaluate_bounds", "importance_sampling",
+           "bdmc", "decompose", "encoder_params", "evaluate", "evaluate_bounds",
+           "generative_mi_bound", "importance_sampling", "rate_distortion", "vae_information",
            "inference_gaps", "local_vi", "log_evidence", "model_log_evidence",
            "posterior_means", "random_subset", "simulate", "stream_bounds"]

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from vaelab.errors import ConfigError
 from vaelab.eval.hmc import adapt_step_size, evaluate, hmc_step
 from vaelab.models.base import Model, frozen
+from vaelab.stats import delta_mc_stderr, ess, stderr
 
 INITS = ("prior", "posterior")
 SCHEDULES = ("sigmoid", "linear")
@@ -56,8 +57,7 @@ def mc_stderr(log_w: torch.Tensor) -> torch.Tensor:
     """The standard error of log mean_c w_c across the C chains ``[C, B]`` by the delta method:
     sqrt(Var(w) / (C E[w]^2)) = sqrt(1/ESS - 1/C), ESS = (sum w)^2 / sum w^2."""
     C = log_w.shape[0]
-    ess = torch.exp(2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0))
-    return (1 / ess - 1 / C).clamp_min(0).sqrt()
+    return delta_mc_stderr(ess(log_w, 0), C)
 
 
 @dataclass
@@ -208,6 +208,6 @@ def summarize(per: torch.Tensor, err: torch.Tensor) -> dict:
     sqrt(sum err^2) / N."""
     n = len(per)
     return {"n_examples": n, "mean": float(per.mean()),
-            "stderr": float(per.std() / math.sqrt(n)) if n > 1 else float("nan"),
+            "stderr": stderr(per),
             "mc_stderr": float(err.double().pow(2).sum().sqrt() / n),
             "per_example": per.tolist(), "per_example_mc_stderr": err.tolist()}

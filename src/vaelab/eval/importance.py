@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import Distribution
 
+from vaelab import stats
 from vaelab.errors import ConfigError
 
 
@@ -52,7 +53,7 @@ def importance_sampling(f: Callable[[torch.Tensor], torch.Tensor],
     z, log_w = _weights(log_p, proposal, n)
     fz = f(z).double()
     shape = (n,) + (1,) * (fz.ndim - 1)
-    ess = float(torch.exp(2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0)))
+    ess = float(stats.ess(log_w, 0))
     if self_normalized:
         wn = torch.softmax(log_w, 0).view(shape)
         est = (wn * fz).sum(0)
@@ -82,8 +83,8 @@ def log_evidence(log_p_tilde: Callable[[torch.Tensor], torch.Tensor], proposal: 
             a, b = torch.logsumexp(lw, 0), torch.logsumexp(2 * lw, 0)
             lse1 = a if lse1 is None else torch.logaddexp(lse1, a)
             lse2 = b if lse2 is None else torch.logaddexp(lse2, b)
-    ess = torch.exp(2 * lse1 - lse2)
-    return {"log_z": lse1 - math.log(n), "mc_stderr": (1 / ess - 1 / n).clamp_min(0).sqrt(),
+    ess = stats.ess_from_logsumexps(lse1, lse2)
+    return {"log_z": lse1 - math.log(n), "mc_stderr": stats.delta_mc_stderr(ess, n),
             "ess": ess, "n": n}
 
 

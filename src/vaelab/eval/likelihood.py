@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from vaelab.errors import ConfigError
 from vaelab.memory import eval_chunk
 from vaelab.models.base import Model
+from vaelab.stats import delta_mc_stderr, ess_from_logsumexps, stderr
 
 MAX_K = 10_000_000
 
@@ -81,11 +82,11 @@ class GroupedBounds:
         """Per-example Monte Carlo variance of L_K (all K draws), by the delta method:
         Var(log mean w) ~ Var(w) / (K E[w]^2) = 1/ESS - 1/K, ESS = (sum w)^2 / sum w^2. An
         estimate from the draws themselves: too small when the weights are heavy-tailed."""
-        return (1 / self.ess() - 1 / self.K).clamp_min(0)
+        return delta_mc_stderr(self.ess(), self.K) ** 2
 
     def ess(self) -> torch.Tensor:
         """Effective sample size of the K importance weights, (sum w)^2 / sum w^2, ``[B]``."""
-        return torch.exp(2 * self.lse1 - self.lse2)
+        return ess_from_logsumexps(self.lse1, self.lse2)
 
 
 def compiled_log_weights(model: Model, mode: str = "default"):
@@ -202,5 +203,5 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
                                      "examples: the model or checkpoint is broken")
         out["per_example"][k] = v
         out["bounds"][k] = float(v.mean())
-        out["stderr"][k] = float(v.std() / math.sqrt(len(v))) if len(v) > 1 else float("nan")
+        out["stderr"][k] = stderr(v)
     return out

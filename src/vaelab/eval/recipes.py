@@ -14,6 +14,7 @@ from vaelab.eval.active_units import active_units, posterior_means
 from vaelab.eval.exact import enumerable, exact_log_marginal
 from vaelab.eval.likelihood import evaluate_bounds
 from vaelab.models.base import Model
+from vaelab.stats import stderr
 
 
 def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
@@ -59,12 +60,11 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
             compile=compile))
     seconds = time.perf_counter() - t0
     per = {k: torch.stack([r["per_example"][k] for r in runs]).mean(0) for k in ks}
-    se = {k: float(v.std() / math.sqrt(len(v))) if len(v) > 1 else float("nan")
-          for k, v in per.items()}
+    se = {k: stderr(v) for k, v in per.items()}
     kmax = ks[-1]
     if repeats > 1:
         estimates = torch.tensor([r["bounds"][kmax] for r in runs], dtype=torch.float64)
-        mc, method = float(estimates.std() / math.sqrt(repeats)), f"measured over {repeats} runs"
+        mc, method = stderr(estimates), f"measured over {repeats} runs"
     else:
         mc, method = runs[0]["mc_stderr"], "delta method"
     per_layer = ([active_units(m)[0] for m in posterior_means(model, x)]
@@ -84,8 +84,7 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
             exact = torch.cat([exact_log_marginal(model, xe[i:i + 256].to(device)).double()
                                .cpu() for i in range(0, len(xe), 256)])
         out.update(exact_nll=-float(exact.mean()),
-                   exact_nll_stderr=float(exact.std() / math.sqrt(len(exact)))
-                   if len(exact) > 1 else float("nan"),
+                   exact_nll_stderr=stderr(exact),
                    exact_configurations=model.latent_support_size())
     if model.capabilities.discrete_data:
         out["bits_per_dim"] = out["nll"] / (math.prod(model.x_shape) * math.log(2))

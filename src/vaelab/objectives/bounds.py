@@ -9,6 +9,8 @@ import math
 
 import torch
 
+from vaelab.stats import ess
+
 
 def elbo(log_w: torch.Tensor) -> torch.Tensor:
     """Monte Carlo ELBO: (1/K) sum_k log w_k (Jensen: E_q log w <= log E_q w = log p(x))."""
@@ -31,8 +33,8 @@ def normalized_weights(log_w: torch.Tensor) -> torch.Tensor:
 
 
 def effective_sample_size(log_w: torch.Tensor) -> torch.Tensor:
-    """ESS = 1 / sum_k w~_k^2, in [1, K], ``[B]``."""
-    return 1.0 / (normalized_weights(log_w) ** 2).sum(0)
+    """ESS = 1 / sum_k w~_k^2 = (sum w)^2 / sum w^2, in [1, K], ``[B]`` (no gradient)."""
+    return ess(log_w.detach(), 0)
 
 
 def grouped_iwae_bound(log_w: torch.Tensor, k: int) -> torch.Tensor:

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch.distributions import Distribution, Independent, Normal, kl_divergence
+from torch.distributions import Distribution, Normal, kl_divergence
 
+from vaelab.distributions.gaussian import diagonal_normal
 from vaelab.errors import ConfigError
 from vaelab.objectives.base import OBJECTIVES, Objective
 from vaelab.objectives.bounds import elbo
@@ -40,13 +41,6 @@ class ELBOConfig:
                                   f"got {v}")
 
 
-def _diagonal_normal(d: Distribution, what: str, user: str = "free bits need") -> Normal:
-    if isinstance(d, Independent) and isinstance(d.base_dist, Normal):
-        return d.base_dist
-    raise ConfigError(f"{user} a diagonal Gaussian {what} (Independent(Normal)), not "
-                      f"{type(d).__name__}")
-
-
 def require_diagonal_posterior(model, user: str) -> None:
     """Raise unless ``model`` declares a diagonal Gaussian q over one stochastic layer."""
     if not model.capabilities.gaussian_posterior or len(model.latent_sizes) != 1:
@@ -57,7 +51,7 @@ def require_diagonal_posterior(model, user: str) -> None:
 
 def per_dimension_kl(q: Distribution, prior: Distribution) -> torch.Tensor:
     """KL(q(z_j|x) || p(z_j)) per example and dimension, ``[B, D]``, in closed form."""
-    qn, pn = _diagonal_normal(q, "posterior"), _diagonal_normal(prior, "prior")
+    qn, pn = diagonal_normal(q, "posterior"), diagonal_normal(prior, "prior")
     return kl_divergence(qn, Normal(pn.loc.expand_as(qn.loc), pn.scale.expand_as(qn.scale)))
 
 
@@ -77,7 +71,7 @@ class ELBO(Objective):
     def check(self, model) -> None:
         if self.config.free_bits > 0:
             require_diagonal_posterior(model, "--free-bits needs")
-            _diagonal_normal(model.prior, "prior", "--free-bits needs")
+            diagonal_normal(model.prior, "prior", "--free-bits needs")
 
     def __call__(self, s: Samples) -> torch.Tensor:
         c, w = self.config, self.kl_weight

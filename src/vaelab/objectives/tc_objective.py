@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import Distribution
 
+from vaelab.distributions.gaussian import diagonal_normal
 from vaelab.errors import ConfigError
 from vaelab.objectives.base import OBJECTIVES, Objective
 from vaelab.objectives.bounds import elbo
-from vaelab.objectives.elbo_objective import _diagonal_normal, require_diagonal_posterior
+from vaelab.objectives.elbo_objective import require_diagonal_posterior
 from vaelab.objectives.samples import Samples
 from vaelab.registry import option
 
@@ -42,7 +43,7 @@ def total_correlation(z: torch.Tensor, q: Distribution) -> torch.Tensor:
     """TC of the minibatch aggregate posterior at each draw: z ``[K, B, D]``, q(z|x) a diagonal
     Gaussian with batch ``[B]`` -> ``[K, B]`` nats (zero when every q(z|x_j) is the same
     factorized Gaussian)."""
-    qn = _diagonal_normal(q, "posterior", "the total correlation needs")
+    qn = diagonal_normal(q, "posterior", "the total correlation needs")
     lq = qn.log_prob(z.unsqueeze(-2))  # log q(z_{k,i,d} | x_j): [K, B, B, D]
     log_m = math.log(lq.shape[-2])
     joint = torch.logsumexp(lq.sum(-1), -1) - log_m

@@ -25,7 +25,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.image import imsave
 
-import vaelab
+from vaelab._version import __version__
 from vaelab.errors import ConfigError
 from vaelab.eval import evaluate, random_subset
 from vaelab.eval.active_units import latent_activity
@@ -453,7 +453,7 @@ def write_report(run_dirs: list[str | Path], out: str | Path, *, device: str = "
     page = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
             f"<title>vaelab report: {html.escape(', '.join(s.name for s in sections))}</title>",
             f"<style>{CSS}</style></head><body>",
-            f"<h1>vaelab report</h1><p class=\"note\">vaelab {vaelab.__version__}, "
+            f"<h1>vaelab report</h1><p class=\"note\">vaelab {__version__}, "
             f"{time.strftime('%Y-%m-%d %H:%M')} &middot; {nav}</p>",
             comparison_html(sections) if len(sections) > 1 else "", *bodies,
             f"<script>var EXPLORER = {json.dumps(explorers)};{JS}</script></body></html>"]

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from vaelab.data import ImageDataset
-from vaelab.data.dataset import parse_image_shape
+from vaelab.data.dataset import ImageDataset, parse_image_shape
 from vaelab.data.loaders import from_file
 from vaelab.data.registry import check_likelihood, data_from_identity
 from vaelab.errors import CheckpointError, ConfigError, DataError

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from vaelab.data import TensorBatches
+from vaelab.data.batches import TensorBatches
 from vaelab.errors import ConfigError, DivergenceError
 from vaelab.eval.baseline import divergence_guard
 from vaelab.eval.likelihood import evaluate_bounds

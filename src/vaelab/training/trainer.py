@@ -16,8 +16,10 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-import vaelab
-from vaelab.data import ImageDataset, TensorBatches
+import vaelab.training.distributed as distributed
+from vaelab._version import __version__
+from vaelab.data.batches import TensorBatches
+from vaelab.data.dataset import ImageDataset
 from vaelab.data.registry import check_likelihood, likelihood_of, load_data
 from vaelab.errors import ConfigError, DivergenceError
 from vaelab.estimators import Estimator, make_estimator
@@ -27,7 +29,6 @@ from vaelab.memory import check_training_fits
 from vaelab.models.base import Model
 from vaelab.models.registry import build_model, from_spec, source_file, spec, supported_likelihoods
 from vaelab.objectives import Objective, make_objective
-from vaelab.training import distributed
 from vaelab.training.callbacks import Callback, make_loggers, start_loggers
 from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
 from vaelab.training.config import RESUMABLE, RunConfig
@@ -159,7 +160,7 @@ def config_document(cfg: RunConfig, parts: Parts, preset: dict | None = None) ->
     """What config.json holds: enough to rebuild the model without the data, and to find the
     data again; ``preset``: the paper preset the run started from and the options given over
     it."""
-    doc = {"vaelab": vaelab.__version__, "train": cfg.to_dict(), "model": spec(parts.model),
+    doc = {"vaelab": __version__, "train": cfg.to_dict(), "model": spec(parts.model),
            "data": {**parts.data.summary(), "likelihood": parts.likelihood}}
     if preset:
         doc["preset"] = preset
