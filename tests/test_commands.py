@@ -35,7 +35,9 @@ EXTRA = {"gaps": ["--local-steps", "20", "--elbo-samples", "20", "--k", "200"],
          "prior": ["--epochs", "1", "--pixel-layers", "1", "--pixel-channels", "8"],
          "disentangle": ["--points", "20", "--pairs", "4"], "gradients": ["--batch-size", "10"],
          "sample": ["--samples", "4"], "train": ["--eval-k", "5"],
-         "train-stack": ["--eval-k", "5"]}
+         "train-stack": ["--eval-k", "5"],
+         "reproduce": ["--eval-k", "20", "--threads", "1", "--compile", "off", "--set",
+                       "epochs=1", "hidden=16", "components=5"]}
 SIZES = {"train": 120, "valid": 40, "test": 30}
 
 
@@ -70,10 +72,11 @@ def tiny(argv: list[str]) -> list[str]:
                 j += 1
     if cmd in ("train", "train-stack") and "--epochs" not in argv:
         argv += ["--burda-stages", "1"] if "burda" in argv else ["--epochs", "1"]
-    for i in range(0, len(EXTRA.get(cmd, [])), 2):
-        opt, val = EXTRA[cmd][i:i + 2]
-        if opt not in argv:
-            argv += [opt, val]
+    extra = EXTRA.get(cmd, [])
+    starts = [i for i, a in enumerate(extra) if a.startswith("--")] + [len(extra)]
+    for i, j in zip(starts, starts[1:]):  # each option with its values, unless given
+        if extra[i] not in argv:
+            argv += extra[i:j]
     return argv
 
 

@@ -20,6 +20,7 @@ _WHERE = {
     "load_run": "vaelab.api", "train": "vaelab.api",
     "MODELS": "vaelab.models", "VAE": "vaelab.models", "VQVAE": "vaelab.models",
     "Capabilities": "vaelab.models", "ConvVAE": "vaelab.models",
+    "DecodedModel": "vaelab.models",
     "LinearGaussianVAE": "vaelab.models", "Model": "vaelab.models",
     "PixelCNNDensity": "vaelab.models", "PixelVAE": "vaelab.models",
     "effective_sample_size": "vaelab.objectives", "elbo": "vaelab.objectives",
@@ -27,7 +28,8 @@ _WHERE = {
     "make_objective": "vaelab.objectives",
 }
 _SUBPACKAGES = {"api", "cli", "data", "distributions", "errors", "estimators", "eval", "info",
-                "memory", "models", "objectives", "registry", "training", "viz"}
+                "memory", "models", "objectives", "registry", "reproduce", "stats", "training",
+                "viz"}
 
 __all__ = ["__version__", *sorted(_WHERE)]
 

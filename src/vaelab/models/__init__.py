@@ -1,7 +1,7 @@
 """Models: every one implements the protocol of :mod:`vaelab.models.base` and is registered by
 name in ``MODELS`` (users' own classes are named by ``module:Class`` or ``file.py:Class``)."""
 
-from vaelab.models.base import Capabilities, Model
+from vaelab.models.base import Capabilities, DecodedModel, Model
 from vaelab.models.categorical_vae import CategoricalVAE, CategoricalVAEConfig
 from vaelab.models.conv_vae import ConvVAE, ConvVAEConfig
 from vaelab.models.gated_vae import GatedVAE, GatedVAEConfig
@@ -16,7 +16,7 @@ from vaelab.models.vae import VAE, VAEConfig
 from vaelab.models.vqvae import VQVAE, VQConfig
 
 __all__ = ["LIKELIHOODS", "MODELS", "SBN", "VAE", "VQVAE", "Capabilities", "CategoricalVAE",
-           "CategoricalVAEConfig", "SBNConfig", "ConvVAE", "ConvVAEConfig",
+           "CategoricalVAEConfig", "DecodedModel", "SBNConfig", "ConvVAE", "ConvVAEConfig",
            "GatedVAE", "GatedVAEConfig", "GaussianLayer", "Likelihood", "LinearGaussianConfig",
            "LinearGaussianVAE", "Model",
            "PixelCNNConfig", "PixelCNNDensity", "PixelVAE", "PixelVAEConfig", "VAEConfig",

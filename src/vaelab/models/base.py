@@ -249,3 +249,24 @@ class Model(nn.Module, ABC):
             elif name != "self":
                 out[name] = value
         return out
+
+
+class DecodedModel(Model):
+    """A model whose decoder gives a distribution over x: define ``decode(z)`` (z ``[..., D]``,
+    the whole latent vector -> p(x | z) over ``[..., *x_shape]``) and the likelihood, the
+    images and the simulated data follow from it."""
+
+    @abstractmethod
+    def decode(self, z: torch.Tensor) -> Distribution:
+        """p(x | z) for z ``[..., D]``: a distribution over ``[..., *x_shape]``."""
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.decode(z).log_prob(x)
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's mean, clamped to [0, 1]."""
+        return self.decode(z).mean.clamp(0, 1)
+
+    @torch.no_grad()
+    def sample_data(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode(z).sample()

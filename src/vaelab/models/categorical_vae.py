@@ -10,7 +10,7 @@ import torch
 
 from vaelab.distributions import OneHotGroups
 from vaelab.errors import ConfigError
-from vaelab.models.base import Capabilities, Model
+from vaelab.models.base import Capabilities, DecodedModel
 from vaelab.models.layers import mlp
 from vaelab.models.likelihoods import LIKELIHOODS, get_likelihood
 from vaelab.models.registry import MODELS
@@ -36,7 +36,7 @@ class CategoricalVAEConfig:
 @MODELS.register("categorical", CategoricalVAEConfig,
                  help="VAE with n categorical latents of m categories (Jang et al. 2017; train "
                       "with a score-function or relaxed estimator)")
-class CategoricalVAE(Model):
+class CategoricalVAE(DecodedModel):
     def __init__(self, config: CategoricalVAEConfig | None = None) -> None:
         c = self.config = config or CategoricalVAEConfig()
         lik = get_likelihood(c.likelihood)
@@ -63,15 +63,6 @@ class CategoricalVAE(Model):
         params = self.decoder(z).unflatten(-1, (self.likelihood.n_params, *self.x_shape))
         return self.likelihood.dist(params, len(self.x_shape))
 
-    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z).log_prob(x)
-
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z).mean.clamp(0, 1)
-
-    @torch.no_grad()
-    def sample_data(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z).sample()
 
     def latent_support_size(self) -> int:
         return self.config.categories ** self.config.variables

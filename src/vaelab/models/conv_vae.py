@@ -11,7 +11,7 @@ from torch import nn
 from torch.distributions import Independent
 
 from vaelab.errors import ConfigError
-from vaelab.models.base import Capabilities, Model
+from vaelab.models.base import Capabilities, DecodedModel
 from vaelab.models.layers import StandardNormal, diagonal_gaussian
 from vaelab.models.likelihoods import LIKELIHOODS, get_likelihood
 from vaelab.models.registry import MODELS
@@ -48,7 +48,7 @@ def n_downsamples(shape: tuple[int, int]) -> int:
 
 @MODELS.register("convvae", ConvVAEConfig, help="convolutional VAE (the beta-VAE architecture; "
                  "any channels); with --beta a beta-VAE")
-class ConvVAE(Model):
+class ConvVAE(DecodedModel):
     def __init__(self, config: ConvVAEConfig | None = None) -> None:
         c = self.config = config or ConvVAEConfig()
         lik = self.likelihood = get_likelihood(c.likelihood)
@@ -92,12 +92,3 @@ class ConvVAE(Model):
         params = self.decoder["up"](h).view(*lead, self.likelihood.n_params, C, H, W)
         return self.likelihood.dist(params, 3)
 
-    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z).log_prob(x)
-
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z).mean.clamp(0, 1)
-
-    @torch.no_grad()
-    def sample_data(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z).sample()

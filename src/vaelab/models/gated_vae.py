@@ -29,7 +29,7 @@ from torch.distributions import Independent, Normal
 
 from vaelab.distributions import GaussianChain
 from vaelab.errors import ConfigError
-from vaelab.models.base import Capabilities, Model
+from vaelab.models.base import Capabilities, DecodedModel
 from vaelab.models.layers import StandardNormal
 from vaelab.models.likelihoods import LIKELIHOODS, get_likelihood
 from vaelab.models.priors import VampPrior
@@ -140,7 +140,7 @@ class GatedVAEConfig:
 
 @MODELS.register("gatedvae", GatedVAEConfig, help="MLP VAE (1 level) or HVAE (2 levels) with "
                  "gated layers, standard prior or VampPrior (Tomczak & Welling 2018)")
-class GatedVAE(Model):
+class GatedVAE(DecodedModel):
     """Tomczak & Welling's VAE and HVAE (see the module docstring)."""
 
     def __init__(self, config: GatedVAEConfig | None = None) -> None:
@@ -203,15 +203,6 @@ class GatedVAE(Model):
         params = self.decoder[-1](h).unflatten(-1, (self.likelihood.n_params, *self.x_shape))
         return self.likelihood.dist(params, len(self.x_shape))
 
-    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z).log_prob(x)
-
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z).mean.clamp(0, 1)
-
-    @torch.no_grad()
-    def sample_data(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z).sample()
 
     def pseudo_inputs(self) -> torch.Tensor | None:
         """The VampPrior's pseudo-inputs ``[C, *x_shape]`` in [0, 1], or None."""

@@ -18,7 +18,7 @@ from torch.distributions import Independent, Normal
 
 from vaelab.distributions import GaussianChain
 from vaelab.errors import ConfigError
-from vaelab.models.base import Capabilities, Model
+from vaelab.models.base import Capabilities, DecodedModel
 from vaelab.models.iaf import IAFLayer
 from vaelab.models.layers import (
     ACTIVATIONS,
@@ -93,7 +93,7 @@ class VAEConfig:
 
 @MODELS.register("vae", VAEConfig, help="MLP VAE with 1 or 2 stochastic layers (Burda et al. "
                  "2015); train with --objective elbo or iwae")
-class VAE(Model):
+class VAE(DecodedModel):
     """A VAE/IWAE model; the objective (ELBO or L_K) is chosen by the estimator, not the model."""
 
     def __init__(self, config: VAEConfig | None = None) -> None:
@@ -150,20 +150,12 @@ class VAE(Model):
         return GaussianChain(top.base_dist, list(self.decoder[1:])[::-1],
                              list(self.latent_sizes), "up")
 
-    def decode(self, z1: torch.Tensor):
-        """p(x | z_1) for z_1 ``[..., d_1]``: a distribution over ``[..., *x_shape]``."""
+    def decode(self, z: torch.Tensor):
+        """p(x | z_1) for z ``[..., D]`` (only the first layer z_1 reaches x): a distribution over
+        ``[..., *x_shape]``."""
+        z1 = z[..., : self.latent_sizes[0]]
         params = self.decoder[0](z1).unflatten(-1, (self.likelihood.n_params, *self.x_shape))
         return self.likelihood.dist(params, len(self.x_shape))
-
-    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z[..., : self.latent_sizes[0]]).log_prob(x)
-
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z[..., : self.latent_sizes[0]]).mean.clamp(0, 1)
-
-    @torch.no_grad()
-    def sample_data(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode(z[..., : self.latent_sizes[0]]).sample()
 
     @torch.no_grad()
     def init_from_data(self, mean_x: torch.Tensor) -> None:
