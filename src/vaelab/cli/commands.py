@@ -197,11 +197,7 @@ def run_sample(args: argparse.Namespace) -> int:
             print(f"wrote {s}; no reconstructions: {type(model).__name__} has no latent code "
                   "(its 'reconstruction' would be the input itself)")
         return 0
-    test = run.split("test")
-    pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))
-    x = test[pick[: max(1, args.samples // 2)]].to(run.device)  # test splits may be sorted by class
-    if run.data.dynamic_binarize:
-        x = torch.bernoulli(x)
+    x = run.examples("test", max(1, args.samples // 2), args.seed)
     r = save_pairs(x.cpu(), model.reconstruct(x).cpu(), out / "reconstructions.png")
     if args.json:
         print(json.dumps({"samples": str(s), "reconstructions": str(r)}))
@@ -276,9 +272,7 @@ def run_gradients(args: argparse.Namespace) -> int:
     out = output_dir(args.out or args.run_dir)
     run = _load(args)
     torch.manual_seed(args.seed)
-    x = run.split("train")[: args.batch_size].to(run.device)
-    if run.data.dynamic_binarize:
-        x = torch.bernoulli(x)
+    x = run.examples("train", args.batch_size, args.seed)
     variants = None
     if args.estimators:
         variants = [tuple((v.split("+") + ["none"])[:2]) for v in args.estimators]
@@ -311,7 +305,6 @@ def run_info(args: argparse.Namespace) -> int:
     import torch
 
     import vaelab.eval
-    from vaelab.eval import random_subset
     from vaelab.viz import latent_activity_figure, save
 
     _positive(args, "examples", "z_samples")
@@ -321,9 +314,7 @@ def run_info(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     # random: a split's order can be far from random (static MNIST's test split starts with
     # images ~12 nats harder than its average)
-    x = random_subset(run.split(args.split), args.examples, args.seed)
-    if run.data.dynamic_binarize:
-        x = torch.bernoulli(x)
+    x = run.examples(args.split, args.examples, args.seed)
     info = vaelab.eval.vae_information(run.model, x, args.examples, args.z_samples)
     info["split"] = args.split
     written = write_json(out, f"info-{args.split}.json", info)
@@ -536,14 +527,7 @@ def add_subset(p: argparse.ArgumentParser) -> None:
 
 
 def _examples(args, run):
-    import torch
-
-    from vaelab.eval import random_subset
-
-    x = random_subset(run.split(args.split), args.examples, args.seed)
-    if run.data.dynamic_binarize:
-        x = torch.bernoulli(x, generator=torch.Generator().manual_seed(args.seed))
-    return x
+    return run.examples(args.split, args.examples, args.seed)
 
 
 def add_ais(p: argparse.ArgumentParser) -> None:

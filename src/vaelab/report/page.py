@@ -167,10 +167,7 @@ class Section:
         return ev
 
     def test_images(self, n: int) -> torch.Tensor:
-        test = self.run.split("test")
-        pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(self.seed))
-        x = test[pick[:n]].to(self.run.device)
-        return torch.bernoulli(x) if self.run.data.dynamic_binarize else x
+        return self.run.examples("test", n, self.seed)
 
     def html(self) -> str:
         run, model = self.run, self.run.model
