@@ -404,11 +404,7 @@ def add_disentangle(p: argparse.ArgumentParser) -> None:
 
 
 def run_disentangle(args: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
-
-    from vaelab.data import shapes as S
-    from vaelab.eval.disentanglement import beta_vae_metric, dci, factor_vae_metric, mig, sap
+    from vaelab.eval.disentanglement import disentanglement_report
 
     _positive(args, "points", "pairs")
     if args.points < 10:
@@ -417,34 +413,7 @@ def run_disentangle(args: argparse.Namespace) -> int:
     out_dir = output_dir(args.out or args.run_dir)
     run = _load(args)
     require_latent(run.model, "disentangle")
-    if not run.data.name.startswith("shapes"):
-        raise ConfigError("disentanglement metrics need known factors: train on --dataset "
-                          "shapes or shapes_small")
-    sizes = S.factor_sizes(run.data.name == "shapes_small")
-
-    @torch.no_grad()
-    def encode(x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([run.model.posterior(x[i:i + 1000].to(run.device)).mean.cpu()
-                          for i in range(0, len(x), 1000)]).double()
-
-    codes, factors = encode(run.split("test")), run.data.labels["test"]
-    m = mig(codes, factors)
-    d, sp = dci(codes, factors, seed=args.seed), sap(codes, factors)
-
-    def encode_factors(v: np.ndarray) -> torch.Tensor:
-        imgs = S.render(*S.factor_values(v, sizes), size=run.model.x_shape[-1])
-        return encode(torch.as_tensor(imgs[:, None], dtype=torch.float32))
-
-    n_train = int(0.6 * args.points)
-    b = beta_vae_metric(encode_factors, sizes, n_train, args.points - n_train, args.pairs,
-                        seed=args.seed)
-    fv = factor_vae_metric(encode_factors, sizes, n_train, args.points - n_train, args.pairs,
-                           seed=args.seed)
-    out = {"mig": m["mig"], "mig_per_factor": dict(zip(S.FACTORS, m["per_factor"])),
-           "beta_vae_metric": b["accuracy"], "factor_vae_metric": fv["accuracy"],
-           "chance": b["chance"], "dci_disentanglement": d["disentanglement"],
-           "dci_completeness": d["completeness"], "dci_informativeness": d["informativeness"],
-           "sap": sp["sap"]}
+    out = disentanglement_report(run.model, run.data, args.points, args.pairs, args.seed)
     path = write_json(out_dir, "disentanglement.json", out)
     print(json.dumps(out) if args.json else "\n".join(f"{k}: {_fmt(v)}" for k, v in out.items()))
     if not args.json:
