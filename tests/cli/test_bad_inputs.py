@@ -353,6 +353,7 @@ CASES = [
      "--eval-examples"),
     (["reproduce", "burda2015", "--max-hours", "0", "--out", "{root}/t"], "--max-hours"),
     (["reproduce", "burda2015", "--threads", "0", "--out", "{root}/t"], "--threads"),
+    (["reproduce", "burda2015", "--out", "{root}/files/ok.npz"], "is a file"),
     (["nosuchcommand"], "invalid choice"),
 ]
 

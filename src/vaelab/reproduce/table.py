@@ -286,6 +286,9 @@ def reproduce(table: str, out: str | Path, rows: list[str] | None = None, *,
     if eval_examples < 0 or (eval_k is not None and eval_k < 1):
         raise ConfigError("--eval-examples must be >= 0 and --eval-k >= 1")
     t = get_table(table)
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the table's runs")
+    rows = list(dict.fromkeys(rows)) if rows else rows  # a row named twice runs once
     overrides = dict(overrides or {})
     for p in ([t.row(r) for r in rows] if rows else t.rows):
         row_config(p, overrides)  # every override is valid for every row
@@ -307,6 +310,8 @@ def project(table: str, out: str | Path, rows: list[str] | None = None, *,
     from vaelab.data.registry import load_data
 
     t = get_table(table)
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the table's runs")
     rep = Reproduction(t, Path(out), dict(overrides or {}), max_threads=max_threads,
                        compile=compile)
     result = []
