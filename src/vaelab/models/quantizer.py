@@ -31,6 +31,15 @@ def _distributed() -> bool:
 
 
 class VectorQuantizer(nn.Module):
+
+    # buffers and parameters, typed for the checker (nn.Module's __getattr__ is untyped)
+    embed: torch.Tensor
+    cluster_size: torch.Tensor
+    embed_sum: torch.Tensor
+    usage: torch.Tensor
+    initialized: torch.Tensor
+    perplexity: torch.Tensor
+    epoch_counts: torch.Tensor
     def __init__(self, num_codes: int = 128, dim: int = 32, ema: bool = False,
                  decay: float = 0.99, eps: float = 1e-5, restart_threshold: float = 0.03) -> None:
         super().__init__()
@@ -90,6 +99,7 @@ class VectorQuantizer(nn.Module):
     def _update(self, counts: torch.Tensor, sums: torch.Tensor | None, flat: torch.Tensor) -> None:
         self.usage.mul_(0.9).add_(0.1 * counts)  # fast: dead codes are found within ~30 steps
         if self.ema:
+            assert sums is not None  # the EMA path always computes them
             self.cluster_size.mul_(self.decay).add_((1 - self.decay) * counts)
             self.embed_sum.mul_(self.decay).add_((1 - self.decay) * sums)
             n = self.cluster_size.sum()
