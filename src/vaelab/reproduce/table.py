@@ -356,7 +356,7 @@ def format_table(title: str, rows: list[dict]) -> str:
             flag = "" if r["paper_protocol"] else (f" (K={r['eval_k']}, {r['eval_examples']} "
                                                    "images: not the paper's protocol)")
             lines.append(f"{r['row']:<16} {r['published']:7.2f} {r['nll']:8.2f} "
-                         f"{r['diff']:+7.2f} {r['nll_stderr']:8.2f} {r['nll_mc_stderr']:6.2f} "
+                         f"{r['diff']:+7.2f} {r['nll_stderr']:8.2f} {r['nll_mc_stderr']:6.3f} "
                          f"{ep:>11} {r['train_hours']:6.2f}  done"
                          f"{' (early stopping)' if r['stopped'] == 'early stopping' else ''}"
                          f"{flag}")
