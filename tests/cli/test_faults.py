@@ -59,7 +59,7 @@ def trained(tmp_path):
      "needs more memory than this machine has"),
     (["train", "--eval-k", "1000000000", "--out", "{t}/r"], "--eval-k must be at most"),
     (["train", "--dataset", "{t}/u16.npy", "--out", "{t}/r"],
-     "uint16 values lie in [60000, 60000]"),
+     "integer values lie in [60000, 60000] (uint16)"),
     (["sample", "{run}", "--samples", "1000000000"], "--samples must be from 1 to 10000"),
     (["eval", "{run}", "--seed", str(2 ** 70)], "--seed: must be an integer"),
     (["eval", "{run}", "--repeats", "100000"], "--repeats must be from 1 to 1000"),

@@ -54,10 +54,7 @@ class ImageDataset:
                             "(C, H, W) or vectors (D,)")
         if not self.identity:
             self.identity = {"name": self.name}
-        if len(self.train) and float(self.train.min()) == float(self.train.max()):
-            raise DataError(f"{self.name}: every value of the training split is "
-                            f"{float(self.train.min()):g}, so there is nothing to learn; check "
-                            "the file (a blank export?)")
+
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -182,9 +179,9 @@ def to_images(a: np.ndarray | torch.Tensor, what: str,
         # that matters (0/1 or 0..255), so it is checked here and the values narrowed
         lo, hi = int(a.min()), int(a.max())
         if lo < 0 or hi > 255:
-            raise DataError(f"{what}: {a.dtype} values lie in [{lo}, {hi}]; vaelab takes 8-bit "
-                            "levels 0..255, 0/1, or floats in [0, 1]: rescale 16-bit images "
-                            "to floats in [0, 1] (x / 65535) or to 0..255")
+            raise DataError(f"{what}: integer values lie in [{lo}, {hi}] ({a.dtype}); vaelab "
+                            "takes 8-bit levels 0..255, 0/1, or floats in [0, 1]: rescale "
+                            "16-bit images to floats in [0, 1] (x / 65535) or to 0..255")
         a = a.astype(np.uint8)
     t = torch.from_numpy(np.require(a, requirements=["C", "W"]))  # a copy if read-only
     levels = None

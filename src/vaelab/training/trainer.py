@@ -21,7 +21,7 @@ from vaelab._version import __version__
 from vaelab.data.batches import TensorBatches
 from vaelab.data.dataset import ImageDataset
 from vaelab.data.registry import check_likelihood, likelihood_of, load_data
-from vaelab.errors import ConfigError, DivergenceError
+from vaelab.errors import ConfigError, DataError, DivergenceError
 from vaelab.estimators import Estimator, make_estimator
 from vaelab.eval.baseline import Guard, divergence_guard
 from vaelab.eval.likelihood import evaluate_bounds
@@ -75,6 +75,10 @@ def build_parts(cfg: RunConfig, model: Model | None = None, data: ImageDataset |
     else:
         likelihood = likelihood_of(cfg.data, data)
         check_likelihood(data, likelihood)
+    if len(data.train) and float(data.train.min()) == float(data.train.max()):
+        raise DataError(f"{data.name}: every value of the training split is "
+                        f"{float(data.train.min()):g}, so there is nothing to learn; check the "
+                        "file (a blank export?)")
     supported = None if model is not None else supported_likelihoods(cfg.model.model)
     if cfg.data.likelihood == "auto" and supported and likelihood not in supported:
         # 8-bit data defaults to the discretized logistic; a model with 256-way softmax pixels
