@@ -78,8 +78,11 @@ def fit(model, x, epochs, batch=100, lr=1e-3, deadline=float("inf")) -> int:
             loss = model.loss(x[perm[i:i + batch]])
             opt.zero_grad()
             loss.backward()
+            # a large early step can silence every ReLU of the PixelCNN's head, leaving one
+            # constant 256-way softmax (1068 nats an image, seen at m = 100): keep steps sane
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 100.0)
             opt.step()
-            tot += float(loss) * len(perm[i:i + batch])
+            tot += float(loss.detach()) * len(perm[i:i + batch])
         done += 1
         print(f"{type(model).__name__} epoch {ep + 1}: loss {tot / len(x):.2f}", flush=True)
     return done
