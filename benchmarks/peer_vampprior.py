@@ -98,6 +98,9 @@ def rescore(snapshot: Path, model: str, prior: str, data: Path, k: int, n: int) 
     from vaelab.eval import evaluate
     from vaelab.models import build_model
 
+    work = str(snapshot.parents[2])  # their pickled model imports their own modules
+    if work not in sys.path:
+        sys.path.insert(0, work)
     theirs = torch.load(snapshot, weights_only=False, map_location="cpu").state_dict()
     ours = build_model("gatedvae", {"levels": 1 if model == "vae" else 2,
                                     "prior": "vamp" if prior == "vampprior" else "standard"},
@@ -180,8 +183,9 @@ def main() -> None:
         with open(log_path, "w") as f:
             subprocess.run(cmd, cwd=args.work, stdout=f, stderr=subprocess.STDOUT, check=True)
         wall = time.time() - t0
-    else:
-        wall = None
+    else:  # an earlier run's log (and its wall time, when its result.json kept it)
+        old = args.out / "result.json"
+        wall = json.loads(old.read_text()).get("wall_seconds") if old.is_file() else None
     res = {"peer": "jmtomczak/vae_vampprior", "model": args.model, "prior": args.prior,
            "epochs_budget": args.epochs, "seed": args.seed, "wall_seconds": wall,
            "threads": os.environ.get("OMP_NUM_THREADS"), **parse(log_path.read_text())}

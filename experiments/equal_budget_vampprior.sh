@@ -23,7 +23,9 @@ for prior in standard vamp; do
   fi
   theirs=$([ $prior = vamp ] && echo vampprior || echo standard)
   if [ ! -f "$out/peer-vae-$prior/result.json" ]; then
+    skip=$(grep -q "LogL (TEST)" "$out/peer-vae-$prior/log.txt" 2>/dev/null && echo --skip-run)
     $py benchmarks/peer_vampprior.py --peer "$peer" --model vae --prior "$theirs" \
-      --epochs "$epochs" --work "$out/peer-work-$prior" --out "$out/peer-vae-$prior" --rescore
+      --epochs "$epochs" --work "$out/peer-work-$prior" --out "$out/peer-vae-$prior" \
+      --rescore $skip
   fi
 done
