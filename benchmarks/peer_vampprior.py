@@ -58,7 +58,16 @@ EDITS = [
 ]
 
 
-def prepare(peer: Path, work: Path, data: Path) -> None:
+def test_subset(x: np.ndarray, n: int) -> np.ndarray:
+    """The test images ``vaelab eval --examples n --seed 0`` scores: both sides see the same."""
+    import torch
+
+    from vaelab.eval import random_subset
+
+    return random_subset(torch.from_numpy(x), n, seed=0).numpy()
+
+
+def prepare(peer: Path, work: Path, data: Path, test_examples: int = 0) -> None:
     if work.exists():
         shutil.rmtree(work)
     shutil.copytree(peer, work, ignore=shutil.ignore_patterns(".git"))
@@ -73,7 +82,7 @@ def prepare(peer: Path, work: Path, data: Path) -> None:
     folder = work / "datasets" / "MNIST_static"
     folder.mkdir(parents=True, exist_ok=True)
     for split in ("train", "valid", "test"):
-        x = arrays[split]
+        x = arrays[split] if split != "test" else test_subset(arrays["test"], test_examples)
         with open(folder / f"binarized_mnist_{split}.amat", "w") as f:
             f.writelines(" ".join(map(str, row)) + "\n" for row in x)
 
@@ -106,7 +115,7 @@ def rescore(snapshot: Path, model: str, prior: str, data: Path, k: int, n: int) 
                                     "prior": "vamp" if prior == "vampprior" else "standard"},
                        (1, 28, 28), "bernoulli")
     ours.load_state_dict(translate(theirs, model), strict=True)
-    x = torch.from_numpy(np.load(data)["test"][:n] if n else np.load(data)["test"]).float()
+    x = torch.from_numpy(test_subset(np.load(data)["test"], n)).float()
     ev = evaluate(ours.eval(), x.view(-1, 1, 28, 28), (k,), seed=0)
     return {k_: ev[k_] for k_ in ("nll", "nll_stderr", "nll_mc_stderr")}
 
@@ -168,6 +177,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="folder for result.json and log")
     ap.add_argument("--mb", type=int, default=500, help="their evaluation chunk (samples per "
                     "pass; the estimator is the same for any chunk)")
+    ap.add_argument("--test-examples", type=int, default=0, help="score both sides on the "
+                    "random subset of this many test images that `vaelab eval --examples N` "
+                    "takes (0: all 10,000)")
     ap.add_argument("--rescore", action="store_true", help="also score their model with "
                     "vaelab's evaluator (standard errors)")
     ap.add_argument("--skip-run", action="store_true", help="parse an existing --work log")
@@ -175,7 +187,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     log_path = args.out / "log.txt"
     if not args.skip_run:
-        prepare(args.peer.resolve(), args.work, args.data)
+        prepare(args.peer.resolve(), args.work, args.data, args.test_examples)
         cmd = [sys.executable, "experiment.py", "--no-cuda", "--dataset_name", "static_mnist",
                "--model_name", args.model, "--prior", args.prior, "--epochs", str(args.epochs),
                "--seed", str(args.seed), "--MB", str(args.mb)]
@@ -187,11 +199,13 @@ def main() -> None:
         old = args.out / "result.json"
         wall = json.loads(old.read_text()).get("wall_seconds") if old.is_file() else None
     res = {"peer": "jmtomczak/vae_vampprior", "model": args.model, "prior": args.prior,
-           "epochs_budget": args.epochs, "seed": args.seed, "wall_seconds": wall,
+           "epochs_budget": args.epochs, "seed": args.seed,
+           "test_examples": args.test_examples or 10000, "wall_seconds": wall,
            "threads": os.environ.get("OMP_NUM_THREADS"), **parse(log_path.read_text())}
     if args.rescore:
         snap = next((args.work / "snapshots").glob(f"*/{args.model}.model"))
-        res["vaelab_rescore"] = rescore(snap, args.model, args.prior, args.data, 5000, 0)
+        res["vaelab_rescore"] = rescore(snap, args.model, args.prior, args.data, 5000,
+                                         args.test_examples)
     (args.out / "result.json").write_text(json.dumps(res, indent=1))
     t = res["epoch_seconds"]
     print(f"{args.model} {args.prior}: {res['epochs']} epochs, median "

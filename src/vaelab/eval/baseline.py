@@ -38,7 +38,7 @@ def factorized_log_likelihood(data: ImageDataset) -> float:
 class Guard:
     """What a sound training bound looks like, per example (nats).
 
-    - ``floor``: more than max(10 |b|, 10 D) under the factorized baseline ``b`` (D values per
+    - ``floor``: more than ``max(10 * abs(b), 10 * D)`` under the factorized baseline ``b`` (D values per
       example) is divergence: an untrained model starts well above it, a blown-up one (learning
       rate too high) far below.
     - ``ceiling``: a probability mass is at most 1, so a bound on discrete data is at most 0; a
