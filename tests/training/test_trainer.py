@@ -10,7 +10,7 @@ import vaelab
 from vaelab.errors import ConfigError, DivergenceError
 from vaelab.estimators.pathwise import Reparam
 from vaelab.training import OptimConfig, RunConfig, config_from_file, load_checkpoint, load_run
-from vaelab.training import trainer as trainer_mod
+from vaelab.training import session as session_mod
 
 SMALL = dict(dataset="embedded", hidden=64, latent=8, eval_k=10, batch_size=200, progress=False)
 
@@ -91,7 +91,7 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, monkeypatch
 
 def test_early_stopping(tmp_path, monkeypatch):
     vals = iter([-100.0, -101.0, -102.0, -90.0, -80.0])
-    monkeypatch.setattr(trainer_mod, "evaluate_bounds",
+    monkeypatch.setattr(session_mod, "evaluate_bounds",
                         lambda *a, **k: {"bounds": {10: next(vals)}})
     vaelab.train(out=tmp_path, epochs=5, patience=2, **SMALL)
     assert len(_metrics(tmp_path)) == 3

@@ -38,9 +38,9 @@ def factorized_log_likelihood(data: ImageDataset) -> float:
 class Guard:
     """What a sound training bound looks like, per example (nats).
 
-    - ``floor``: more than ``max(10 * abs(b), 10 * D)`` under the factorized baseline ``b`` (D values per
-      example) is divergence: an untrained model starts well above it, a blown-up one (learning
-      rate too high) far below.
+    - ``floor``: more than ``max(10 * abs(b), 10 * D)`` under the factorized baseline ``b``
+      (D values per example) is divergence: an untrained model starts well above it, a blown-up
+      one (learning rate too high) far below.
     - ``ceiling``: a probability mass is at most 1, so a bound on discrete data is at most 0; a
       Gaussian decoder whose scales have collapsed to their floor (1e-4) reaches at most
       D (log 1e4 - log(2 pi) / 2) nats, and a bound within 90% of that says the scales have

@@ -16,8 +16,8 @@ class EpochProgress:
     """``update(epoch, record)`` after each epoch (1-based); ``close()`` at the end."""
 
     def __init__(self, start: int, total: int, enabled: bool, desc: str = "train",
-                 every: float = 30.0) -> None:
-        self.total, self.desc, self.every = total, desc, every
+                 every: float = 30.0, speak: bool = True) -> None:
+        self.total, self.desc, self.every, self.speak = total, desc, every, speak
         self.live = enabled and sys.stderr.isatty()
         self.lines = enabled and not self.live
         self.bar = tqdm(total=total, initial=start, desc=desc, unit="epoch", mininterval=2,
@@ -39,8 +39,10 @@ class EpochProgress:
                       file=sys.stderr, flush=True)
 
     def write(self, message: str) -> None:
-        """A notice that does not break the bar."""
-        tqdm.write(message, file=sys.stderr)
+        """A notice that does not break the bar (shown even without the bar, unless this
+        process does not ``speak``: a DDP worker other than the first)."""
+        if self.speak:
+            tqdm.write(message, file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()

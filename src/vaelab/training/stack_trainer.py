@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 import re
 import time
@@ -32,22 +31,22 @@ from pathlib import Path
 import torch
 
 from vaelab.data.batches import TensorBatches
-from vaelab.errors import ConfigError, DivergenceError
+from vaelab.errors import ConfigError
 from vaelab.eval.baseline import divergence_guard
-from vaelab.eval.likelihood import evaluate_bounds
 from vaelab.memory import check_training_fits
-from vaelab.training.callbacks import Callback, make_loggers
+from vaelab.models.registry import source_file
+from vaelab.training.callbacks import make_loggers
 from vaelab.training.checkpoint import (
     load_checkpoint,
     load_latest,
     previous,
     restore,
-    save_checkpoint,
 )
 from vaelab.training.config import RunConfig, option_catalogue
 from vaelab.training.loop import Step
 from vaelab.training.progress import EpochProgress
 from vaelab.training.rundir import RunDir
+from vaelab.training.session import RunSession, divergence, epoch_loop, epoch_record, make_adam
 from vaelab.training.stacked import StackedRuns
 from vaelab.training.trainer import (
     Parts,
@@ -57,7 +56,6 @@ from vaelab.training.trainer import (
     resolve_device,
     resume_config,
     set_device_rng_state,
-    start_run,
 )
 
 MANIFEST = "stack.json"
@@ -253,10 +251,11 @@ class _Trainer:
         self.data = data
         self.steps = [Step(p.model, p.estimator, p.objective).to(self.device)
                       for p in self.parts]
-        self.opts = [torch.optim.Adam(s.parameters(), lr=c.optim.lr, betas=(0.9, 0.999),
-                                      eps=c.optim.adam_eps) for s, c in zip(self.steps, cfgs)]
+        self.opts = [make_adam(s.parameters(), c.optim) for s, c in zip(self.steps, cfgs)]
+        self.sessions = [RunSession(c, run, p.model, p.estimator, p.objective.warmup_epochs,
+                                    data.dynamic_binarize, make_loggers(c.runtime.loggers))
+                         for c, run, p in zip(cfgs, runs, self.parts)]
         self.epoch = self.n_steps = 0
-        self.best = [-math.inf] * len(cfgs)
         self.metas = None
         if resume:
             self._restore(firsts)
@@ -273,7 +272,6 @@ class _Trainer:
             g.stacked.check(probe)
             if resume:
                 g.stacked.load_optimizer_states([self.opts[i] for i in g.members])
-        self.loggers: list[list[Callback]] = [make_loggers(c.runtime.loggers) for c in cfgs]
 
     def _restore(self, firsts: dict[int, _Group]) -> None:
         """Each run from its checkpoint at the epoch every run has: the grid checkpoints its
@@ -302,7 +300,8 @@ class _Trainer:
                 firsts[i].rng = {k: v for k, v in rng.items() if k != "shuffle"}
             metas.append(header["meta"])
         self.epoch, self.n_steps = metas[0]["epoch"], metas[0]["step"]
-        self.best = [m["best"] for m in metas]
+        for session, meta in zip(self.sessions, metas):
+            session.restore(meta)
         self.metas = metas
 
     def train(self, progress: bool) -> list[dict]:
@@ -330,9 +329,9 @@ class _Trainer:
                     {"runs": self.names,
                      "stacks": [[self.names[i] for i in g.members] for g in self.groups]},
                     indent=1))
-            for c, p, run, cbs in zip(self.cfgs, self.parts, self.runs, self.loggers):
-                start_run(run, {**config_document(c, p), "stack": {"dir": str(self.out)}},
-                          p.model, cbs)
+            for c, p, session in zip(self.cfgs, self.parts, self.sessions):
+                session.start({**config_document(c, p), "stack": {"dir": str(self.out)}},
+                              source_file(p.model))
             started = True
             records = self._loop(progress)
         except BaseException:
@@ -340,18 +339,16 @@ class _Trainer:
                 # stopped before the first checkpoint: leave nothing that looks like a stack
                 if started:
                     started = False
-                    for cbs in self.loggers:
-                        for cb in cbs:
-                            cb.on_end({})
+                    for session in self.sessions:
+                        session.end({})
                 (self.out / MANIFEST).unlink(missing_ok=True)
                 for run in self.runs:
                     run.clear_unstarted()
             raise
         finally:
             if started:
-                for cbs, rec in zip(self.loggers, records):
-                    for cb in cbs:
-                        cb.on_end(rec)
+                for session, rec in zip(self.sessions, records):
+                    session.end(rec)
             for run in locked:
                 run.unlock(discard=not run.has_checkpoint)
         return records
@@ -366,22 +363,22 @@ class _Trainer:
         # a finished grid resumed: the records it finished with
         records = [m.get("record") or {} for m in self.metas] if self.metas else \
             [{} for _ in self.runs]
-        t_start = time.perf_counter()
         bar = EpochProgress(self.epoch, epochs, progress,
                             f"{len(self.runs)} runs in {len(self.groups)} stacks")
-        for epoch in range(self.epoch, epochs):
+
+        def one_epoch(epoch: int) -> tuple[dict, bool]:
+            nonlocal records
             records = self._epoch(epoch, batches)
             self._end_of_epoch(epoch, records, valid_x)
-            bar.update(epoch + 1, {})
-            limit = cfg.runtime.time_limit
-            if epoch + 1 < epochs and limit > 0 and time.perf_counter() - t_start > 60 * limit:
-                bar.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} of "
-                          f"{epochs}; checkpoints saved, continue with `vaelab train-stack "
-                          f"--resume --out {self.out}`")
-                for r in records:
-                    r["stopped"] = "time_limit"
-                break
+            return {}, False  # a stack has no early stopping
+
+        stopped = epoch_loop(self.epoch, epochs, one_epoch, time_limit=cfg.runtime.time_limit,
+                             bar=bar, resume=f"vaelab train-stack --resume --out {self.out}",
+                             patience=0)
         bar.close()
+        if stopped == "time_limit":
+            for r in records:
+                r["stopped"] = stopped
         return records
 
     def _epoch(self, epoch: int, batches) -> list[dict]:
@@ -412,53 +409,30 @@ class _Trainer:
         bad = [(self.names[i], why) for i, (ls, b, _) in enumerate(per_run)
                if (why := self.guard.check(ls / steps, b)) is not None]
         if bad:
-            kept = (f"the last good checkpoints (epoch {self.epoch}) are kept; continue a run "
-                    f"alone with a lower learning rate: `vaelab train --resume --out "
-                    f"{self.out}/NAME --lr ...`" if self.epoch else "no epoch finished; start "
-                    "again with lower learning rates")
-            runs = "; ".join(f"{n}: {why}" for n, why in bad)
-            raise DivergenceError(f"in epoch {epoch + 1} {len(bad)} run(s) diverged ({runs}); "
-                                  f"the stack stopped: {kept}")
+            raise divergence(bad, epoch, self.epoch,
+                             f"vaelab train --resume --out {self.out}/NAME", "--lr ...")
         seconds = time.perf_counter() - t0
         for g in self.groups:  # each run's parameters into its own modules
             g.stacked.unstack([self.steps[i] for i in g.members])
-        return [{"epoch": epoch + 1, "step": self.n_steps, "lr": c.optim.lr_at(epoch),
-                 f"train_{obj.label}_k{c.estimator.k}": b, "epoch_seconds": seconds,
-                 **p.model.training_diagnostics()}
+        return [epoch_record(epoch, self.n_steps, c, obj.label, b, seconds,
+                             p.model.training_diagnostics())
                 for c, (_, b, obj), p in zip(self.cfgs, per_run, self.parts)]
 
     def _end_of_epoch(self, epoch: int, records: list[dict], valid_x: torch.Tensor) -> None:
-        ev = self.cfgs[0].eval
-        due = (epoch + 1) % ev.eval_every == 0 or epoch + 1 == self.cfgs[0].optim.epochs
         self.epoch = epoch + 1
         for g in self.groups:
             before, after = g.rng, g.rng
             for j, i in enumerate(g.members):
-                if not due:
+                if not self.sessions[i].due(epoch):
                     break
                 # every run sees its stack's validation draws
                 set_device_rng_state(before, self.device)
-                p, run = self.parts[i], self.runs[i]
-                v = evaluate_bounds(p.model, valid_x, ks=(ev.eval_k,),
-                                    binarize=self.data.dynamic_binarize)["bounds"][ev.eval_k]
-                records[i][f"valid_L{ev.eval_k}"] = v
+                self.sessions[i].validate(epoch, valid_x, records[i])
                 if j == 0:
                     after = device_rng_state(self.device)
-                if v > self.best[i]:
-                    self.best[i] = v
-                    save_checkpoint(run.best, {"model": p.model}, None,
-                                    {"epoch": epoch + 1, "valid_bound": v})
-                for cb in self.loggers[i]:
-                    cb.on_validation(epoch + 1, p.model, valid_x[:16])
             g.rng = after
+            rng = {**g.rng, "shuffle": self.shuffle.get_state()}
             for j, i in enumerate(g.members):
-                p, run, rec = self.parts[i], self.runs[i], records[i]
-                meta = {"epoch": self.epoch, "step": self.n_steps, "best": self.best[i],
-                        "bad_evals": 0, "record": rec, "stack": True}
-                rng = {**g.rng, "shuffle": self.shuffle.get_state()}
-                save_checkpoint(run.last, {"model": p.model, "estimator": p.estimator},
-                                g.stacked.optimizer_state(j, self.opts[i]), meta, rng,
-                                keep_previous=True)
-                run.append_metrics(rec)
-                for cb in self.loggers[i]:
-                    cb.on_epoch_end(rec)
+                self.sessions[i].checkpoint(epoch, self.n_steps, records[i],
+                                            g.stacked.optimizer_state(j, self.opts[i]), rng,
+                                            stack=True)

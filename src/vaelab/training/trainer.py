@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,20 +20,20 @@ from vaelab._version import __version__
 from vaelab.data.batches import TensorBatches
 from vaelab.data.dataset import ImageDataset
 from vaelab.data.registry import check_likelihood, likelihood_of, load_data
-from vaelab.errors import ConfigError, DataError, DivergenceError
+from vaelab.errors import ConfigError, DataError
 from vaelab.estimators import Estimator, make_estimator
 from vaelab.eval.baseline import Guard, divergence_guard
-from vaelab.eval.likelihood import evaluate_bounds
 from vaelab.memory import check_training_fits
 from vaelab.models.base import Model
 from vaelab.models.registry import build_model, from_spec, source_file, spec, supported_likelihoods
 from vaelab.objectives import Objective, make_objective
-from vaelab.training.callbacks import Callback, make_loggers, start_loggers
-from vaelab.training.checkpoint import load_latest, restore, save_checkpoint
+from vaelab.training.callbacks import Callback, make_loggers
+from vaelab.training.checkpoint import load_latest, restore
 from vaelab.training.config import RESUMABLE, RunConfig
 from vaelab.training.loop import EagerUpdate, Step, run_epoch
 from vaelab.training.progress import EpochProgress
 from vaelab.training.rundir import RunDir
+from vaelab.training.session import RunSession, divergence, epoch_loop, epoch_record, make_adam
 from vaelab.training.whole_step import WholeStep, place_adam_steps
 
 
@@ -171,14 +170,6 @@ def config_document(cfg: RunConfig, parts: Parts, preset: dict | None = None) ->
     return doc
 
 
-def start_run(run: RunDir, doc: dict, model: Model, loggers: list[Callback]) -> None:
-    """Start the run's loggers (all or none), then write its config.json and its model's
-    source."""
-    start_loggers(loggers, run.path, doc)
-    run.write_config(doc)
-    run.copy_model_source(source_file(model))
-
-
 def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
           data: ImageDataset | None = None, resume: bool = False, overwrite: bool = False,
           progress: bool = True, callbacks: list[Callback] | None = None,
@@ -212,12 +203,12 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     # eager: fused Adam, one kernel for every parameter (CPU: at par with a plain loop,
     # BENCHMARKS section 10, where torch's default foreach Adam is 2-3% behind); compiled: a
     # capturable Adam, whose update the compiled step fuses into its own graph
-    opt = torch.optim.Adam(step.parameters(), lr=cfg.optim.lr, betas=(0.9, 0.999),
-                           eps=cfg.optim.adam_eps,
-                           fused=not whole and device.type in ("cuda", "cpu"),
-                           capturable=whole)
+    opt = make_adam(step.parameters(), cfg.optim,
+                    fused=not whole and device.type in ("cuda", "cpu"), capturable=whole)
     how = {k: opt.param_groups[0][k] for k in ("fused", "capturable", "foreach")}
-    session = Session(cfg, run, parts, step, opt, shuffle, device, dinfo, loggers, guard)
+    out_session = RunSession(cfg, run, parts.model, parts.estimator,
+                             parts.objective.warmup_epochs, parts.data.dynamic_binarize, loggers)
+    session = Session(cfg, out_session, parts, step, opt, shuffle, device, dinfo, guard)
     # everything is validated: from here on the run directory changes, one writer at a time
     if dinfo.is_main:
         run.lock()
@@ -253,7 +244,7 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
                 run.reconcile_metrics(header["meta"]["epoch"], header["meta"].get("record"))
         if dinfo.is_main:
             preset = stored.get("preset") if stored else preset
-            start_run(run, config_document(cfg, parts, preset), parts.model, loggers)
+            out_session.start(config_document(cfg, parts, preset), source_file(parts.model))
             started = True
         record = session.loop(progress)
     except BaseException:
@@ -262,16 +253,14 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
             # closed first), and a run it was replacing comes back
             if started:
                 started = False
-                for cb in loggers:
-                    cb.on_end(record)
+                out_session.end(record)
             run.clear_unstarted()
             run.restore_aside()
         raise
     finally:
         if dinfo.is_main:
             if started:
-                for cb in loggers:
-                    cb.on_end(record)
+                out_session.end(record)
             run.unlock(discard=not run.has_checkpoint)
         distributed.teardown(dinfo)
     return record
@@ -285,93 +274,70 @@ def _stored_doc(run: RunDir) -> dict:
 
 
 @dataclass
-class EarlyStopping:
-    """The best validation bound so far and how many validations since it improved."""
-
-    patience: int
-    best: float = -math.inf
-    bad_evals: int = 0
-
-    def update(self, value: float) -> bool:
-        """Record a validation bound; True if it is the best so far."""
-        if value > self.best:
-            self.best, self.bad_evals = value, 0
-            return True
-        self.bad_evals += 1
-        return False
-
-    @property
-    def stop(self) -> bool:
-        return self.patience > 0 and self.bad_evals >= self.patience
-
-
-@dataclass
 class Session:
-    """One training call's moving parts and its loop: epoch -> validation -> checkpoint."""
+    """One solo training call's moving parts: the stepper over the epochs, and the run's
+    ``RunSession`` (validation, checkpoints, metrics, loggers)."""
 
     cfg: RunConfig
-    run: RunDir
+    out: RunSession
     parts: Parts
     step: Step
     opt: torch.optim.Optimizer
     shuffle: torch.Generator
     device: torch.device
     dinfo: distributed.DistInfo
-    loggers: list[Callback]
     guard: Guard | None = None  # what a sound training bound looks like
     epoch: int = 0
     steps: int = 0
 
-    def __post_init__(self) -> None:
-        self.early = EarlyStopping(self.cfg.eval.patience)
-
     def restore(self, meta: dict) -> None:
         self.epoch, self.steps = meta["epoch"], meta["step"]
-        self.early.best, self.early.bad_evals = meta["best"], meta["bad_evals"]
+        self.out.restore(meta)
 
-    def meta(self) -> dict:
-        return {"epoch": self.epoch, "step": self.steps, "best": self.early.best,
-                "bad_evals": self.early.bad_evals}
+    def updater(self):
+        """The stepper: forward, backward and Adam as one compiled graph, or eager (under DDP
+        only the forward compiles: the all-reduce lives in autograd hooks)."""
+        cfg, mode = self.cfg, self.cfg.runtime.compile
+        if mode and not self.dinfo.enabled:
+            # "reduce-overhead" replays the step as one CUDA graph, which is what removes the
+            # launch overhead of a small MLP
+            return WholeStep(self.step, self.opt, mode, normalize=cfg.optim.normalize_grads)
+        runner = DDP(self.step) if self.dinfo.enabled else self.step
+        return EagerUpdate(torch.compile(runner, mode=mode) if mode else runner, self.opt,
+                           normalize=cfg.optim.normalize_grads)
 
     def loop(self, progress: bool) -> dict:
-        cfg, dinfo = self.cfg, self.dinfo
-        data = self.parts.data
-        self.valid_x = data.valid.to(self.device)
+        cfg, dinfo, data = self.cfg, self.dinfo, self.parts.data
+        valid_x = data.valid.to(self.device)
         batches = TensorBatches(data.train.to(self.device), cfg.optim.batch_size, shuffle=True,
                                 dynamic_binarize=data.dynamic_binarize, generator=self.shuffle,
                                 rank=dinfo.rank, world_size=dinfo.world_size)
-        mode = cfg.runtime.compile
-        if mode and not dinfo.enabled:
-            # forward, backward and Adam as one graph; "reduce-overhead" replays it as one CUDA
-            # graph per step, which is what removes the launch overhead of a small MLP
-            update = WholeStep(self.step, self.opt, mode, normalize=cfg.optim.normalize_grads)
-        else:
-            runner = DDP(self.step) if dinfo.enabled else self.step
-            # under DDP only the forward compiles: the all-reduce lives in autograd hooks
-            update = EagerUpdate(torch.compile(runner, mode=mode) if mode else runner, self.opt,
-                                 normalize=cfg.optim.normalize_grads)
-        epochs, record = cfg.optim.epochs, {}
-        t_start = time.perf_counter()
-        bar = EpochProgress(self.epoch, epochs, progress and dinfo.is_main)
-        for epoch in range(self.epoch, epochs):
+        update = self.updater()
+        record: dict = {}
+
+        def one_epoch(epoch: int) -> tuple[dict, bool]:
+            nonlocal record
             record = self.train_epoch(epoch, update, batches)
-            stop = self.end_of_epoch(epoch, record) if dinfo.is_main else False
-            bar.update(epoch + 1, record)
-            if distributed.broadcast_flag(stop, dinfo, self.device):
-                if dinfo.is_main:
-                    bar.write(f"early stopping after epoch {epoch + 1}: no gain in "
-                              f"{cfg.eval.patience} evaluations")
-                break
-            limit = cfg.runtime.time_limit
-            out_of_time = limit > 0 and time.perf_counter() - t_start > 60 * limit
-            if epoch + 1 < epochs and distributed.broadcast_flag(out_of_time, dinfo, self.device):
-                if dinfo.is_main:
-                    bar.write(f"--time-limit of {limit:g} min reached after epoch {epoch + 1} "
-                              f"of {epochs}; checkpoint saved, continue with `vaelab train "
-                              f"--resume --out {self.run.path}`")
-                record["stopped"] = "time_limit"
-                break
+            if not dinfo.is_main:
+                return record, False
+            if self.out.due(epoch):
+                self.out.validate(epoch, valid_x, record)
+            self.epoch = epoch + 1
+            self.out.checkpoint(epoch, self.steps, record, self.opt,
+                                _rng_state(self.shuffle, self.device))
+            return record, self.out.early.stop
+
+        bar = EpochProgress(self.epoch, cfg.optim.epochs, progress and dinfo.is_main,
+                            speak=dinfo.is_main)
+        stopped = epoch_loop(self.epoch, cfg.optim.epochs, one_epoch,
+                             time_limit=cfg.runtime.time_limit, bar=bar,
+                             resume=f"vaelab train --resume --out {self.out.run.path}",
+                             patience=cfg.eval.patience,
+                             agree=lambda flag: distributed.broadcast_flag(flag, dinfo,
+                                                                           self.device))
         bar.close()
+        if stopped == "time_limit":
+            record["stopped"] = stopped
         return record
 
     def train_epoch(self, epoch: int, update, batches) -> dict:
@@ -387,42 +353,8 @@ class Session:
         bound = float(bound_sum) / n
         what = self.guard.check(float(loss_sum), bound) if self.guard else None
         if not distributed.all_true(what is None, self.dinfo, self.device):
-            lower = f"--lr {cfg.optim.lr_at(epoch) / 10:.3g}"
-            if self.epoch:
-                fix = (f"the last good checkpoint (epoch {self.epoch}) is kept; continue with a "
-                       f"lower learning rate: `vaelab train --resume --out {self.run.path} "
-                       f"{lower}`")
-            else:
-                fix = f"no epoch finished; start again with a lower learning rate ({lower})"
-            raise DivergenceError(f"{what or 'another process diverged'} in epoch {epoch + 1}; "
-                                  f"stopped: {fix}")
-        key = f"train_{parts.objective.label}_k{cfg.estimator.k}"
-        return {"epoch": epoch + 1, "step": self.steps, "lr": cfg.optim.lr_at(epoch),
-                key: bound, "epoch_seconds": time.perf_counter() - t0,
-                **parts.model.training_diagnostics()}
-
-    def end_of_epoch(self, epoch: int, record: dict) -> bool:
-        """Validate (when due), checkpoint, log; True when early stopping says stop."""
-        ev, model = self.cfg.eval, self.parts.model
-        if (epoch + 1) % ev.eval_every == 0 or epoch + 1 == self.cfg.optim.epochs:
-            v = evaluate_bounds(model, self.valid_x, ks=(ev.eval_k,),
-                                binarize=self.parts.data.dynamic_binarize)["bounds"][ev.eval_k]
-            record[f"valid_L{ev.eval_k}"] = v
-            best = self.early.update(v)
-            if epoch + 1 < self.parts.objective.warmup_epochs:
-                self.early.bad_evals = 0  # the objective still moves: no early stopping yet
-            if best:
-                save_checkpoint(self.run.best, {"model": model}, None,
-                                {"epoch": epoch + 1, "valid_bound": v})
-            for cb in self.loggers:
-                cb.on_validation(epoch + 1, model, self.valid_x[:16])
-        self.epoch = epoch + 1
-        # the record goes into the checkpoint, so a kill before the metrics line loses nothing
-        save_checkpoint(self.run.last, {"model": model, "estimator": self.parts.estimator},
-                        self.opt, {**self.meta(), "record": record},
-                        _rng_state(self.shuffle, self.device), keep_previous=True)
-        self.run.drop_aside()  # a replaced run is gone once the new one has a checkpoint
-        self.run.append_metrics(record)
-        for cb in self.loggers:
-            cb.on_epoch_end(record)
-        return self.early.stop
+            raise divergence([("", what or "another process diverged")], epoch, self.epoch,
+                             f"vaelab train --resume --out {self.out.run.path}",
+                             f"--lr {cfg.optim.lr_at(epoch) / 10:.3g}")
+        return epoch_record(epoch, self.steps, cfg, parts.objective.label, bound,
+                            time.perf_counter() - t0, parts.model.training_diagnostics())
