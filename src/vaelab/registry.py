@@ -17,10 +17,13 @@ from typing import Any
 from vaelab.errors import ConfigError
 
 
-def option(default: Any, help: str, choices: tuple | None = None, cli: bool = True) -> Any:
+def option(default: Any, help: str, choices: tuple | None = None, cli: bool = True,
+           flag: str | None = None) -> Any:
     """A dataclass field with its help text (units included) and, optionally, its choices.
-    ``cli=False`` keeps a field out of the command line (it is set from the data, say)."""
-    meta = {"help": help, "choices": choices, "cli": cli}
+    ``cli=False`` keeps a field out of the command line (it is set from the data, say);
+    ``flag``: its command-line name where the field's own would be ambiguous
+    (``steps`` -> ``--ais-steps``)."""
+    meta = {"help": help, "choices": choices, "cli": cli, "flag": flag}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)

@@ -278,12 +278,12 @@ def test_a_grid_killed_between_its_runs_checkpoints_resumes_exactly(tmp_path, mo
     """A kill while the grid writes its runs' checkpoints one after another leaves them an
     epoch apart: --resume brings them back together, to the numbers of one uninterrupted
     call."""
-    from vaelab.training import stack_trainer
+    from vaelab.training import session
 
     whole, g = tmp_path / "whole", tmp_path / "g"
     grid = ["--grid", "seed=0,1,2", *SMALL]
     assert main(["train-stack", "--epochs", "3", "--out", str(whole), *grid]) == 0
-    real, calls = stack_trainer.save_checkpoint, {"n": 0}
+    real, calls = session.save_checkpoint, {"n": 0}
 
     def save(path, *a, **k):
         if "last" in Path(path).name:
@@ -291,7 +291,7 @@ def test_a_grid_killed_between_its_runs_checkpoints_resumes_exactly(tmp_path, mo
             if calls["n"] == 5:  # epoch 2: the first run's checkpoint is written, then a kill
                 raise KeyboardInterrupt
         return real(path, *a, **k)
-    monkeypatch.setattr(stack_trainer, "save_checkpoint", save)
+    monkeypatch.setattr(session, "save_checkpoint", save)
     assert main(["train-stack", "--epochs", "3", "--out", str(g), *grid]) == 130
     monkeypatch.undo()
     epochs = sorted(json.loads((g / n / "metrics.jsonl").read_text().splitlines()[-1])["epoch"]
@@ -303,18 +303,18 @@ def test_a_grid_killed_between_its_runs_checkpoints_resumes_exactly(tmp_path, mo
 
 
 def test_a_grid_killed_before_every_run_had_a_checkpoint_starts_again(tmp_path, monkeypatch):
-    from vaelab.training import stack_trainer
+    from vaelab.training import session
 
     whole, g = tmp_path / "whole", tmp_path / "g"
     grid = ["--grid", "seed=0,1", *SMALL]
     assert main(["train-stack", "--epochs", "2", "--out", str(whole), *grid]) == 0
-    real = stack_trainer.save_checkpoint
+    real = session.save_checkpoint
 
     def save(path, *a, **k):
         if "seed1" in str(path) and "last" in Path(path).name:
             raise KeyboardInterrupt
         return real(path, *a, **k)
-    monkeypatch.setattr(stack_trainer, "save_checkpoint", save)
+    monkeypatch.setattr(session, "save_checkpoint", save)
     assert main(["train-stack", "--epochs", "2", "--out", str(g), *grid]) == 130
     monkeypatch.undo()
     assert main(["train-stack", "--resume", "--out", str(g), "--no-progress"]) == 0

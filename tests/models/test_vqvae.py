@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import vaelab
+from vaelab.eval.likelihood import evaluate_bounds
 from vaelab.models.code_prior import CodePrior, PriorConfig
 from vaelab.models.vqvae import VQVAE, VQConfig
 from vaelab.training import load_run
@@ -89,3 +90,12 @@ def test_training_vq_models_improves_and_prior_tightens_the_bound(tmp_path, mode
         again = vq_bound(run.model, None, run.data.test)
         assert again["nll_bound"] == pytest.approx(rep["uniform"]["nll_bound"])
         assert (tmp_path / "run" / "prior.safetensors").is_file()
+        # a loaded run's prior is the fitted one: the protocol's bound is the fitted bound
+        fitted = load_run(tmp_path / "run")
+        x = fitted.data.test
+        lw = evaluate_bounds(fitted.model, x, ks=(1,))["bounds"][1]
+        assert -lw == pytest.approx(rep["pixelcnn_prior"]["nll_bound"], rel=1e-4)
+        assert fitted.model.sample(3).shape == (3, *x.shape[1:])
+        fitted.model.set_code_prior(None)  # the uniform training prior again
+        assert -evaluate_bounds(fitted.model, x, ks=(1,))["bounds"][1] == \
+            pytest.approx(rep["uniform"]["nll_bound"], rel=1e-4)

@@ -81,7 +81,8 @@ def write_json(out: Path, name: str, obj) -> Path:
 LIMITS = {"samples": 10_000, "dims": 1_000, "values": 100, "examples": 1_000_000,
           "z_samples": 10_000, "points": 1_000_000, "pairs": 100_000, "chains": 10_000,
           "leapfrog": 10_000, "batch_size": 100_000, "k": 1_000_000, "elbo_samples": 1_000_000,
-          "local_steps": 10_000_000, "ais_steps": 10_000_000, "epochs": 100_000,
+          "local_steps": 10_000_000, "ais_steps": 10_000_000, "local_samples": 100_000,
+          "local_window": 10_000_000, "local_stages": 100, "epochs": 100_000,
           "pixel_layers": 100, "pixel_channels": 4_096, "z_dims": 10_000}
 
 
@@ -177,8 +178,6 @@ def add_sample(p: argparse.ArgumentParser) -> None:
 def run_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from vaelab.models.vqvae import VQVAE
-    from vaelab.training.prior import load_prior
     from vaelab.viz import save_grid, save_pairs
 
     _positive(args, "samples")
@@ -186,10 +185,7 @@ def run_sample(args: argparse.Namespace) -> int:
     run = _load(args)
     torch.manual_seed(args.seed)
     model = run.model
-    prior = load_prior(Path(args.run_dir), run.device) if isinstance(model, VQVAE) else None
-    samples = (model.sample_from(prior, args.samples) if prior is not None else
-               model.sample(args.samples))
-    s = save_grid(samples, None, out / "samples.png")
+    s = save_grid(model.sample(args.samples), None, out / "samples.png")  # its fitted prior's
     if model.capabilities.latent == "none":  # no code to reconstruct from: samples only
         if args.json:
             print(json.dumps({"samples": str(s), "reconstructions": None}))
@@ -436,13 +432,12 @@ def add_prior(p: argparse.ArgumentParser) -> None:
 
 
 def run_prior(args: argparse.Namespace) -> int:
-    from vaelab.models.vqvae import VQVAE
     from vaelab.training.prior import fit_prior
 
     _positive(args, "epochs", "pixel_layers", "pixel_channels", "batch_size")
     output_dir(args.run_dir)  # the prior is part of the run: its directory must be writable
     run = _load(args)
-    if not isinstance(run.model, VQVAE):
+    if not run.model.capabilities.code_prior:
         raise ConfigError("`vaelab prior` fits a prior over VQ codes: give a vqvae or vqvae2 run")
     rep = fit_prior(run, Path(args.run_dir), args.epochs, args.class_conditional,
                     args.pixel_layers, args.pixel_channels, args.batch_size,
@@ -462,30 +457,45 @@ def run_prior(args: argparse.Namespace) -> int:
 
 
 # ---- ais, bdmc, gaps ----------------------------------------------------------------------
+def add_config_flags(p: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """One flag per field of the settings dataclass ``cls`` (its help, default and choices;
+    ``--FLAG`` from the field's ``flag`` or its name), as `train`'s flags come from RunConfig."""
+    import dataclasses
+
+    from vaelab.registry import field_default
+
+    for f in dataclasses.fields(cls):
+        if f.name in skip or not f.metadata.get("cli", True):
+            continue
+        default = field_default(f)
+        p.add_argument("--" + _dest(f).replace("_", "-"), type=type(default), default=default,
+                       choices=f.metadata.get("choices"), help=f.metadata.get("help"))
+
+
+def _dest(f) -> str:
+    return (f.metadata.get("flag") or f.name).replace("-", "_")
+
+
+def config_from_flags(cls: type, args: argparse.Namespace, **given):
+    """``cls`` from the flags ``add_config_flags`` added (and ``given`` fields)."""
+    import dataclasses
+
+    return cls(**{f.name: getattr(args, _dest(f)) for f in dataclasses.fields(cls)
+                  if hasattr(args, _dest(f)) and f.name not in given}, **given)
+
+
 def add_ais_options(p: argparse.ArgumentParser, steps: bool = True) -> None:
-    """AIS settings shared by ais, bdmc and gaps."""
-    if steps:
-        p.add_argument("--ais-steps", type=int, default=500,
-                       help="AIS steps: intermediate distributions T between p0 and p(z|x)")
-    p.add_argument("--chains", type=int, default=16, help="AIS chains per example")
-    p.add_argument("--init", default="prior", choices=("prior", "posterior"),
-                   help="AIS's initial distribution p0: the prior p(z) or the encoder's q(z|x)")
-    p.add_argument("--schedule", default="sigmoid", choices=("sigmoid", "linear"),
-                   help="the annealing schedule of beta from 0 to 1")
-    p.add_argument("--leapfrog", type=int, default=10, help="leapfrog steps per HMC transition")
-    p.add_argument("--step-size", type=float, default=0.05,
-                   help="initial leapfrog step size, then adapted per example")
-    p.add_argument("--target-accept", type=float, default=0.65,
-                   help="the HMC acceptance rate the step size is adapted toward")
+    """AIS settings shared by ais, bdmc and gaps (``--ais-steps`` where ``steps``)."""
+    from vaelab.eval.ais import AISConfig
+
+    add_config_flags(p, AISConfig, skip=() if steps else ("steps",))
     p.add_argument("--batch-size", type=int, default=100, help="examples per batch")
 
 
 def ais_config(args: argparse.Namespace, steps: int | None = None):
     from vaelab.eval.ais import AISConfig
 
-    return AISConfig(steps=steps if steps is not None else args.ais_steps, chains=args.chains,
-                     init=args.init, schedule=args.schedule, leapfrog=args.leapfrog,
-                     step_size=args.step_size, target_accept=args.target_accept)
+    return config_from_flags(AISConfig, args, **({} if steps is None else {"steps": steps}))
 
 
 def add_subset(p: argparse.ArgumentParser) -> None:
@@ -596,19 +606,7 @@ def add_gaps(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ais-steps", type=int, default=0,
                    help="also AIS with this many steps, used for log p(x) when it is higher on "
                         "average (0: IS only)")
-    p.add_argument("--family", default="diagonal", choices=("diagonal", "full"),
-                   help="local q's Gaussian family: diagonal (the encoder's, for one stochastic "
-                        "layer) or full covariance")
-    d = LocalVIConfig()
-    p.add_argument("--local-steps", type=int, default=d.max_steps,
-                   help="most Adam steps of local variational inference")
-    p.add_argument("--local-lr", type=float, default=d.lr, help="its first learning rate "
-                   f"(then divided by 3 at each of its {d.stages} stages)")
-    p.add_argument("--local-tol", type=float, default=d.tol,
-                   help="a stage ends when every example's ELBO rose by less than this (nats) "
-                        f"over {d.check_every} steps")
-    p.add_argument("--elbo-samples", type=int, default=d.eval_samples,
-                   help="draws for each final ELBO estimate")
+    add_config_flags(p, LocalVIConfig)
     add_ais_options(p, steps=False)
     add_out(p)
 
@@ -619,11 +617,11 @@ def run_gaps(args: argparse.Namespace) -> int:
     from vaelab.eval.gaps import inference_gaps, row_label
     from vaelab.eval.local_vi import LocalVIConfig
 
-    _positive(args, "k", "local_steps", "elbo_samples", "chains", "leapfrog", "batch_size")
+    _positive(args, "k", "local_steps", "local_samples", "local_window", "elbo_samples",
+              "local_stages", "chains", "leapfrog", "batch_size")
     if args.examples < 0 or args.ais_steps < 0:
         raise ConfigError("--examples and --ais-steps must be >= 0")
-    vi = LocalVIConfig(family=args.family, max_steps=args.local_steps, lr=args.local_lr,
-                       tol=args.local_tol, eval_samples=args.elbo_samples)
+    vi = config_from_flags(LocalVIConfig, args)
     ais_cfg = ais_config(args, steps=args.ais_steps) if args.ais_steps else None
     out_dir = output_dir(args.out or args.run_dir)
     run = _load(args)

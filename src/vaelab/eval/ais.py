@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from vaelab.errors import ConfigError
 from vaelab.eval.hmc import adapt_step_size, evaluate, hmc_step
 from vaelab.models.base import Model, frozen
+from vaelab.registry import option
 from vaelab.stats import delta_mc_stderr, ess, stderr
 
 INITS = ("prior", "posterior")
@@ -66,13 +67,17 @@ class AISConfig:
     example; ``leapfrog`` steps per HMC transition; ``step_size`` the initial leapfrog step,
     then adapted per example toward ``target_accept``."""
 
-    steps: int = 500
-    chains: int = 16
-    init: str = "prior"
-    schedule: str = "sigmoid"
-    leapfrog: int = 10
-    step_size: float = 0.05
-    target_accept: float = 0.65
+    steps: int = option(500, "AIS steps: intermediate distributions T between p0 and p(z|x)",
+                        flag="ais-steps")
+    chains: int = option(16, "AIS chains per example")
+    init: str = option("prior", "AIS's initial distribution p0: the prior p(z) or the "
+                       "encoder's q(z|x)", choices=INITS)
+    schedule: str = option("sigmoid", "the annealing schedule of beta from 0 to 1",
+                           choices=SCHEDULES)
+    leapfrog: int = option(10, "leapfrog steps per HMC transition")
+    step_size: float = option(0.05, "initial leapfrog step size, then adapted per example")
+    target_accept: float = option(0.65, "the HMC acceptance rate the step size is adapted "
+                                  "toward")
 
     def __post_init__(self) -> None:
         for name in ("steps", "chains", "leapfrog"):

@@ -29,6 +29,7 @@ from torch.distributions import Distribution, Independent, MultivariateNormal, N
 
 from vaelab.errors import ConfigError
 from vaelab.models.base import Model, frozen
+from vaelab.registry import option
 
 FAMILIES = ("diagonal", "full")
 
@@ -38,14 +39,18 @@ class LocalVIConfig:
     """``samples`` reparameterized draws per step; ``check_every`` steps per window;
     ``eval_samples`` draws for the final ELBO estimates."""
 
-    family: str = "diagonal"
-    max_steps: int = 6000
-    lr: float = 1e-2
-    samples: int = 16
-    check_every: int = 100
-    tol: float = 0.01
-    eval_samples: int = 1000
-    stages: int = 4
+    family: str = option("diagonal", "local q's Gaussian family: diagonal (the encoder's, for "
+                         "one stochastic layer) or full covariance", choices=FAMILIES)
+    max_steps: int = option(6000, "most Adam steps of local variational inference",
+                            flag="local-steps")
+    lr: float = option(1e-2, "its first learning rate (then divided by 3 at each stage)",
+                       flag="local-lr")
+    samples: int = option(16, "reparameterized draws per local VI step", flag="local-samples")
+    check_every: int = option(100, "steps per convergence window", flag="local-window")
+    tol: float = option(0.01, "a stage ends when every example's ELBO rose by less than this "
+                        "(nats) over one window", flag="local-tol")
+    eval_samples: int = option(1000, "draws for each final ELBO estimate", flag="elbo-samples")
+    stages: int = option(4, "learning-rate stages of local VI", flag="local-stages")
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

@@ -61,6 +61,9 @@ class Capabilities:
     - ``discrete_data``: log p(x | z) is a probability mass (Bernoulli, 256 levels): bits/dim.
     - ``simulates_data``: ``sample_data(z)`` draws x ~ p(x | z), so (z, x) is an exact draw of
       the joint: bidirectional Monte Carlo (``vaelab.eval.bdmc``) needs it.
+    - ``code_prior``: a prior over the model's discrete codes is fitted after training
+      (``vaelab prior``: ``encode_codes``, ``code_shapes``), and ``set_code_prior(p)`` makes it
+      the model's ``prior`` (a loaded run gets its fitted one).
     """
 
     latent: str = "continuous"
@@ -71,6 +74,7 @@ class Capabilities:
     autoregressive_decoder: bool = False
     discrete_data: bool = False
     simulates_data: bool = False
+    code_prior: bool = False
 
     def __post_init__(self) -> None:
         if self.latent not in LATENT_KINDS:

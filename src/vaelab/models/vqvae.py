@@ -112,6 +112,26 @@ class UniformCodes(Distribution):
         return z.view(*sample_shape, -1)
 
 
+class FittedCodes(UniformCodes):
+    """A prior over the code maps fitted after training (a :class:`CodePrior`, `vaelab prior`):
+    log p(c) is its log-likelihood of the code indices under z, samples are its code maps."""
+
+    def __init__(self, model: VQVAE, code_prior) -> None:
+        super().__init__(model)
+        self.code_prior = code_prior
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        flat = z.reshape(-1, z.shape[-1])
+        indices = [q.nearest(m.permute(0, 2, 3, 1).reshape(-1, m.shape[1])).view(len(flat), *hw)
+                   for q, m, hw in zip(self.model.quantizers(), self.model._maps(flat),
+                                       self.model.code_shapes())]
+        return self.code_prior.log_prob(indices).view(z.shape[:-1])
+
+    def sample(self, sample_shape=()) -> torch.Tensor:
+        n = int(torch.Size(sample_shape).numel())
+        return self.model.codes_to_latent(self.code_prior.sample(n)).view(*sample_shape, -1)
+
+
 @MODELS.register("vqvae", VQConfig, help="VQ-VAE (van den Oord et al. 2017): discrete codes "
                  "at H/4 x W/4, straight-through gradients")
 class VQVAE(Model):
@@ -121,7 +141,8 @@ class VQVAE(Model):
         Cx, H, W = c.x_shape
         shapes = [(H // 4, W // 4), (H // 2, W // 2)] if c.hierarchical else [(H // 4, W // 4)]
         super().__init__(c.x_shape, sum(c.code_dim * h * w for h, w in shapes), Capabilities(
-            latent="point_mass", auxiliary_loss=True, discrete_data=True))
+            latent="point_mass", auxiliary_loss=True, discrete_data=True, code_prior=True))
+        self.__dict__["_code_prior"] = None  # not a submodule: the run's checkpoint holds none
         out = lik.n_params * Cx
         C, D = c.channels, c.code_dim
         if c.hierarchical:
@@ -183,7 +204,13 @@ class VQVAE(Model):
 
     @property
     def prior(self) -> UniformCodes:
-        return UniformCodes(self)
+        """Uniform over the code maps (training), or the prior fitted since (``set_code_prior``)."""
+        fitted = self.__dict__["_code_prior"]
+        return UniformCodes(self) if fitted is None else FittedCodes(self, fitted)
+
+    def set_code_prior(self, code_prior) -> None:
+        """Make a fitted :class:`CodePrior` (None: the uniform one again) the model's prior."""
+        self.__dict__["_code_prior"] = code_prior
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         K, B = z.shape[:2]
@@ -205,10 +232,6 @@ class VQVAE(Model):
             out[f"perplexity_{i}"], out[f"dead_codes_{i}"] = u["perplexity"], u["dead_codes"]
         return out
 
-    @torch.no_grad()
-    def sample_from(self, prior, n: int, labels=None) -> torch.Tensor:
-        """Images from code maps drawn from a fitted :class:`CodePrior`."""
-        return self.generate(self.codes_to_latent(prior.sample(n, labels)))
 
 
 register_variant("vqvae2", "vqvae", help="VQ-VAE-2 (Razavi et al. 2019): top and bottom code "

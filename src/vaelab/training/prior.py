@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tqdm.auto import tqdm
 
 from vaelab.errors import ConfigError
 from vaelab.models.code_prior import CodePrior, PriorConfig
-from vaelab.models.vqvae import VQVAE
 from vaelab.training.checkpoint import load_checkpoint, restore, save_checkpoint
-from vaelab.training.run import Run
+
+if TYPE_CHECKING:
+    from vaelab.models.vqvae import VQVAE
+    from vaelab.training.run import Run
 
 
 @torch.no_grad()
@@ -53,7 +56,7 @@ def fit_prior(run: Run, run_dir: Path, epochs: int = 10, class_conditional: bool
               layers: int = 6, channels: int = 64, batch_size: int = 64, lr: float = 1e-3,
               progress: bool = True, seed: int = 0) -> dict:
     model = run.model
-    if not isinstance(model, VQVAE):
+    if not model.capabilities.code_prior:
         raise ConfigError("`vaelab prior` fits a prior over VQ codes: give a vqvae or vqvae2 run")
     labels = run.data.labels if class_conditional else {}
     if class_conditional and "train" not in labels:

@@ -197,6 +197,10 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
             warnings.warn(f"{damaged}; using the last checkpoint instead", stacklevel=2)
     restore(tensors, header, {"model": model})
     model.to(dev).eval()
+    if model.capabilities.code_prior:  # the prior `vaelab prior` fitted, where there is one
+        from vaelab.training.prior import load_prior
+
+        model.set_code_prior(load_prior(run.path, dev))
     return Run(run.path, cfg, doc, model, header, dev, None if data is None else str(data))
 
 
