@@ -76,6 +76,18 @@ class OptimConfig:
                                    "norm (+1e-7) before Adam (Tomczak & Welling's AdamNormGrad)")
 
     def __post_init__(self) -> None:
+        self._check()
+        burda = sum(3 ** i for i in range(self.burda_stages))
+        if self.schedule == "burda":
+            if self.epochs not in (0, burda):
+                raise ConfigError(f"--schedule burda runs 3^0 + ... + 3^{self.burda_stages - 1} "
+                                  f"= {burda} epochs (--burda-stages {self.burda_stages}); drop "
+                                  f"--epochs {self.epochs} or change --burda-stages")
+            self.epochs = burda
+        elif self.epochs == 0:
+            self.epochs = 50
+
+    def _check(self) -> None:
         if not (isinstance(self.adam_eps, (int, float)) and 0 < self.adam_eps <= 1):
             raise ConfigError(f"--adam-eps must be a number in (0, 1], got {self.adam_eps}")
         if not isinstance(self.normalize_grads, bool):
@@ -91,15 +103,6 @@ class OptimConfig:
             raise ConfigError(f"--epochs must be an integer >= 1, got {self.epochs}")
         if not (math.isfinite(self.lr) and 0 < self.lr <= 10):
             raise ConfigError(f"--lr must be a positive number no larger than 10, got {self.lr}")
-        burda = sum(3 ** i for i in range(self.burda_stages))
-        if self.schedule == "burda":
-            if self.epochs not in (0, burda):
-                raise ConfigError(f"--schedule burda runs 3^0 + ... + 3^{self.burda_stages - 1} "
-                                  f"= {burda} epochs (--burda-stages {self.burda_stages}); drop "
-                                  f"--epochs {self.epochs} or change --burda-stages")
-            self.epochs = burda
-        elif self.epochs == 0:
-            self.epochs = 50
 
     def lr_at(self, epoch: int) -> float:
         """Burda et al.: stage i lasts 3^i passes at lr * 10^(-i/7); cosine: lr * (1 + cos(pi *
@@ -265,24 +268,8 @@ class RunConfig:
                                   f"{value!r}")
             if opt.section is not None:
                 d[opt.section][name] = value
-        for section, (name_field, args_field, _) in COMPONENTS.items():
-            chosen = d[section][name_field]
-            args = dict(d[section][args_field]) if chosen == getattr(
-                getattr(base, section), name_field) else {}
-            if section == "model" and "model_args" in options:
-                args = dict(options["model_args"] or {})
-            for name, value in options.items():
-                opt = cat[name]
-                if opt.component != section:
-                    continue
-                if chosen not in opt.owners:
-                    owners = ", ".join(opt.owners)
-                    hint = (" (a model of your own takes its options in --model-args)"
-                            if section == "model" and chosen not in MODELS else "")
-                    raise ConfigError(f"--{name.replace('_', '-')} is an option of {section} "
-                                      f"{owners}, not of {chosen}{hint}")
-                args[name] = value
-            d[section][args_field] = args
+        for section, (_, args_field, _) in COMPONENTS.items():
+            d[section][args_field] = _component_args(section, d[section], base, options, cat)
         return cls.from_dict(d)
 
     @classmethod
@@ -300,6 +287,30 @@ class RunConfig:
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
             raise ConfigError(f"{p} is corrupt ({type(e).__name__}: {e}); restore it or "
                               "retrain") from None
+
+
+def _component_args(section: str, merged: dict, base: RunConfig, options: dict,
+                    cat: dict) -> dict:
+    """The options of ``section``'s chosen component (its model, objective or estimator):
+    ``merged`` (the section with the given section fields over the base's) where the component
+    is unchanged, then those given; an option another component owns is refused."""
+    name_field, args_field, _ = COMPONENTS[section]
+    chosen = merged[name_field]
+    args = dict(merged[args_field]) if chosen == getattr(getattr(base, section), name_field) \
+        else {}
+    if section == "model" and "model_args" in options:
+        args = dict(options["model_args"] or {})
+    for name, value in options.items():
+        opt = cat[name]
+        if opt.component != section:
+            continue
+        if chosen not in opt.owners:
+            hint = (" (a model of your own takes its options in --model-args)"
+                    if section == "model" and chosen not in MODELS else "")
+            raise ConfigError(f"--{name.replace('_', '-')} is an option of {section} "
+                              f"{', '.join(opt.owners)}, not of {chosen}{hint}")
+        args[name] = value
+    return args
 
 
 @dataclass(frozen=True)

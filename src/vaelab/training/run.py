@@ -176,25 +176,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
         model = from_spec(doc["model"], run.path, cls=model)
     else:
         model = from_spec(doc["model"], run.path)
-    tensors, damaged = None, None
-    if checkpoint == "best" and run.best.is_file():
-        try:
-            tensors, header = load_checkpoint(run.best)
-        except CheckpointError as e:
-            damaged = e
-    if tensors is None:
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                tensors, header, _ = load_latest(run.last)
-        except CheckpointError:
-            raise CheckpointError(f"every checkpoint in {run.checkpoints} is missing or damaged "
-                                  "(best, last and the one before it); the run cannot be "
-                                  "loaded: retrain it") from None
-        for w in caught:
-            warnings.warn(str(w.message), stacklevel=2)
-        if damaged is not None:
-            warnings.warn(f"{damaged}; using the last checkpoint instead", stacklevel=2)
+    tensors, header = _read_checkpoint(run, checkpoint)
     restore(tensors, header, {"model": model})
     model.to(dev).eval()
     if model.capabilities.code_prior:  # the prior `vaelab prior` fitted, where there is one
@@ -202,6 +184,32 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
 
         model.set_code_prior(load_prior(run.path, dev))
     return Run(run.path, cfg, doc, model, header, dev, None if data is None else str(data))
+
+
+def _read_checkpoint(run: RunDir, checkpoint: str) -> tuple[dict, dict]:
+    """The best checkpoint (``checkpoint`` best, where it is whole), else the last one or the
+    one before it, with a warning for each damaged file passed over."""
+    tensors, damaged = None, None
+    if checkpoint == "best" and run.best.is_file():
+        try:
+            tensors, header = load_checkpoint(run.best)
+        except CheckpointError as e:
+            damaged = e
+    if tensors is not None:
+        return tensors, header
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tensors, header, _ = load_latest(run.last)
+    except CheckpointError:
+        raise CheckpointError(f"every checkpoint in {run.checkpoints} is missing or damaged "
+                              "(best, last and the one before it); the run cannot be "
+                              "loaded: retrain it") from None
+    for w in caught:
+        warnings.warn(str(w.message), stacklevel=3)
+    if damaged is not None:
+        warnings.warn(f"{damaged}; using the last checkpoint instead", stacklevel=3)
+    return tensors, header
 
 
 def load(run_dir: str | Path, checkpoint: str = "best", device: str = "auto",

@@ -86,9 +86,19 @@ class RunSession:
     warmup_epochs: int
     binarize: bool
     loggers: list[Callback] = field(default_factory=list)
+    started: bool = False  # the loggers run and config.json is written
 
     def __post_init__(self) -> None:
         self.early = EarlyStopping(self.cfg.eval.patience)
+
+    def clear(self, resume: bool) -> None:
+        """Before a start: what a killed writer left goes; a fresh start over a finished run
+        (``--overwrite``) sets that run aside until the new one has its first checkpoint."""
+        self.run.clean_stale()
+        if not resume and self.run.has_checkpoint:
+            self.run.set_aside()
+        elif not resume:
+            self.run.clear_unstarted()
 
     def restore(self, meta: dict) -> None:
         self.early.best, self.early.bad_evals = meta["best"], meta["bad_evals"]
@@ -128,12 +138,23 @@ class RunSession:
         from vaelab.training.callbacks import start_loggers
 
         start_loggers(self.loggers, self.run.path, doc)
+        self.started = True
         self.run.write_config(doc)
         self.run.copy_model_source(source)
 
     def end(self, record: dict) -> None:
-        for cb in self.loggers:
-            cb.on_end(record)
+        """Close the loggers (once)."""
+        if self.started:
+            self.started = False
+            for cb in self.loggers:
+                cb.on_end(record)
+
+    def abandon(self, record: dict) -> None:
+        """A new run that failed before its first checkpoint: nothing of it stays (its loggers
+        closed first), and a run it was replacing comes back."""
+        self.end(record)
+        self.run.clear_unstarted()
+        self.run.restore_aside()
 
 
 def epoch_loop(start: int, epochs: int, one_epoch: Callable[[int], tuple[dict, bool]], *,

@@ -141,29 +141,7 @@ def train_stack(cfg: RunConfig | None, out: str | Path, grid: Grid | list[dict] 
     ``resume``, the grid in ``out`` continues (``changes`` may change what a resumed run may
     change, e.g. ``{"epochs": 50}``)."""
     out = Path(out)
-    if resume:
-        cfgs, names = _stored(out, changes or {})
-    else:
-        if cfg is None or not grid:
-            raise ConfigError("give the base configuration and the grid of the runs")
-        if isinstance(grid, dict):
-            check_grid(grid)
-            points = [dict(zip(grid, vs)) for vs in itertools.product(*grid.values())]
-        else:
-            points = list(grid)
-            check_grid({k: list(dict.fromkeys(p[k] for p in points)) for k in points[0]})
-        names = [run_name(p) for p in points]
-        if len(set(names)) != len(names):
-            raise ConfigError("the grid repeats a run; list each point once")
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"--out {out} is a file; give a directory for the runs")
-        if RunDir(out).holds_run:
-            raise ConfigError(f"--out {out} holds a run of `vaelab train`; give the grid a "
-                              "directory of its own")
-        if (out / MANIFEST).is_file():
-            raise ConfigError(f"{out} already holds a stack; continue it with --resume, or give "
-                              "another --out")
-        cfgs = [RunConfig.from_options(p, cfg) for p in points]
+    cfgs, names = _stored(out, changes or {}) if resume else _new_grid(cfg, out, grid)
     _check_process(cfgs[0])
     for c in cfgs[1:]:
         if c.data != cfgs[0].data or c.optim.batch_size != cfgs[0].optim.batch_size or \
@@ -188,6 +166,31 @@ def train_stack(cfg: RunConfig | None, out: str | Path, grid: Grid | list[dict] 
     finally:
         stack.unlock(discard=not (out / MANIFEST).is_file())
     return dict(zip(names, records))
+
+
+def _new_grid(cfg: RunConfig | None, out: Path, grid: Grid | list[dict] | None
+              ) -> tuple[list[RunConfig], list[str]]:
+    """The configurations and names of a new grid's runs, and ``out`` checked free for it."""
+    if cfg is None or not grid:
+        raise ConfigError("give the base configuration and the grid of the runs")
+    if isinstance(grid, dict):
+        check_grid(grid)
+        points = [dict(zip(grid, vs)) for vs in itertools.product(*grid.values())]
+    else:
+        points = list(grid)
+        check_grid({k: list(dict.fromkeys(p[k] for p in points)) for k in points[0]})
+    names = [run_name(p) for p in points]
+    if len(set(names)) != len(names):
+        raise ConfigError("the grid repeats a run; list each point once")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a directory for the runs")
+    if RunDir(out).holds_run:
+        raise ConfigError(f"--out {out} holds a run of `vaelab train`; give the grid a "
+                          "directory of its own")
+    if (out / MANIFEST).is_file():
+        raise ConfigError(f"{out} already holds a stack; continue it with --resume, or give "
+                          "another --out")
+    return [RunConfig.from_options(p, cfg) for p in points], names
 
 
 def _stored(out: Path, changes: dict) -> tuple[list[RunConfig], list[str]]:
@@ -304,7 +307,7 @@ class _Trainer:
             session.restore(meta)
         self.metas = metas
 
-    def train(self, progress: bool) -> list[dict]:
+    def _lock_all(self) -> None:
         locked: list[RunDir] = []
         try:
             for run in self.runs:
@@ -314,42 +317,39 @@ class _Trainer:
             for run in locked:
                 run.unlock()
             raise
-        started = False
+
+    def _write_manifest(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / MANIFEST).write_text(json.dumps(
+            {"runs": self.names,
+             "stacks": [[self.names[i] for i in g.members] for g in self.groups]}, indent=1))
+
+    def train(self, progress: bool) -> list[dict]:
+        self._lock_all()
         records: list[dict] = [{} for _ in self.runs]
         try:
-            for i, run in enumerate(self.runs):
-                run.clean_stale()
+            for i, session in enumerate(self.sessions):
+                session.clear(resume=bool(self.metas))
                 if self.metas:
-                    run.reconcile_metrics(self.metas[i]["epoch"], self.metas[i].get("record"))
-                else:
-                    run.clear_unstarted()
+                    session.run.reconcile_metrics(self.metas[i]["epoch"],
+                                                  self.metas[i].get("record"))
             if not self.resume:
-                self.out.mkdir(parents=True, exist_ok=True)
-                (self.out / MANIFEST).write_text(json.dumps(
-                    {"runs": self.names,
-                     "stacks": [[self.names[i] for i in g.members] for g in self.groups]},
-                    indent=1))
+                self._write_manifest()
             for c, p, session in zip(self.cfgs, self.parts, self.sessions):
                 session.start({**config_document(c, p), "stack": {"dir": str(self.out)}},
                               source_file(p.model))
-            started = True
             records = self._loop(progress)
         except BaseException:
             if not self.resume and not any(r.has_checkpoint for r in self.runs):
                 # stopped before the first checkpoint: leave nothing that looks like a stack
-                if started:
-                    started = False
-                    for session in self.sessions:
-                        session.end({})
+                for session in self.sessions:
+                    session.abandon({})
                 (self.out / MANIFEST).unlink(missing_ok=True)
-                for run in self.runs:
-                    run.clear_unstarted()
             raise
         finally:
-            if started:
-                for session, rec in zip(self.sessions, records):
-                    session.end(rec)
-            for run in locked:
+            for session, rec in zip(self.sessions, records):
+                session.end(rec)
+            for run in self.runs:
                 run.unlock(discard=not run.has_checkpoint)
         return records
 

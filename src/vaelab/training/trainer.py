@@ -205,65 +205,43 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     # capturable Adam, whose update the compiled step fuses into its own graph
     opt = make_adam(step.parameters(), cfg.optim,
                     fused=not whole and device.type in ("cuda", "cpu"), capturable=whole)
-    how = {k: opt.param_groups[0][k] for k in ("fused", "capturable", "foreach")}
     out_session = RunSession(cfg, run, parts.model, parts.estimator,
                              parts.objective.warmup_epochs, parts.data.dynamic_binarize, loggers)
     session = Session(cfg, out_session, parts, step, opt, shuffle, device, dinfo, guard)
     # everything is validated: from here on the run directory changes, one writer at a time
     if dinfo.is_main:
-        run.lock()
-        try:  # again, under the lock: another writer may have finished a run here meanwhile
-            run.check(resume, overwrite)
-        except BaseException:
-            run.unlock()
-            raise
+        _take(run, resume, overwrite)
     record: dict = {}
-    started = False
     try:
         if dinfo.is_main:
-            run.clean_stale()
-            if not resume and run.has_checkpoint:  # --overwrite: the old run goes aside
-                run.set_aside()
-            elif not resume:
-                run.clear_unstarted()
+            out_session.clear(resume)
         if resume:
-            tensors, header, _ = load_latest(run.last)
-            done = header["meta"]["epoch"]
-            if cfg.optim.epochs < done:
-                raise ConfigError(f"--epochs {cfg.optim.epochs} is below the {done} epochs this "
-                                  f"run has done; give --epochs above {done} to train on "
-                                  "(nothing was changed)")
-            rng = restore(tensors, header, {"model": parts.model, "estimator": parts.estimator},
-                          opt)
-            for g in opt.param_groups:  # the stored run may have stepped compiled, or eager
-                g.update(how)
-            place_adam_steps(opt)
-            _set_rng_state(rng, shuffle, device)
-            session.restore(header["meta"])
-            if dinfo.is_main:
-                run.reconcile_metrics(header["meta"]["epoch"], header["meta"].get("record"))
+            session.resume()
         if dinfo.is_main:
             preset = stored.get("preset") if stored else preset
             out_session.start(config_document(cfg, parts, preset), source_file(parts.model))
-            started = True
         record = session.loop(progress)
     except BaseException:
         if dinfo.is_main and not run.has_checkpoint:
-            # the new run failed before its first checkpoint: nothing of it stays (its loggers
-            # closed first), and a run it was replacing comes back
-            if started:
-                started = False
-                out_session.end(record)
-            run.clear_unstarted()
-            run.restore_aside()
+            out_session.abandon(record)
         raise
     finally:
         if dinfo.is_main:
-            if started:
-                out_session.end(record)
+            out_session.end(record)
             run.unlock(discard=not run.has_checkpoint)
         distributed.teardown(dinfo)
     return record
+
+
+def _take(run: RunDir, resume: bool, overwrite: bool) -> None:
+    """Lock the run directory, then check it again under the lock: another writer may have
+    finished a run there meanwhile."""
+    run.lock()
+    try:
+        run.check(resume, overwrite)
+    except BaseException:
+        run.unlock()
+        raise
 
 
 def _stored_doc(run: RunDir) -> dict:
@@ -290,9 +268,27 @@ class Session:
     epoch: int = 0
     steps: int = 0
 
-    def restore(self, meta: dict) -> None:
+    def resume(self) -> None:
+        """Model, estimator, optimizer, random streams, counters and early stopping from the
+        run's last checkpoint (the metrics file brought to the same epoch)."""
+        run, cfg = self.out.run, self.cfg
+        tensors, header, _ = load_latest(run.last)
+        meta = header["meta"]
+        if cfg.optim.epochs < meta["epoch"]:
+            raise ConfigError(f"--epochs {cfg.optim.epochs} is below the {meta['epoch']} epochs "
+                              f"this run has done; give --epochs above {meta['epoch']} to train "
+                              "on (nothing was changed)")
+        how = {k: self.opt.param_groups[0][k] for k in ("fused", "capturable", "foreach")}
+        rng = restore(tensors, header, {"model": self.parts.model,
+                                        "estimator": self.parts.estimator}, self.opt)
+        for g in self.opt.param_groups:  # the stored run may have stepped compiled, or eager
+            g.update(how)
+        place_adam_steps(self.opt)
+        _set_rng_state(rng, self.shuffle, self.device)
         self.epoch, self.steps = meta["epoch"], meta["step"]
         self.out.restore(meta)
+        if self.dinfo.is_main:
+            run.reconcile_metrics(meta["epoch"], meta.get("record"))
 
     def updater(self):
         """The stepper: forward, backward and Adam as one compiled graph, or eager (under DDP
