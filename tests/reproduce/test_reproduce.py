@@ -111,7 +111,9 @@ def test_kill_and_rerun_give_the_numbers_of_one_call(tmp_path, tiny):
     (["reproduce", "nope", "--out"], "no table 'nope'"),
     (["reproduce", "burda2015", "--rows", "vae-k2-l1", "--out"], "has no row 'vae-k2-l1'"),
     (["reproduce", "burda2015", "--set", "bogus=1", "--out"], "--set bogus: no such option"),
-    (["reproduce", "burda2015", "--set", "k=two", "--out"], "'two' is not a int"),
+    (["reproduce", "burda2015", "--set", "k=two", "--out"], "'two' is not an integer"),
+    (["reproduce", "burda2015", "--set", "k=1", "--set", "k=2", "--out"], "gives k twice"),
+    (["reproduce", "burda2015", "--eval-k", "2000000", "--out"], "--eval-k from 1 to"),
 ])
 def test_unknown_tables_rows_and_options_are_one_line(tmp_path, capsys, extra, match):
     out = tmp_path / "never"
@@ -119,6 +121,18 @@ def test_unknown_tables_rows_and_options_are_one_line(tmp_path, capsys, extra, m
     err = capsys.readouterr().err.strip()
     assert match in err and "\n" not in err
     assert not out.exists()
+
+
+def test_a_row_follows_the_length_asked_now(tmp_path, tiny, capsys):
+    """A row trained to 1 epoch, then asked for 2 (--set epochs=2): it trains on and is scored
+    again, never stuck at the length of the earlier call."""
+    out = tmp_path / "t"
+    assert main([*args(out, tiny, 1), "--rows", "vae-standard", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)["rows"][0]
+    assert main([*args(out, tiny, 2), "--rows", "vae-standard", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)["rows"][0]
+    assert first["epochs"] == 1 and again["status"] == "done" and again["epochs"] == 2
+    assert again["nll"] != first["nll"]
 
 
 def test_a_folder_holding_another_run_is_refused(tmp_path, tiny, capsys):

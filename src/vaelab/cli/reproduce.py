@@ -43,6 +43,9 @@ def parse_sets(items: list[str]) -> dict:
         name = name.strip().lstrip("-").replace("-", "_")
         if not sep or not text:
             raise ConfigError(f"--set {item!r}: write NAME=VALUE (e.g. epochs=10)")
+        if name in out:
+            raise ConfigError(f"--set gives {name} twice ({out[name]!r} and {text!r}); give it "
+                              "once")
         if name not in cat:
             raise ConfigError(f"--set {name}: no such option (`vaelab train --help` lists them)")
         kind = type(cat[name].default)
@@ -50,7 +53,9 @@ def parse_sets(items: list[str]) -> dict:
             out[name] = ({"true": True, "false": False}[text.lower()] if kind is bool else
                          kind(text) if kind in (int, float, str) else json.loads(text))
         except (ValueError, KeyError):
-            raise ConfigError(f"--set {name}: {text!r} is not a {kind.__name__}") from None
+            what = {int: "an integer", float: "a number", bool: "true or false"}.get(
+                kind, f"a {kind.__name__} (JSON)")
+            raise ConfigError(f"--set {name}: {text!r} is not {what}") from None
     return out
 
 
@@ -63,7 +68,8 @@ def add_reproduce(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", type=float, default=0.0, metavar="MIN", help="minutes of "
                    "training in this call, all rows together (0: no limit); every epoch is "
                    "checkpointed")
-    p.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help="options over "
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
+                   help="options over "
                    "every row's preset (e.g. epochs=1 dataset=embedded for a quick trial); "
                    "recorded in each run")
     p.add_argument("--eval-examples", type=int, default=0, help="score on this many test "

@@ -93,6 +93,9 @@ def row_status(run: RunDir, cfg: RunConfig) -> Status:
     return Status(epoch, cfg.optim.epochs, False, "")
 
 
+MAX_EVAL_K = 1_000_000  # `vaelab eval --k`'s ceiling too
+
+
 def check_row_dir(run: RunDir, cfg: RunConfig, preset: Preset) -> None:
     """A row directory that holds a run must hold this row's run (same defining options)."""
     if not run.config.is_file():
@@ -170,7 +173,9 @@ class Reproduction:
         hours = projected_hours(best, left, cfg.objective.objective_args.get("kl_warmup", 0))
         if hours > self.max_hours:
             return  # the table reports it as not run, with what it needs
-        changes = {"compile": best.setting.compile, "time_limit": minutes}
+        # the row's length comes from the row (preset and --set), not from an earlier call's
+        changes = {"compile": best.setting.compile, "time_limit": minutes,
+                   "epochs": cfg.optim.epochs}
         torch.set_num_threads(best.setting.threads)
         from vaelab.training.trainer import resume_config
 
@@ -283,8 +288,9 @@ def reproduce(table: str, out: str | Path, rows: list[str] | None = None, *,
     here (``vaelab.reproduce.speed``)."""
     if time_limit < 0 or not math.isfinite(time_limit):
         raise ConfigError(f"--time-limit must be >= 0 minutes, got {time_limit}")
-    if eval_examples < 0 or (eval_k is not None and eval_k < 1):
-        raise ConfigError("--eval-examples must be >= 0 and --eval-k >= 1")
+    if eval_examples < 0 or (eval_k is not None and not 1 <= eval_k <= MAX_EVAL_K):
+        raise ConfigError(f"--eval-examples must be >= 0 and --eval-k from 1 to {MAX_EVAL_K:,} "
+                          f"(got {eval_examples} and {eval_k})")
     t = get_table(table)
     if Path(out).exists() and not Path(out).is_dir():
         raise ConfigError(f"--out {out} is a file; give a folder for the table's runs")

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from tqdm.auto import tqdm
 
 from vaelab.errors import ConfigError
 from vaelab.models.code_prior import CodePrior, PriorConfig
 from vaelab.training.checkpoint import load_checkpoint, restore, save_checkpoint
+from vaelab.training.progress import EpochProgress
+from vaelab.training.session import epoch_loop
 
 if TYPE_CHECKING:
     from vaelab.models.vqvae import VQVAE
@@ -74,9 +75,9 @@ def fit_prior(run: Run, run_dir: Path, epochs: int = 10, class_conditional: bool
     codes = encode_codes(model, run.data.train)
     opt = torch.optim.Adam(prior.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
-    for _ in tqdm(range(epochs), desc="prior", disable=None if progress else True,
-                  mininterval=2):
-        perm = torch.randperm(len(codes[0]), generator=g)
+
+    def one_epoch(epoch: int) -> tuple[dict, bool]:
+        perm, total = torch.randperm(len(codes[0]), generator=g), torch.zeros((), device=run.device)
         for i in range(0, len(perm), batch_size):
             b = perm[i:i + batch_size]
             lab = labels["train"][b].to(run.device) if class_conditional else None
@@ -84,6 +85,12 @@ def fit_prior(run: Run, run_dir: Path, epochs: int = 10, class_conditional: bool
             opt.zero_grad()
             loss.backward()
             opt.step()
+            total += loss.detach() * len(b)
+        return {"train_prior_nll": float(total) / len(perm)}, False
+
+    bar = EpochProgress(0, epochs, progress, desc="prior")
+    epoch_loop(0, epochs, one_epoch, time_limit=0, bar=bar, resume="", patience=0)
+    bar.close()
     prior.eval()
     test_labels = labels.get("test") if class_conditional else None
     report = {"uniform": vq_bound(model, None, run.data.test),
