@@ -73,7 +73,8 @@ def test_runs_of_different_architectures_are_separate_stacks(tmp_path):
 def test_grid_parsing_and_refusals():
     assert parse_grid(["k=1,5,50", "objective=elbo,iwae", "lr=1e-3"]) == {
         "k": [1, 5, 50], "objective": ["elbo", "iwae"], "lr": [1e-3]}
-    for items, match in [(["k=1,x"], "not a int"), (["k"], "NAME=V1"), (["k=1", "k=2"], "twice"),
+    for items, match in [(["k=1,x"], "not an integer"), (["k"], "NAME=V1"),
+                         (["k=1", "k=2"], "twice"),
                          (["batch_size=100,200"], "share it"), (["dataset=a,b"], "share it"),
                          (["seed=0,0"], "repeats"), (["nope=1"], "no such option")]:
         with pytest.raises(ConfigError, match=match):

@@ -35,27 +35,15 @@ def run_presets(args: argparse.Namespace) -> int:
 
 def parse_sets(items: list[str]) -> dict:
     """``["epochs=1", "dataset=embedded"]`` -> options of their catalogue types."""
-    from vaelab.training.config import option_catalogue
+    from vaelab.training.config import option_value, split_assignment
 
-    cat, out = option_catalogue(), {}
+    out: dict = {}
     for item in items:
-        name, sep, text = item.partition("=")
-        name = name.strip().lstrip("-").replace("-", "_")
-        if not sep or not text:
-            raise ConfigError(f"--set {item!r}: write NAME=VALUE (e.g. epochs=10)")
+        name, text = split_assignment(item, "--set", "NAME=VALUE (e.g. epochs=10)")
         if name in out:
             raise ConfigError(f"--set gives {name} twice ({out[name]!r} and {text!r}); give it "
                               "once")
-        if name not in cat:
-            raise ConfigError(f"--set {name}: no such option (`vaelab train --help` lists them)")
-        kind = type(cat[name].default)
-        try:
-            out[name] = ({"true": True, "false": False}[text.lower()] if kind is bool else
-                         kind(text) if kind in (int, float, str) else json.loads(text))
-        except (ValueError, KeyError):
-            what = {int: "an integer", float: "a number", bool: "true or false"}.get(
-                kind, f"a {kind.__name__} (JSON)")
-            raise ConfigError(f"--set {name}: {text!r} is not {what}") from None
+        out[name] = option_value(name, text, "--set")
     return out
 
 

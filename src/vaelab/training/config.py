@@ -354,6 +354,32 @@ def option_catalogue() -> dict[str, Option]:
     return cat
 
 
+def split_assignment(item: str, flag: str, form: str) -> tuple[str, str]:
+    """``"NAME=TEXT"`` (dashes or underscores) -> (name, text), or one line naming the fix
+    (``form``: how to write it, e.g. ``NAME=VALUE (e.g. epochs=10)``)."""
+    name, sep, text = item.partition("=")
+    if not sep or not text:
+        raise ConfigError(f"{flag} {item!r}: write {form}")
+    return name.strip().lstrip("-").replace("-", "_"), text
+
+
+def option_value(name: str, text: str, flag: str) -> Any:
+    """``text`` as a value of option ``name``'s type (true/false for a flag; JSON for an object
+    or a list); an unknown option or a value of another type is one line naming ``flag``."""
+    cat = option_catalogue()
+    if name not in cat:
+        raise ConfigError(f"{flag} {name}: no such option (`vaelab train --help` lists them)")
+    kind = type(cat[name].default)
+    try:
+        if kind is bool:
+            return {"true": True, "false": False}[text.lower()]
+        return kind(text) if kind in (int, float, str) else json.loads(text)
+    except (ValueError, KeyError):
+        what = {int: "an integer", float: "a number", bool: "true or false"}.get(
+            kind, f"a {kind.__name__} (JSON)")
+        raise ConfigError(f"{flag} {name}: {text!r} is not {what}") from None
+
+
 def read_config_file(path: str | Path) -> dict:
     """A config file's contents: JSON (.json) or YAML (.yaml/.yml, needs PyYAML)."""
     p = Path(path)

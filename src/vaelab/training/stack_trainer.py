@@ -42,7 +42,7 @@ from vaelab.training.checkpoint import (
     previous,
     restore,
 )
-from vaelab.training.config import RunConfig, option_catalogue
+from vaelab.training.config import RunConfig, option_catalogue, option_value, split_assignment
 from vaelab.training.loop import Step
 from vaelab.training.progress import EpochProgress
 from vaelab.training.rundir import RunDir
@@ -88,24 +88,12 @@ def check_grid(grid: Grid) -> None:
 def parse_grid(items: list[str]) -> Grid:
     """``["k=1,5,50", "objective=elbo,iwae"]`` -> ``{"k": [1, 5, 50], "objective": [...]}``,
     each value of the option's type."""
-    cat = option_catalogue()
     grid: Grid = {}
     for item in items:
-        name, sep, text = item.partition("=")
-        name = name.strip().lstrip("-").replace("-", "_")
-        if not sep or not text:
-            raise ConfigError(f"--grid {item!r}: write NAME=V1,V2,... (e.g. k=1,5,50)")
+        name, text = split_assignment(item, "--grid", "NAME=V1,V2,... (e.g. k=1,5,50)")
         if name in grid:
             raise ConfigError(f"--grid names {name} twice; list its values once")
-        kind = type(cat[name].default) if name in cat else str
-        values = []
-        for v in text.split(","):
-            try:
-                values.append({"true": True, "false": False}[v.lower()] if kind is bool
-                              else kind(v))
-            except (ValueError, KeyError):
-                raise ConfigError(f"--grid {name}: {v!r} is not a {kind.__name__}") from None
-        grid[name] = values
+        grid[name] = [option_value(name, v, "--grid") for v in text.split(",")]
     check_grid(grid)
     return grid
 
