@@ -7,8 +7,10 @@ from vaelab.estimators.baselines import BASELINES, NVIL, Baseline, LeaveOneOut, 
 from vaelab.estimators.pathwise import STL, DReG, Reparam
 from vaelab.estimators.relaxed import (
     REBAR,
+    RELAX,
     GumbelSoftmax,
     REBARConfig,
+    RELAXConfig,
     RelaxedConfig,
     StraightThrough,
 )
@@ -25,7 +27,8 @@ def make_estimator(name: str, K: int = 1, x_dim: int | None = None, **options) -
     return entry.target(K, build_config(entry.config, options, f"estimator {name}"), x_dim)
 
 
-__all__ = ["BASELINES", "ESTIMATORS", "NVIL", "REBAR", "STL", "Baseline", "ConfigError", "DReG",
+__all__ = ["BASELINES", "ESTIMATORS", "NVIL", "REBAR", "RELAX", "RELAXConfig", "STL",
+           "Baseline", "ConfigError", "DReG",
            "Estimator", "EstimatorOutput", "GumbelSoftmax", "LeaveOneOut", "REBARConfig",
            "RelaxedConfig", "ReweightedWakeSleep",
            "Reparam", "RunningMean", "ScoreFunction", "ScoreFunctionConfig", "StraightThrough",

@@ -18,14 +18,14 @@ reparameterized path (DReG) override it; a test checks the identity for every es
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from vaelab.distributions import stop_gradient
 from vaelab.errors import ConfigError
-from vaelab.models.base import Model
+from vaelab.models.base import AuxiliaryObjective, Model
 from vaelab.objectives.base import Objective
 from vaelab.objectives.samples import Samples
 from vaelab.registry import Registry
@@ -45,17 +45,21 @@ class Terms:
     inference_term: torch.Tensor
     samples: Samples
     aux_loss: torch.Tensor
+    side_losses: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
 class EstimatorOutput:
     """bound ``[B]`` (detached); surrogate ``[B]``: maximise its mean and minimise ``aux_loss``
-    (``loss`` combines them); samples: the draws, for diagnostics."""
+    (``loss`` combines them); samples: the draws, for diagnostics; side_losses: the losses of
+    the declared auxiliary objectives (``auxiliary_objectives``), by name, each minimised by its
+    own optimiser over its own parameters."""
 
     bound: torch.Tensor
     surrogate: torch.Tensor
     samples: Samples
     aux_loss: torch.Tensor
+    side_losses: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def loss(self) -> torch.Tensor:
@@ -123,6 +127,10 @@ class Estimator(nn.Module):
                               f"{type(model).__name__} has a {latent} latent: use reparam")
         objective.check(model)
 
+    def auxiliary_objectives(self) -> list[AuxiliaryObjective]:
+        """Networks the estimator trains on their own losses (none by default)."""
+        return []
+
     def _aux(self, model: Model, s: Samples) -> torch.Tensor:
         if model.capabilities.auxiliary_loss:
             return model.auxiliary_loss(s.q).mean()
@@ -135,7 +143,10 @@ class Estimator(nn.Module):
         t = self.terms(model, x, objective)
         same = t.model_term is t.inference_term
         surrogate = t.model_term if same else t.model_term + t.inference_term
-        return EstimatorOutput(t.bound, surrogate, t.samples, t.aux_loss)
+        side = t.side_losses
+        if self.training and torch.is_grad_enabled() and model.auxiliary_objectives():
+            side = {**side, **model.side_losses(t.samples.q, t.samples.z)}
+        return EstimatorOutput(t.bound, surrogate, t.samples, t.aux_loss, side)
 
     def extra_repr(self) -> str:
         return f"K={self.K}"

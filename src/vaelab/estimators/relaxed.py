@@ -19,7 +19,7 @@ import torch
 from vaelab.distributions import BernoulliChain, OneHotGroups, Relaxable
 from vaelab.errors import ConfigError
 from vaelab.estimators.base import ESTIMATORS, Estimator, Terms, log_joint_constant_theta, score
-from vaelab.models.base import Model
+from vaelab.models.base import AuxiliaryObjective, Model
 from vaelab.objectives.base import Objective
 from vaelab.registry import option
 
@@ -88,8 +88,8 @@ class StraightThrough(GumbelSoftmax):
 class REBARConfig:
     temperature: float = option(0.5, "temperature tau of the relaxation (lower: less bias, "
                                 "more variance)")
-    eta: float = option(1.0, "REBAR: initial scale of the relaxed control variate, then adapted "
-                        "during training to the variance-minimizing value")
+    eta: float = option(1.0, "initial scale eta of the relaxed control variate (rebar: then set "
+                        "to the variance-minimizing value; relax: learned with the surrogate)")
 
     def __post_init__(self) -> None:
         RelaxedConfig(self.temperature)
@@ -187,3 +187,114 @@ class REBAR(Estimator):
     def extra_repr(self) -> str:
         tau = self.config.temperature
         return f"{super().extra_repr()}, temperature={tau}, eta={float(self.eta):.3g}"
+
+
+@dataclass(frozen=True)
+class RELAXConfig:
+    temperature: float = option(0.5, "temperature tau of the relaxation (lower: less bias, "
+                                "more variance)")
+    eta: float = option(1.0, "initial scale eta of the relaxed control variate (rebar: then set "
+                        "to the variance-minimizing value; relax: learned with the surrogate)")
+    surrogate_hidden: int = option(32, "RELAX: hidden units of the learned surrogate r(z)")
+    surrogate_lr: float = option(1e-3, "RELAX: Adam learning rate of the surrogate r and of "
+                                 "eta, trained to minimise the variance of the encoder's "
+                                 "gradient")
+
+    def __post_init__(self) -> None:
+        REBARConfig(self.temperature, self.eta)
+        if not isinstance(self.surrogate_hidden, int) or self.surrogate_hidden < 1:
+            raise ConfigError(f"--surrogate-hidden must be an integer >= 1, got "
+                              f"{self.surrogate_hidden}")
+        if not 0 < self.surrogate_lr < float("inf"):
+            raise ConfigError(f"--surrogate-lr must be a positive number, got "
+                              f"{self.surrogate_lr}")
+
+
+@ESTIMATORS.register("relax", RELAXConfig, help="RELAX (Grathwohl et al. 2018): REBAR's "
+                     "control variate plus a learned surrogate r(z), trained by its own "
+                     "optimiser to minimise the estimator's variance; unbiased")
+class RELAX(REBAR):
+    """RELAX for one layer of Bernoulli latents or for categorical latents (Grathwohl et al.
+    2018, the discrete estimator of their section 3.3). The control variate of REBAR becomes
+    c(z) = eta f(s(z)) + r_psi(s(z)), with r_psi a small network::
+
+        grad_phi ~= [f(b) - c(z~)] grad log q(b) + grad c(z) - grad c(z~)
+
+    which is unbiased for every psi and eta (the identity REBAR rests on holds for any
+    differentiable c; tested against exact gradients). For K draws r enters as the mean of
+    r(s(z_k)), a function of all the draws, so its score term multiplies the joint
+    sum_k log q(b_k). eta and psi are an auxiliary objective: their own Adam minimises the
+    squared norm of the batch's estimate of grad_phi, a one-sample estimate of its variance plus
+    a constant (the gradient w.r.t. eta and psi through the estimate itself, by double
+    backpropagation)."""
+
+    name = "relax"
+    stackable = False
+    side_loss = "relax_surrogate"
+
+    def __init__(self, K: int = 1, config: RELAXConfig | None = None,
+                 x_dim: int | None = None) -> None:
+        Estimator.__init__(self, K, config or RELAXConfig())
+        self.eta = torch.nn.Parameter(torch.tensor(float(self.config.eta)))
+        self.surrogate: torch.nn.Module | None = None  # built for the model's latent size
+
+    def check(self, model: Model, objective: Objective) -> None:
+        super().check(model, objective)
+        with torch.no_grad():
+            q = model.posterior(torch.zeros(1, *model.x_shape,
+                                            device=next(model.parameters()).device))
+        self._build(q)
+
+    def _build(self, q) -> None:
+        if self.surrogate is not None:
+            return
+        d = q.sample((1,)).shape[-1]
+        h = self.config.surrogate_hidden
+        r = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.Tanh(), torch.nn.Linear(h, 1))
+        torch.nn.init.zeros_(r[2].weight)  # r = 0 at first: RELAX starts as REBAR
+        torch.nn.init.zeros_(r[2].bias)
+        self.surrogate = r.to(self.eta.device)
+
+    def auxiliary_objectives(self) -> list[AuxiliaryObjective]:
+        if self.surrogate is None:
+            raise ConfigError("RELAX's surrogate is built by check(model, objective); call it "
+                              "before building an optimiser")
+        return [AuxiliaryObjective(self.side_loss, (self.eta, *self.surrogate.parameters()),
+                                   self.config.surrogate_lr)]
+
+    def _r(self, soft: torch.Tensor) -> torch.Tensor:
+        """r(s(z)) averaged over the K draws: ``[K, B, D]`` -> ``[B]``."""
+        return self.surrogate(soft).squeeze(-1).mean(0)
+
+    def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
+        q = model.posterior(x)
+        self._check_posterior(q)
+        self._build(q)
+        tau, f_obj = self.config.temperature, objective.bound
+        z, b, z_cond = q.rebar_sample((self.K,))
+
+        def relaxed_log_w(soft: torch.Tensor) -> torch.Tensor:
+            return log_joint_constant_theta(model, x, soft) - q.log_prob(soft)
+
+        s = score(model, x, b, q)
+        soft_z, soft_cond = q.relax(z, tau), q.relax(z_cond, tau)
+        lw_z, lw_cond = relaxed_log_w(soft_z), relaxed_log_w(soft_cond)
+        signal, scale = objective.learning_signal(s.log_w.detach())
+        cond_signal, _ = objective.learning_signal(lw_cond.detach())
+        g_sf = f_obj(s.log_w_phi) + (scale * signal * s.log_q).sum(0)
+        g_cv = (-scale * cond_signal * s.log_q).sum(0) + f_obj(lw_z) - f_obj(lw_cond)
+        # r's score coefficient keeps psi's graph (the variance depends on it), not phi's
+        g_r = (-self._r(soft_cond.detach()) * s.log_q.sum(0) + self._r(soft_z)
+               - self._r(soft_cond))
+        inference_term = g_sf + self.eta * g_cv + g_r
+        side = {}
+        if self.training and torch.is_grad_enabled():
+            grads = torch.autograd.grad(inference_term.mean(), model.inference_parameters(),
+                                        create_graph=True, allow_unused=True)
+            side[self.side_loss] = sum((g ** 2).sum() for g in grads if g is not None)
+        return Terms(f_obj(s.log_w).detach(), f_obj(s.log_w_theta), inference_term, s,
+                     self._aux(model, s), side)
+
+    def extra_repr(self) -> str:
+        return (f"K={self.K}, temperature={self.config.temperature}, "
+                f"eta={float(self.eta.detach()):.3g}")

@@ -39,6 +39,19 @@ LATENT_KINDS = ("continuous", "discrete", "point_mass", "none")
 
 
 @dataclass(frozen=True)
+class AuxiliaryObjective:
+    """A network trained beside the model on its own loss, with its own optimiser settings
+    (RELAX's surrogate, a density-ratio discriminator). ``name`` keys the loss in the forward's
+    ``side_losses``; ``parameters`` are stepped by Adam at ``lr`` on that loss alone (the main
+    loss's gradient never reaches them), and are checkpointed and resumed with the run."""
+
+    name: str
+    parameters: tuple[nn.Parameter, ...]
+    lr: float
+    betas: tuple[float, float] = (0.9, 0.999)
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """Declared abilities of a model; consumers read these instead of probing.
 
@@ -219,6 +232,15 @@ class Model(nn.Module, ABC):
     def init_from_data(self, mean_x: torch.Tensor) -> None:
         """Start from the training data's mean image ``[*x_shape]`` (e.g. Burda et al.'s output
         bias); called once before training. Default: nothing."""
+
+    def auxiliary_objectives(self) -> list[AuxiliaryObjective]:
+        """Networks the model trains beside itself on their own losses (none by default)."""
+        return []
+
+    def side_losses(self, q: Distribution, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The losses of the declared auxiliary objectives for a training batch, by name, from
+        its posterior ``q`` and draws ``z`` ``[K, B, ...]`` (a discriminator on q(z) samples)."""
+        return {}
 
     def inference_parameters(self) -> list[nn.Parameter]:
         """phi, the inference network's parameters: those of the submodule ``encoder``."""

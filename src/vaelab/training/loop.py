@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from vaelab.estimators.base import Estimator
-from vaelab.models.base import Model
+from vaelab.models.base import AuxiliaryObjective, Model
 from vaelab.objectives.base import Objective
 
 
@@ -17,10 +17,26 @@ class Step(nn.Module):
     def __init__(self, model: Model, estimator: Estimator, objective: Objective) -> None:
         super().__init__()
         self.model, self.estimator, self.objective = model, estimator, objective
+        self.side_losses: dict[str, torch.Tensor] = {}
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.estimator(self.model, x, self.objective)
+        if out.side_losses:  # eager only (auxiliaries refuse compiled steps): no mutation in a
+            self.side_losses = out.side_losses  # compiled graph, which would break it
         return out.loss, out.bound.mean()
+
+    def auxiliaries(self) -> list[AuxiliaryObjective]:
+        """The auxiliary objectives the model and the estimator declare."""
+        return self.model.auxiliary_objectives() + self.estimator.auxiliary_objectives()
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """Adam's groups: the main parameters at ``lr``, then one group per auxiliary objective
+        at its own settings (named by ``aux``: the learning-rate schedule leaves it alone)."""
+        aux = self.auxiliaries()
+        theirs = {id(p) for a in aux for p in a.parameters}
+        groups = [{"params": [p for p in self.parameters() if id(p) not in theirs], "lr": lr}]
+        return groups + [{"params": list(a.parameters), "lr": a.lr, "betas": a.betas,
+                          "aux": a.name} for a in aux]
 
 
 def normalized_grads(grads: list[torch.Tensor], in_place: bool = False) -> list[torch.Tensor]:
@@ -36,18 +52,28 @@ def normalized_grads(grads: list[torch.Tensor], in_place: bool = False) -> list[
 class EagerUpdate:
     """``update(x)``: loss -> backward -> optimizer step, each by PyTorch's own calls (``runner``
     may be the compiled or DDP-wrapped ``Step``). Returns the detached (loss, bound).
-    ``normalize``: each gradient tensor scaled to unit norm before the step."""
+    ``normalize``: each gradient tensor of the main group scaled to unit norm before the step.
+    Auxiliary groups (``Step.param_groups``) get the gradient of their own side loss only."""
 
-    def __init__(self, runner, optimizer: torch.optim.Optimizer, normalize: bool = False) -> None:
-        self.runner, self.optimizer, self.normalize = runner, optimizer, normalize
+    def __init__(self, runner, optimizer: torch.optim.Optimizer, normalize: bool = False,
+                 step: Step | None = None) -> None:
+        self.runner, self.optimizer, self.normalize, self.step = runner, optimizer, normalize, step
+        self.aux = [g for g in optimizer.param_groups if "aux" in g]
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         loss, bound = self.runner(x)
+        side = [torch.autograd.grad(self.step.side_losses[g["aux"]], g["params"],
+                                    retain_graph=True, allow_unused=True)
+                for g in self.aux] if self.aux and self.step is not None else []
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        for g, grads in zip(self.aux, side):  # their own loss's gradient, not the main one's
+            for p, d in zip(g["params"], grads):
+                p.grad = d
         if self.normalize:
-            normalized_grads([p.grad for g in self.optimizer.param_groups for p in g["params"]
-                              if p.grad is not None], in_place=True)
+            main = self.optimizer.param_groups[0]
+            normalized_grads([p.grad for p in main["params"] if p.grad is not None],
+                             in_place=True)
         self.optimizer.step()
         return loss.detach(), bound.detach()
 

@@ -26,9 +26,17 @@ from vaelab.training.rundir import RunDir
 
 
 def make_adam(params, optim: OptimConfig, **kwargs) -> torch.optim.Adam:
-    """The one Adam of every run: betas (0.9, 0.999), the run's lr and --adam-eps."""
+    """The one Adam of every run: betas (0.9, 0.999), the run's lr and --adam-eps (``params``:
+    parameters, or groups with their own settings, e.g. ``Step.param_groups``)."""
     return torch.optim.Adam(params, lr=optim.lr, betas=(0.9, 0.999), eps=optim.adam_eps,
                             **kwargs)
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    """The schedule's learning rate for the main group(s); auxiliary groups keep their own."""
+    for g in opt.param_groups:
+        if "aux" not in g:
+            g["lr"] = lr
 
 
 @dataclass

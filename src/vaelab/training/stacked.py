@@ -48,6 +48,10 @@ class StackedRuns:
             raise ConfigError(f"the {', '.join(names)} estimator cannot be stacked (its gradient "
                               "uses a tensor hook, which vmap does not batch): train those runs "
                               "one by one")
+        if steps[0].auxiliaries():
+            raise ConfigError(f"{steps[0].auxiliaries()[0].name} trains its own network beside "
+                              "the model, which a stack does not do: train those runs one by "
+                              "one with `vaelab train`")
         self._check_lrs(lrs)
         self.template = copy.deepcopy(steps[0]).to("meta")  # structure only: no memory
         params, self.buffers = stack_module_state(steps)

@@ -33,7 +33,14 @@ from vaelab.training.config import RESUMABLE, RunConfig
 from vaelab.training.loop import EagerUpdate, Step, run_epoch
 from vaelab.training.progress import EpochProgress
 from vaelab.training.rundir import RunDir
-from vaelab.training.session import RunSession, divergence, epoch_loop, epoch_record, make_adam
+from vaelab.training.session import (
+    RunSession,
+    divergence,
+    epoch_loop,
+    epoch_record,
+    make_adam,
+    set_lr,
+)
 from vaelab.training.whole_step import WholeStep, place_adam_steps
 
 
@@ -203,7 +210,11 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     # eager: fused Adam, one kernel for every parameter (CPU: at par with a plain loop,
     # BENCHMARKS section 10, where torch's default foreach Adam is 2-3% behind); compiled: a
     # capturable Adam, whose update the compiled step fuses into its own graph
-    opt = make_adam(step.parameters(), cfg.optim,
+    if step.auxiliaries() and (cfg.runtime.compile or dinfo.enabled):
+        raise ConfigError(f"{', '.join(a.name for a in step.auxiliaries())} trains its own "
+                          "network beside the model, which the compiled step and DDP do not "
+                          "do yet: train it eager on one process (--compile off, no torchrun)")
+    opt = make_adam(step.param_groups(cfg.optim.lr), cfg.optim,
                     fused=not whole and device.type in ("cuda", "cpu"), capturable=whole)
     out_session = RunSession(cfg, run, parts.model, parts.estimator,
                              parts.objective.warmup_epochs, parts.data.dynamic_binarize, loggers)
@@ -300,7 +311,7 @@ class Session:
             return WholeStep(self.step, self.opt, mode, normalize=cfg.optim.normalize_grads)
         runner = DDP(self.step) if self.dinfo.enabled else self.step
         return EagerUpdate(torch.compile(runner, mode=mode) if mode else runner, self.opt,
-                           normalize=cfg.optim.normalize_grads)
+                           normalize=cfg.optim.normalize_grads, step=self.step)
 
     def loop(self, progress: bool) -> dict:
         cfg, dinfo, data = self.cfg, self.dinfo, self.parts.data
@@ -340,8 +351,7 @@ class Session:
         """One pass over the training data at this epoch's learning rate and objective."""
         cfg, parts = self.cfg, self.parts
         t0 = time.perf_counter()
-        for g in self.opt.param_groups:
-            g["lr"] = cfg.optim.lr_at(epoch)
+        set_lr(self.opt, cfg.optim.lr_at(epoch))
         self.step.objective = parts.objective.at_epoch(epoch)
         self.step.train()
         loss_sum, bound_sum, n = run_epoch(update, batches, self.device)
