@@ -27,6 +27,8 @@ CASES = {  # name: (model, options, x_shape, likelihood)
     "convvae": ("convvae", {"latent": 3, "channels": 4, "hidden": 16}, (1, 8, 8), "bernoulli"),
     "convvae-rgb": ("convvae", {"latent": 3, "channels": 4, "hidden": 16}, (3, 8, 12),
                     "logistic"),
+    "factorvae": ("factorvae", {"latent": 3, "channels": 4, "hidden": 16, "disc_hidden": 8},
+                  (1, 8, 8), "bernoulli"),
     "pixelvae": ("pixelvae", {"latent": 3, "pixel_layers": 2, "pixel_channels": 8,
                               "cond_channels": 4, "enc_channels": 4}, (1, 8, 8), "bernoulli"),
     "pixelvae-256": ("pixelvae", {"latent": 3, "pixel_layers": 1, "pixel_channels": 8,

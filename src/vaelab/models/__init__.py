@@ -4,6 +4,7 @@ name in ``MODELS`` (users' own classes are named by ``module:Class`` or ``file.p
 from vaelab.models.base import Capabilities, DecodedModel, Model
 from vaelab.models.categorical_vae import CategoricalVAE, CategoricalVAEConfig
 from vaelab.models.conv_vae import ConvVAE, ConvVAEConfig
+from vaelab.models.factor_vae import FactorVAE, FactorVAEConfig
 from vaelab.models.gated_vae import GatedVAE, GatedVAEConfig
 from vaelab.models.layers import GaussianLayer, mlp
 from vaelab.models.likelihoods import LIKELIHOODS, Likelihood, get_likelihood
@@ -17,6 +18,7 @@ from vaelab.models.vqvae import VQVAE, VQConfig
 
 __all__ = ["LIKELIHOODS", "MODELS", "SBN", "VAE", "VQVAE", "Capabilities", "CategoricalVAE",
            "CategoricalVAEConfig", "DecodedModel", "SBNConfig", "ConvVAE", "ConvVAEConfig",
+           "FactorVAE", "FactorVAEConfig",
            "GatedVAE", "GatedVAEConfig", "GaussianLayer", "Likelihood", "LinearGaussianConfig",
            "LinearGaussianVAE", "Model",
            "PixelCNNConfig", "PixelCNNDensity", "PixelVAE", "PixelVAEConfig", "VAEConfig",
