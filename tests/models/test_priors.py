@@ -66,3 +66,31 @@ def test_learned_priors_need_one_layer_and_a_diagonal_posterior():
     for opts in ({"layers": 2, "prior": "vamp"}, {"posterior": "full", "prior": "mog"}):
         with pytest.raises(ConfigError, match="one stochastic layer"):
             build_model("vae", opts, (1, 4, 4), "bernoulli")
+
+
+@pytest.mark.parametrize("model, opts", [("vae", {"hidden": 16, "latent": 3}),
+                                         ("gatedvae", {"hidden": 8, "latent": 3})])
+def test_vampprior_components_are_computed_once_per_weights_without_gradients(model, opts,
+                                                                             monkeypatch):
+    """Evaluation (no gradients) reuses the components while no weight changes (the same
+    density); with gradients, or after a training step, they are computed again."""
+    from vaelab.models.priors import VampPrior
+
+    calls = []
+    real = VampPrior._mixture
+    monkeypatch.setattr(VampPrior, "_mixture", lambda self, enc: calls.append(1) or
+                        real(self, enc))
+    torch.manual_seed(0)
+    m = build_model(model, {**opts, "prior": "vamp", "components": 5}, (1, 6, 6), "bernoulli")
+    z = torch.randn(7, 3)
+    with torch.no_grad():
+        first = m.prior.log_prob(z)
+        assert torch.equal(m.prior.log_prob(z), first) and len(calls) == 1
+    fresh = m.prior.log_prob(z)  # gradients on: always computed
+    assert len(calls) == 2 and torch.allclose(first, fresh.detach())
+    opt = torch.optim.SGD(m.parameters(), lr=0.5)
+    (-m.log_weights(torch.bernoulli(torch.full((4, 1, 6, 6), 0.3)), 1).mean()).backward()
+    opt.step()
+    with torch.no_grad():
+        after = m.prior.log_prob(z)
+        assert len(calls) == 4 and not torch.allclose(after, first)  # the weights moved
