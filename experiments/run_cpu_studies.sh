@@ -13,4 +13,4 @@ $PY experiments/beta_sweep.py --betas 1 2 4 8 --epochs 10 --points 500 --out $OU
 $PY -m vaelab train --model vqvae --dataset embedded --epochs 5 --eval-k 1 --no-progress \
   --out $OUT/vqvae --overwrite
 $PY -m vaelab prior $OUT/vqvae --epochs 3 --pixel-layers 4 --pixel-channels 32 --no-progress
-$PY experiments/figure6_autoencoders.py --epochs 2 --out $OUT/figure6
+$PY experiments/figure6_autoencoders.py --minutes 5 --mse-epochs 5 --out $OUT/figure6
