@@ -190,18 +190,14 @@ class REBAR(Estimator):
 
 
 @dataclass(frozen=True)
-class RELAXConfig:
-    temperature: float = option(0.5, "temperature tau of the relaxation (lower: less bias, "
-                                "more variance)")
-    eta: float = option(1.0, "initial scale eta of the relaxed control variate (rebar: then set "
-                        "to the variance-minimizing value; relax: learned with the surrogate)")
+class RELAXConfig(REBARConfig):
     surrogate_hidden: int = option(32, "RELAX: hidden units of the learned surrogate r(z)")
     surrogate_lr: float = option(1e-3, "RELAX: Adam learning rate of the surrogate r and of "
                                  "eta, trained to minimise the variance of the encoder's "
                                  "gradient")
 
     def __post_init__(self) -> None:
-        REBARConfig(self.temperature, self.eta)
+        super().__post_init__()
         if not isinstance(self.surrogate_hidden, int) or self.surrogate_hidden < 1:
             raise ConfigError(f"--surrogate-hidden must be an integer >= 1, got "
                               f"{self.surrogate_hidden}")
