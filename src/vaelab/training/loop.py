@@ -59,12 +59,14 @@ class EagerUpdate:
                  step: Step | None = None) -> None:
         self.runner, self.optimizer, self.normalize, self.step = runner, optimizer, normalize, step
         self.aux = [g for g in optimizer.param_groups if "aux" in g]
+        if self.aux and step is None:
+            raise ValueError("auxiliary groups need the Step whose side losses they minimise")
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         loss, bound = self.runner(x)
         side = [torch.autograd.grad(self.step.side_losses[g["aux"]], g["params"],
                                     retain_graph=True, allow_unused=True)
-                for g in self.aux] if self.aux and self.step is not None else []
+                for g in self.aux]
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for g, grads in zip(self.aux, side):  # their own loss's gradient, not the main one's
