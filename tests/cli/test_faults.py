@@ -32,7 +32,7 @@ def run_main(argv, capsys):
     return rc, err
 
 
-def one_line(rc, err, match):
+def assert_one_line(rc, err, match):
     assert rc == 2, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert match in err, err
@@ -70,7 +70,7 @@ def test_resource_limits_are_validated(tmp_path, trained, capsys, argv, match):
     np.save(tmp_path / "u16.npy", np.full((50, 28, 28), 60000, dtype=np.uint16))
     argv = [a.replace("{t}", str(tmp_path)).replace("{run}", str(trained)) for a in argv]
     before = sorted(p.name for p in trained.rglob("*"))
-    one_line(*run_main(argv, capsys), match)
+    assert_one_line(*run_main(argv, capsys), match)
     assert not (tmp_path / "r").exists()
     assert sorted(p.name for p in trained.rglob("*")) == before
 
@@ -133,7 +133,7 @@ def test_a_users_model_that_fails_is_one_line_naming_its_file(tmp_path, capsys, 
     rc, err = run_main(["train", "--model", f"{f}:Broken", "--model-args",
                         json.dumps({"fail": fail}), "--epochs", "1", "--out",
                         str(tmp_path / "r"), "--no-progress"], capsys)
-    one_line(rc, err, match.format(f=f.resolve()))
+    assert_one_line(rc, err, match.format(f=f.resolve()))
     assert not (tmp_path / "r").exists()
 
 
@@ -158,7 +158,7 @@ def test_a_full_disk_while_checkpointing_is_one_line_and_keeps_the_last_epoch(
     before = metrics(trained)
     full_disk_after(monkeypatch, 0)
     rc, err = run_main(["train", "--resume", "--epochs", "3", "--out", str(trained)], capsys)
-    one_line(rc, err, "the disk is full")
+    assert_one_line(rc, err, "the disk is full")
     assert "intact" in err and metrics(trained) == before
     assert not list(trained.rglob("*.tmp"))
     monkeypatch.undo()  # space again: the run continues to the numbers of one call
@@ -172,7 +172,7 @@ def test_a_full_disk_at_the_first_checkpoint_of_overwrite_restores_the_old_run(
     full_disk_after(monkeypatch, 0)
     rc, err = run_main(["train", "--overwrite", "--epochs", "1", "--lr", "3e-4", "--out",
                         str(trained), *SMALL], capsys)
-    one_line(rc, err, "the disk is full")
+    assert_one_line(rc, err, "the disk is full")
     now = {p.relative_to(trained): p.read_bytes() for p in trained.rglob("*") if p.is_file()}
     assert {k: v for k, v in now.items() if k.name != ".lock"} == \
         {k: v for k, v in files.items() if k.name != ".lock"}
@@ -182,7 +182,7 @@ def test_a_full_disk_in_a_stack_is_one_line(tmp_path, capsys, monkeypatch):
     full_disk_after(monkeypatch, 1)
     rc, err = run_main(["train-stack", "--grid", "seed=0,1", "--epochs", "1", "--out",
                         str(tmp_path / "g"), *SMALL], capsys)
-    one_line(rc, err, "the disk is full")
+    assert_one_line(rc, err, "the disk is full")
 
 
 # ---- damaged or missing run files -------------------------------------------------------------
@@ -206,15 +206,15 @@ def test_a_deleted_metrics_file_is_said(trained, recwarn):
 
 def test_a_resume_below_the_epochs_done_changes_nothing(trained, capsys):
     config = (trained / "config.json").read_text()
-    one_line(*run_main(["train", "--resume", "--epochs", "1", "--out", str(trained)], capsys),
-             "--epochs 1 is below the 2 epochs this run has done")
+    assert_one_line(*run_main(["train", "--resume", "--epochs", "1", "--out", str(trained)],
+                              capsys), "--epochs 1 is below the 2 epochs this run has done")
     assert (trained / "config.json").read_text() == config
 
 
 def test_every_checkpoint_damaged_is_one_line(trained, capsys):
     for f in (trained / "checkpoints").glob("*.safetensors"):
         f.write_bytes(b"junk")
-    one_line(*run_main(["eval", str(trained), "--k", "2"], capsys),
+    assert_one_line(*run_main(["eval", str(trained), "--k", "2"], capsys),
              "every checkpoint in")
 
 
@@ -223,7 +223,7 @@ def test_a_solo_run_into_a_stack_folder_is_refused(tmp_path, capsys):
     g = tmp_path / "g"
     assert main(["train-stack", "--grid", "seed=0,1", "--epochs", "1", "--out", str(g),
                  *SMALL]) == 0
-    one_line(*run_main(["train", "--epochs", "1", "--out", str(g), *SMALL], capsys),
+    assert_one_line(*run_main(["train", "--epochs", "1", "--out", str(g), *SMALL], capsys),
              "holds a stack of runs")
 
 
@@ -240,7 +240,7 @@ def test_the_holds_a_run_check_is_repeated_under_the_lock(tmp_path, capsys, monk
             assert main(["train", "--epochs", "1", "--out", str(out), *SMALL]) == 0
         real(self)
     monkeypatch.setattr(RunDir, "lock", lock)
-    one_line(*run_main(["train", "--epochs", "2", "--out", str(out), *SMALL], capsys),
+    assert_one_line(*run_main(["train", "--epochs", "2", "--out", str(out), *SMALL], capsys),
              "already holds a run")
     assert [r["epoch"] for r in metrics(out)] == [1]
 
@@ -256,7 +256,7 @@ def test_an_overwrite_killed_after_its_config_resumes_the_old_run(tmp_path, trai
     new_cfg = json.loads((run.aside / "config.json").read_text())
     new_cfg["train"]["estimator"]["k"] = 5
     (trained / "config.json").write_text(json.dumps(new_cfg))
-    one_line(*run_main(["eval", str(trained / "nowhere")], capsys), "does not exist")
+    assert_one_line(*run_main(["eval", str(trained / "nowhere")], capsys), "does not exist")
     assert main(["train", "--resume", "--epochs", "3", "--out", str(trained),
                  "--no-progress"]) == 0
     assert metrics(trained)[:2] == old and len(metrics(trained)) == 3
@@ -267,7 +267,7 @@ def test_an_overwrite_killed_before_its_config_says_how_to_get_the_run_back(trai
     from vaelab.training.rundir import RunDir
 
     RunDir(trained).set_aside()
-    one_line(*run_main(["train", "--resume", "--epochs", "1", "--out", str(trained / "x")],
+    assert_one_line(*run_main(["train", "--resume", "--epochs", "1", "--out", str(trained / "x")],
                        capsys), "no config.json")
     rc, err = run_main(["info", str(trained)], capsys)
     assert rc == 0  # a reader finishes the interrupted overwrite: the old run is back
@@ -325,7 +325,7 @@ def test_a_grid_killed_before_every_run_had_a_checkpoint_starts_again(tmp_path, 
 # ---- data with nothing to learn, bounds no model reaches --------------------------------------
 def test_constant_data_is_refused(tmp_path, capsys):
     np.save(tmp_path / "zeros.npy", np.zeros((100, 28, 28), dtype=np.uint8))
-    one_line(*run_main(["train", "--dataset", str(tmp_path / "zeros.npy"), "--out",
+    assert_one_line(*run_main(["train", "--dataset", str(tmp_path / "zeros.npy"), "--out",
                         str(tmp_path / "r")], capsys), "nothing to learn")
 
 
@@ -352,7 +352,7 @@ def test_a_users_model_refuses_a_likelihood_it_does_not_take_and_records_its_def
     f.write_text(USER)
     rc, err = run_main(["train", "--model", f"{f}:Broken", "--likelihood", "logistic",
                         "--out", str(tmp_path / "r")], capsys)
-    one_line(rc, err, "takes no likelihood option")
+    assert_one_line(rc, err, "takes no likelihood option")
     assert main(["train", "--model", f"{f}:Broken", "--dataset", "embedded", "--epochs", "1",
                  "--eval-k", "2", "--out", str(tmp_path / "ok"), "--no-progress"]) == 0
     args = json.loads((tmp_path / "ok" / "config.json").read_text())["model"]["args"]

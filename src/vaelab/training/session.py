@@ -18,7 +18,7 @@ import torch
 
 from vaelab.errors import DivergenceError
 from vaelab.eval.likelihood import evaluate_bounds
-from vaelab.training.callbacks import Callback
+from vaelab.training.callbacks import Callback, start_loggers
 from vaelab.training.checkpoint import save_checkpoint
 from vaelab.training.config import OptimConfig, RunConfig
 from vaelab.training.progress import EpochProgress
@@ -143,8 +143,6 @@ class RunSession:
 
     def start(self, doc: dict, source) -> None:
         """Start the loggers (all or none), then write config.json and the model's source."""
-        from vaelab.training.callbacks import start_loggers
-
         start_loggers(self.loggers, self.run.path, doc)
         self.started = True
         self.run.write_config(doc)
