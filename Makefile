@@ -1,5 +1,5 @@
 # `make run`: set up .venv and train + evaluate a small IWAE on the embedded data (CPU, ~2 min).
-# `make test`: set up .venv and run the test suite.
+# `make test`: set up .venv, type-check src/ (mypy) and run the test suite.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -40,6 +40,7 @@ browser:
 	  >/dev/null; } || echo "chromium is not installed: the browser test will be skipped"
 
 test: setup browser
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 docs: setup

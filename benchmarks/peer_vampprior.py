@@ -100,11 +100,11 @@ def parse(log: str) -> dict:
             "valid_loss": vals, "test_nll": float(final[-1]) if final else None}
 
 
-def rescore(snapshot: Path, model: str, prior: str, data: Path, k: int, n: int) -> dict:
-    """Their best model in vaelab's gatedvae, scored by vaelab's evaluator."""
+def their_model(snapshot: Path, model: str, prior: str):
+    """Their saved model (``snapshots/*/MODEL.model``) as vaelab's ``gatedvae``: the same
+    architecture, parameter for parameter, in eval mode."""
     import torch
 
-    from vaelab.eval import evaluate
     from vaelab.models import build_model
 
     work = str(snapshot.parents[2])  # their pickled model imports their own modules
@@ -115,8 +115,17 @@ def rescore(snapshot: Path, model: str, prior: str, data: Path, k: int, n: int) 
                                     "prior": "vamp" if prior == "vampprior" else "standard"},
                        (1, 28, 28), "bernoulli")
     ours.load_state_dict(translate(theirs, model), strict=True)
+    return ours.eval()
+
+
+def rescore(snapshot: Path, model: str, prior: str, data: Path, k: int, n: int) -> dict:
+    """Their best model scored by vaelab's evaluator."""
+    import torch
+
+    from vaelab.eval import evaluate
+
     x = torch.from_numpy(test_subset(np.load(data)["test"], n)).float()
-    ev = evaluate(ours.eval(), x.view(-1, 1, 28, 28), (k,), seed=0)
+    ev = evaluate(their_model(snapshot, model, prior), x.view(-1, 1, 28, 28), (k,), seed=0)
     return {k_: ev[k_] for k_ in ("nll", "nll_stderr", "nll_mc_stderr")}
 
 

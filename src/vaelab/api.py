@@ -95,6 +95,7 @@ def train(model: Model | str | None = None, data: Any = None, out: str | Path | 
     if resume:
         cfg = trainer.resume_config(RunConfig.load(out), options)
     else:
+        base: RunConfig | None
         if isinstance(config, (str, Path)):
             base = config_from_file(config)
         elif isinstance(config, dict):

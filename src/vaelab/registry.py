@@ -116,11 +116,15 @@ def _checked(name: str, value: Any, default: Any, what: str) -> Any:
     return float(value) if t is float else tuple(value) if t is tuple else value
 
 
-def build_config(config: type, args: dict, what: str) -> Any:
+def build_config(config: type | None, args: dict, what: str) -> Any:
     """``config(**args)``, with unknown keys and values of the wrong type reported as one-line
-    errors."""
+    errors; None for an entry registered without options (and no args)."""
     if not isinstance(args, dict):
         raise ConfigError(f"{what}: options must be an object of name: value, got {args!r}")
+    if config is None:
+        if args:
+            raise ConfigError(f"{what} takes no options, got {', '.join(sorted(args))}")
+        return None
     fields = {f.name: f for f in dataclasses.fields(config)}
     unknown = sorted(set(args) - set(fields))
     if unknown:

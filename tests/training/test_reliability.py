@@ -153,9 +153,10 @@ def test_ctrl_c_at_start_up_or_in_training_is_one_line_and_exit_130(tmp_path, de
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     if p.returncode == -signal.SIGINT:
-        # the signal came while the interpreter itself was starting, before Python installs
-        # any handler: the OS ends the process, which has written nothing
-        assert delay < 1 and err == "" and not out.exists()
+        # the signal came while the interpreter itself was starting, before any of vaelab's
+        # code ran: the OS ends the process (or Python's own handler prints where runpy was, a
+        # frozen module, when the machine is slow), which has written nothing
+        assert delay < 1 and "vaelab" not in err and not out.exists(), err
         return
     assert p.returncode == 130, err
     assert len(err.strip().splitlines()) == 1 and "interrupted" in err and "Traceback" not in err

@@ -53,8 +53,9 @@ def markdown() -> str:
             default = "" if a.default in (None, argparse.SUPPRESS, False, "") else a.default
             if isinstance(default, list):
                 default = " ".join(map(str, default))
-            choices = f" Choices: {', '.join(map(str, a.choices))}." if a.choices and \
-                len(a.choices) < 12 else ""
+            options = list(a.choices or ())
+            choices = f" Choices: {', '.join(map(str, options))}." if 0 < len(options) < 12 \
+                else ""
             meaning = (a.help or "").replace("%%", "%")
             lines.append(f"| `{name}` | {_cell(default)} | {_cell(meaning)}{_cell(choices)} |")
     lines += ["", "## Option names", "",

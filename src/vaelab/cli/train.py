@@ -70,8 +70,7 @@ def add_train(p: argparse.ArgumentParser, stack: bool = False) -> None:
     for name, opt in option_catalogue().items():
         if name in ("objective_args", "estimator_args"):
             continue
-        section = opt.section or opt.component
-        g = groups[section]
+        g = groups[opt.section or opt.component or "runtime"]
         text = " ".join(t for t in (opt.help, f"({_defaults_text(opt)})" if _defaults_text(opt)
                                     else "") if t)
         if name in COMPONENTS and name != "model":

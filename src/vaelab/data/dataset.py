@@ -96,8 +96,9 @@ class ImageDataset:
         if mode == "dynamic":
             return replace(self, dynamic_binarize=True, levels=None)
         g = torch.Generator().manual_seed(seed)
-        return replace(self, binary=True, levels=None, dynamic_binarize=False,
-                       **{s: torch.bernoulli(getattr(self, s), generator=g) for s in SPLITS})
+        train, valid, test = (torch.bernoulli(getattr(self, s), generator=g) for s in SPLITS)
+        return replace(self, binary=True, levels=None, dynamic_binarize=False, train=train,
+                       valid=valid, test=test)
 
     def summary(self) -> dict:
         return {"name": self.name, "source": self.source, "image_shape": list(self.image_shape),
@@ -198,9 +199,9 @@ def to_images(a: np.ndarray | torch.Tensor, what: str,
         t = t.float()
         if not torch.isfinite(t).all():
             raise DataError(f"{what}: contains NaN or Inf values; clean the data first")
-        lo, hi = float(t.min()), float(t.max())
-        if lo < 0 or hi > 1:
-            raise DataError(f"{what}: values lie in [{lo:g}, {hi:g}], expected [0, 1] "
+        flo, fhi = float(t.min()), float(t.max())
+        if flo < 0 or fhi > 1:
+            raise DataError(f"{what}: values lie in [{flo:g}, {fhi:g}], expected [0, 1] "
                             "(or uint8 0..255); rescale the data")
         scaled = t * 255
         if torch.equal(scaled, scaled.round()):

@@ -65,7 +65,8 @@ def binarized_mnist() -> ImageDataset:
         arrays = {s: read_amat(p, "binarized_mnist") for s, p in zip(SPLITS, paths)}
         npz = cache_dir() / "binarized_mnist.npz"
         npz.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(npz, **arrays)
+        np.savez_compressed(npz, train=arrays["train"], valid=arrays["valid"],
+                            test=arrays["test"])
     try:
         with np.load(npz) as d:
             arrays = {s: d[s] for s in SPLITS}
@@ -113,12 +114,8 @@ def mnist(binarize: str = "dynamic", n_valid: int = 10000, seed: int = 0) -> Ima
     test_names = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     train_names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
     names = train_names + test_names
-    local = [find_file(n, f"mnist/{n}") for n in names]
-    if all(local):
-        paths = local
-    else:
-        paths = fetch(names, [MNIST_URL.format(n) for n in names], "MNIST",
-                      [MNIST_MD5[n] for n in names])
+    paths = fetch(names, [MNIST_URL.format(n) for n in names], "MNIST",
+                  [MNIST_MD5[n] for n in names], subdir="mnist")
     xs, ys = read_idx(paths[0]), read_idx(paths[1])
     xt, yt = read_idx(paths[2]), read_idx(paths[3])
     return mnist_from_arrays(xs, ys, xt, yt, binarize, n_valid, seed)
@@ -142,14 +139,14 @@ def mnist_test(binarize: str = "none", seed: int = 0) -> ImageDataset:
     """The 10,000 grayscale MNIST *test* images with labels, split 8000/1000/1000 (fixed seed):
     labelled data for class-conditional models on machines without the training images."""
     names = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
-    local = [find_file(n, f"mnist/{n}") for n in names]
-    paths = local if all(local) else fetch(names, [MNIST_URL.format(n) for n in names],
-                                           "MNIST test set", [MNIST_MD5[n] for n in names])
+    paths = fetch(names, [MNIST_URL.format(n) for n in names], "MNIST test set",
+                  [MNIST_MD5[n] for n in names], subdir="mnist")
     x = _images(read_idx(paths[0]), "mnist_test")
     y = torch.as_tensor(read_idx(paths[1]).astype(np.int64))
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     parts = {"train": perm[:8000], "valid": perm[8000:9000], "test": perm[9000:]}
-    d = ImageDataset("mnist_test", *(x[parts[s]] for s in SPLITS), binary=False, levels=256,
+    d = ImageDataset("mnist_test", x[parts["train"]], x[parts["valid"]], x[parts["test"]],
+                     binary=False, levels=256,
                      source="MNIST test images split 8000/1000/1000",
                      labels={s: y[p] for s, p in parts.items()})
     return d.binarized(binarize, seed)

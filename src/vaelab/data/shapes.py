@@ -61,7 +61,9 @@ def shapes(small: bool = False, seed: int = 0, size: int = 64) -> ImageDataset:
     sizes = factor_sizes(small)
     idx = all_factors(sizes)
     vals = factor_values(idx, sizes)
-    imgs = np.concatenate([render(*(v[i:i + 512] for v in vals), size=size)
+    shape, scale, angle, px, py = vals
+    imgs = np.concatenate([render(shape[i:i + 512], scale[i:i + 512], angle[i:i + 512],
+                                  px[i:i + 512], py[i:i + 512], size=size)
                            for i in range(0, len(idx), 512)])[:, None]  # [N, 1, H, W]
     perm = np.random.default_rng(seed).permutation(len(idx))
     n = len(idx) // 10

@@ -74,14 +74,16 @@ def download(url: str, dest: Path, expected_md5: str | None = None, timeout: flo
 
 
 def fetch(names: list[str], urls: list[str], what: str,
-          md5s: list[str | None] | None = None) -> list[Path]:
-    """Local copies of ``names`` if all are found; else download ``urls`` into the cache.
+          md5s: list[str | None] | None = None, subdir: str = "") -> list[Path]:
+    """Local copies of ``names`` (each as ``name`` or ``subdir/name`` in a data folder) if all
+    are found; else download ``urls`` into the cache.
 
     Raises DataError naming every path searched and every URL when neither works (offline).
     """
-    found = [find_file(n) for n in names]
-    if all(found):
-        return found  # type: ignore[return-value]
+    found = [find_file(n, f"{subdir}/{n}") if subdir else find_file(n) for n in names]
+    local = [f for f in found if f is not None]
+    if len(local) == len(names):
+        return local
     md5s = md5s or [None] * len(names)
     out: list[Path] = []
     try:

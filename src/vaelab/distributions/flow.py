@@ -43,7 +43,7 @@ def _call(step: nn.Module, detach: bool, *args):
     return constant_call(step, *args) if detach else step(*args)  # detach: STL, DReG
 
 
-def invert_step(step: nn.Module, y: torch.Tensor, h: torch.Tensor, sweeps: int,
+def invert_step(step: IAFStep, y: torch.Tensor, h: torch.Tensor, sweeps: int,
                 detach: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The z with ``step(z, h)[0] == y``, by ``sweeps`` fixed-point sweeps
     z <- (y - (1 - g(z)) m(z)) / g(z); exact (value and derivative) once ``sweeps`` >= D.
@@ -68,7 +68,7 @@ class IAF(StopGradient, Distribution):
     support = constraints.real
     has_rsample = True
 
-    def __init__(self, base: Normal, context: torch.Tensor, steps: list[nn.Module],
+    def __init__(self, base: Normal, context: torch.Tensor, steps: list[IAFStep],
                  detach_params: bool = False) -> None:
         self.base, self.context, self.steps = base, context, list(steps)
         self.detach_params = detach_params

@@ -84,6 +84,15 @@ class _LogJoint(nn.Module):
         return self.m.log_joint(x, z)
 
 
+def learning_signal(objective: Objective, log_w: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """The objective's score-function signal and scale (``Objective.learning_signal``), for an
+    estimator whose ``check`` made sure it has one."""
+    out = objective.learning_signal(log_w)
+    if out is None:
+        raise ConfigError(f"{objective.label} has no score-function learning signal")
+    return out
+
+
 def log_joint_constant_theta(model: Model, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """log p(x, z) ``[K, B]`` with every model parameter held constant (the path through z
     stays): an inference term that must not move theta."""
@@ -132,9 +141,8 @@ class Estimator(nn.Module):
         return []
 
     def _aux(self, model: Model, s: Samples) -> torch.Tensor:
-        if model.capabilities.auxiliary_loss:
-            return model.auxiliary_loss(s.q).mean()
-        return torch.zeros((), device=s.log_w.device)
+        loss = model.auxiliary_loss(s.q) if model.capabilities.auxiliary_loss else None
+        return torch.zeros((), device=s.log_w.device) if loss is None else loss.mean()
 
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
         raise NotImplementedError

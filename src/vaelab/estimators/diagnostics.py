@@ -43,7 +43,10 @@ def gradient_samples(model: Model, estimator: Estimator, objective: Objective, x
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Running sums of g and g^2 (float64, ``[P]``) over ``repeats`` estimates of the gradient of
     the batch-mean objective w.r.t. ``params``."""
-    s1 = s2 = None
+    s1: torch.Tensor | None = None
+    s2: torch.Tensor | None = None
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
     for _ in range(repeats):
         out = estimator(model, x, objective)
         grads = torch.autograd.grad(out.surrogate.mean(), params, allow_unused=True)
@@ -51,6 +54,7 @@ def gradient_samples(model: Model, estimator: Estimator, objective: Objective, x
                        for gi, p in zip(grads, params)]).double()
         s1 = g if s1 is None else s1 + g
         s2 = g * g if s2 is None else s2 + g * g
+    assert s1 is not None and s2 is not None
     return s1, s2
 
 

@@ -18,7 +18,14 @@ import torch
 
 from vaelab.distributions import BernoulliChain, OneHotGroups, Relaxable
 from vaelab.errors import ConfigError
-from vaelab.estimators.base import ESTIMATORS, Estimator, Terms, log_joint_constant_theta, score
+from vaelab.estimators.base import (
+    ESTIMATORS,
+    Estimator,
+    Terms,
+    learning_signal,
+    log_joint_constant_theta,
+    score,
+)
 from vaelab.models.base import AuxiliaryObjective, Model
 from vaelab.objectives.base import Objective
 from vaelab.registry import option
@@ -121,6 +128,9 @@ class REBAR(Estimator):
     variance instead). eta depends only on earlier draws, so every estimate stays unbiased."""
 
     name = "rebar"
+    eta: torch.Tensor
+    cross: torch.Tensor
+    square: torch.Tensor
 
     def __init__(self, K: int = 1, config: REBARConfig | None = None,
                  x_dim: int | None = None) -> None:
@@ -138,16 +148,16 @@ class REBAR(Estimator):
         self._check_posterior(q)
 
     @staticmethod
-    def _check_posterior(q) -> None:
+    def _check_posterior(q) -> BernoulliChain | OneHotGroups:
         ok = isinstance(q, OneHotGroups) or (isinstance(q, BernoulliChain) and len(q.sizes) == 1)
         if not ok:
             raise ConfigError("rebar handles one layer of Bernoulli latents or categorical "
                               "latents (--model sbn --bernoulli-layers 1, --model categorical); "
                               "use score_function or gumbel otherwise")
+        return q
 
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
-        q = model.posterior(x)
-        self._check_posterior(q)
+        q = self._check_posterior(model.posterior(x))
         tau, eta = self.config.temperature, self.eta.detach().clone()
         z, b, z_cond = q.rebar_sample((self.K,))
         f_obj = objective.bound
@@ -159,8 +169,8 @@ class REBAR(Estimator):
         log_w = s.log_w
         bound = f_obj(log_w).detach()
         lw_z, lw_cond = relaxed_log_w(q.relax(z, tau)), relaxed_log_w(q.relax(z_cond, tau))
-        signal, scale = objective.learning_signal(log_w.detach())
-        cond_signal, _ = objective.learning_signal(lw_cond.detach())
+        signal, scale = learning_signal(objective, log_w.detach())
+        cond_signal, _ = learning_signal(objective, lw_cond.detach())
         sf_signal, cv_signal = scale * signal, -scale * cond_signal
         cv_path = f_obj(lw_z) - f_obj(lw_cond)
         g_sf = f_obj(s.log_w_phi) + (sf_signal * s.log_q).sum(0)  # the plain score function
@@ -225,6 +235,7 @@ class RELAX(REBAR):
     backpropagation)."""
 
     name = "relax"
+    eta: torch.nn.Parameter
     stackable = False
     side_loss = "relax_surrogate"
 
@@ -246,9 +257,10 @@ class RELAX(REBAR):
             return
         d = q.sample((1,)).shape[-1]
         h = self.config.surrogate_hidden
-        r = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.Tanh(), torch.nn.Linear(h, 1))
-        torch.nn.init.zeros_(r[2].weight)  # r = 0 at first: RELAX starts as REBAR
-        torch.nn.init.zeros_(r[2].bias)
+        out = torch.nn.Linear(h, 1)
+        torch.nn.init.zeros_(out.weight)  # r = 0 at first: RELAX starts as REBAR
+        torch.nn.init.zeros_(out.bias)
+        r = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.Tanh(), out)
         self.surrogate = r.to(self.eta.device)
 
     def auxiliary_objectives(self) -> list[AuxiliaryObjective]:
@@ -260,11 +272,11 @@ class RELAX(REBAR):
 
     def _r(self, soft: torch.Tensor) -> torch.Tensor:
         """r(s(z)) averaged over the K draws: ``[K, B, D]`` -> ``[B]``."""
+        assert self.surrogate is not None, "built by check()"
         return self.surrogate(soft).squeeze(-1).mean(0)
 
     def terms(self, model: Model, x: torch.Tensor, objective: Objective) -> Terms:
-        q = model.posterior(x)
-        self._check_posterior(q)
+        q = self._check_posterior(model.posterior(x))
         self._build(q)
         tau, f_obj = self.config.temperature, objective.bound
         z, b, z_cond = q.rebar_sample((self.K,))
@@ -275,19 +287,20 @@ class RELAX(REBAR):
         s = score(model, x, b, q)
         soft_z, soft_cond = q.relax(z, tau), q.relax(z_cond, tau)
         lw_z, lw_cond = relaxed_log_w(soft_z), relaxed_log_w(soft_cond)
-        signal, scale = objective.learning_signal(s.log_w.detach())
-        cond_signal, _ = objective.learning_signal(lw_cond.detach())
+        signal, scale = learning_signal(objective, s.log_w.detach())
+        cond_signal, _ = learning_signal(objective, lw_cond.detach())
         g_sf = f_obj(s.log_w_phi) + (scale * signal * s.log_q).sum(0)
         g_cv = (-scale * cond_signal * s.log_q).sum(0) + f_obj(lw_z) - f_obj(lw_cond)
         # r's score coefficient keeps psi's graph (the variance depends on it), not phi's
         g_r = (-self._r(soft_cond.detach()) * s.log_q.sum(0) + self._r(soft_z)
                - self._r(soft_cond))
         inference_term = g_sf + self.eta * g_cv + g_r
-        side = {}
+        side: dict[str, torch.Tensor] = {}
         if self.training and torch.is_grad_enabled():
             grads = torch.autograd.grad(inference_term.mean(), model.inference_parameters(),
                                         create_graph=True, allow_unused=True)
-            side[self.side_loss] = sum((g ** 2).sum() for g in grads if g is not None)
+            side[self.side_loss] = torch.stack([(g ** 2).sum() for g in grads
+                                                if g is not None]).sum()
         return Terms(f_obj(s.log_w).detach(), f_obj(s.log_w_theta), inference_term, s,
                      self._aux(model, s), side)
 

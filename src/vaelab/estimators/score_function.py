@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from vaelab.errors import ConfigError
-from vaelab.estimators.base import ESTIMATORS, Estimator, Terms, score
+from vaelab.estimators.base import ESTIMATORS, Estimator, Terms, learning_signal, score
 from vaelab.estimators.baselines import BASELINES, NVIL, Baseline
 from vaelab.models.base import Model
 from vaelab.objectives.base import Objective
@@ -66,7 +66,7 @@ class ScoreFunction(Estimator):
         log_w = s.log_w
         f = objective.bound
         bound = f(log_w).detach()
-        signal, scale = objective.learning_signal(log_w.detach())
+        signal, scale = learning_signal(objective, log_w.detach())
         b, aux = self.baseline(signal, x.flatten(1), log_w, objective)
         coef = (scale * (signal - b)).detach()
         inference_term = f(s.log_w_phi) + (coef * s.log_q).sum(0)

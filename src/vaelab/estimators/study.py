@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from vaelab.errors import ConfigError
@@ -29,7 +31,7 @@ def gradient_study(model: Model, x: torch.Tensor, ks: list[int], repeats: int,
         raise ConfigError(f"gradient estimators differ only for a continuous latent; "
                           f"{type(model).__name__} has a {latent} latent")
     obj = make_objective(objective)
-    rows = []
+    rows: list[dict[str, Any]] = []
     default = VARIANTS if latent == "continuous" else DISCRETE_VARIANTS
     jobs = [(e, b, k) for k in ks for e, b in (variants or default)
             if not (e == "dreg" and objective != "iwae") and not (b == "vimco" and k < 2)]

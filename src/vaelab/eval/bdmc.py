@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -57,7 +58,7 @@ def bdmc(model: Model, n: int = 100, steps: Sequence[int] = (10, 100, 1000),
     device = next(model.parameters()).device
     t0 = time.perf_counter()
     x, z = simulate(model, n)
-    rows = []
+    rows: list[dict[str, Any]] = []
     bar = tqdm(total=2 * n * len(steps), desc="BDMC", unit="chain-example", mininterval=1,
                disable=None if progress else True)
     for s in steps:

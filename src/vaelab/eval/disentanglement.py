@@ -137,8 +137,8 @@ def factor_vae_metric(encode: Callable[[np.ndarray], torch.Tensor],
         var = (encode(v).double() / scale.clamp_min(1e-12)).var(0)
         var[~alive] = float("inf")
         points.append((int(var.argmin()), int(k)))
-    for j, k in points[:n_train]:
-        votes[j, k] += 1
+    for dim, factor in points[:n_train]:
+        votes[dim, factor] += 1
     predict = votes.argmax(1)
 
     def accuracy(pts):
@@ -224,7 +224,8 @@ def disentanglement_report(model, data, points: int = 800, pairs: int = 64,
     d, sp = dci(codes, factors, seed=seed), sap(codes, factors)
 
     def encode_factors(v: np.ndarray) -> torch.Tensor:
-        imgs = S.render(*S.factor_values(v, sizes), size=model.x_shape[-1])
+        shape, scale, angle, px, py = S.factor_values(v, sizes)
+        imgs = S.render(shape, scale, angle, px, py, size=model.x_shape[-1])
         return encode(torch.as_tensor(imgs[:, None], dtype=torch.float32))
 
     n_train = int(0.6 * points)

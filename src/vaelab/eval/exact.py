@@ -53,12 +53,9 @@ def exact_log_marginal(model: Model, x: torch.Tensor, chunk: int | None = None) 
     Z = support(model)
     if chunk is None:
         chunk = max(1, eval_chunk(model, x, x.device, 1 << 16) // len(x))
-    total = None
-    for i in range(0, len(Z), chunk):
-        lj = _log_joint_and_q(model, x, Z[i:i + chunk], posterior=False)[0]
-        part = torch.logsumexp(lj, 0)
-        total = part if total is None else torch.logaddexp(total, part)
-    return total
+    parts = [torch.logsumexp(_log_joint_and_q(model, x, Z[i:i + chunk], posterior=False)[0], 0)
+             for i in range(0, len(Z), chunk)]
+    return torch.logsumexp(torch.stack(parts), 0)
 
 
 def exact_elbo(model: Model, x: torch.Tensor) -> torch.Tensor:

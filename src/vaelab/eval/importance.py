@@ -75,7 +75,8 @@ def log_evidence(log_p_tilde: Callable[[torch.Tensor], torch.Tensor], proposal: 
     effective sample size ``ess``."""
     if n < 1 or chunk < 1:
         raise ConfigError(f"log_evidence needs n >= 1 and chunk >= 1, got {n} and {chunk}")
-    lse1 = lse2 = None
+    lse1: torch.Tensor | None = None
+    lse2: torch.Tensor | None = None
     with torch.no_grad():
         for s in range(0, n, chunk):
             z = proposal.sample((min(chunk, n - s), *batch))
@@ -83,6 +84,7 @@ def log_evidence(log_p_tilde: Callable[[torch.Tensor], torch.Tensor], proposal: 
             a, b = torch.logsumexp(lw, 0), torch.logsumexp(2 * lw, 0)
             lse1 = a if lse1 is None else torch.logaddexp(lse1, a)
             lse2 = b if lse2 is None else torch.logaddexp(lse2, b)
+    assert lse1 is not None and lse2 is not None  # n >= 1
     ess = stats.ess_from_logsumexps(lse1, lse2)
     return {"log_z": lse1 - math.log(n), "mc_stderr": stats.delta_mc_stderr(ess, n),
             "ess": ess, "n": n}

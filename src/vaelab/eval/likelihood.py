@@ -109,23 +109,25 @@ def compiled_log_weights(model: Model, mode: str = "default"):
 
 @torch.no_grad()
 def stream_bounds(model: Model, x: torch.Tensor, ks: Sequence[int], max_samples: int,
-                  log_weights=None) -> dict[int, torch.Tensor]:
-    """Per-example L_k for x ``[B, ...]`` from K = max(ks) draws, at most ``max_samples``
-    sample-example products per pass, and (key ``"mc_var"``) the Monte Carlo variance of L_K.
+                  log_weights=None) -> dict[int | str, torch.Tensor]:
+    """Per-example L_k (key k) for x ``[B, ...]`` from K = max(ks) draws, at most
+    ``max_samples`` sample-example products per pass, the Monte Carlo variance of L_K (key
+    ``"mc_var"``) and the effective sample size (key ``"ess"``).
     A deterministic (or absent) posterior gives the same log-weight for every draw: computed
     once, with no Monte Carlo error. ``log_weights``: the function to call in place of
     ``model.log_weights`` (its compiled form)."""
     K = max(ks)
     if model.capabilities.latent in ("point_mass", "none"):
         lw = model.log_weights(x, 1)[0].double()
-        return {**{k: lw for k in ks}, "mc_var": torch.zeros_like(lw),
-                "ess": torch.full_like(lw, float(K))}
+        out: dict[int | str, torch.Tensor] = {k: lw for k in ks}
+        return {**out, "mc_var": torch.zeros_like(lw), "ess": torch.full_like(lw, float(K))}
     acc = GroupedBounds(ks, K, len(x), x.device)
     chunk = max(1, max_samples // len(x))
     log_weights = log_weights or model.log_weights
     for start in range(0, K, chunk):
         acc.add(log_weights(x, min(chunk, K - start)))
-    return {**acc.bounds(), "mc_var": acc.mc_variance(), "ess": acc.ess()}
+    bounds: dict[int | str, torch.Tensor] = {k: v for k, v in acc.bounds().items()}
+    return {**bounds, "mc_var": acc.mc_variance(), "ess": acc.ess()}
 
 
 @torch.no_grad()

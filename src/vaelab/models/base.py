@@ -206,6 +206,11 @@ class Model(nn.Module, ABC):
         estimator used (``capabilities.auxiliary_loss``); None for models without any."""
         return None
 
+    def set_code_prior(self, code_prior) -> None:
+        """Make a fitted prior over the model's discrete codes its prior
+        (``capabilities.code_prior``: a VQ-VAE and the PixelCNN ``vaelab prior`` fits)."""
+        raise NotImplementedError(f"{type(self).__name__} has no code prior to set")
+
     def latent_support_size(self) -> int | None:
         """How many values z can take (a discrete latent; an exact Python int, possibly huge),
         or None (continuous). Exact log p(x) and gradients sum over ``prior.enumerate_support()``

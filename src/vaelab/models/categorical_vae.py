@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -47,6 +48,7 @@ class CategoricalVAE(DecodedModel):
         x_dim = math.prod(c.x_shape)
         self.encoder = mlp(x_dim, HIDDEN, D, "relu")
         self.decoder = mlp(D, HIDDEN[::-1], lik.n_params * x_dim, "relu")
+        self.uniform: torch.Tensor
         self.register_buffer("uniform", torch.zeros(c.variables, c.categories),
                              persistent=False)
 
@@ -69,5 +71,5 @@ class CategoricalVAE(DecodedModel):
 
     @torch.no_grad()
     def init_from_data(self, mean_x: torch.Tensor) -> None:
-        last = self.decoder[-1].bias
+        last = cast(torch.nn.Linear, self.decoder[-1]).bias
         last.copy_(self.likelihood.output_bias(mean_x.to(last).reshape(self.x_shape)).flatten())

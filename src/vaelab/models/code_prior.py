@@ -5,6 +5,7 @@ codes and the bottom prior the 14x14 bottom codes conditioned on the top."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +36,11 @@ class CodePrior(nn.Module):
                                         embed_dim=c.embed_dim))
         self.top_embed = nn.Embedding(c.num_codes, c.embed_dim) if len(c.code_shapes) > 1 else None
 
+    @property
+    def nets(self) -> list[PixelCNN]:
+        """One PixelCNN a level, top first."""
+        return [cast(PixelCNN, m) for m in self.levels]
+
     def _conditions(self, i: int, indices: list[torch.Tensor], labels):
         vec = None
         if self.config.label_sizes:
@@ -42,18 +48,18 @@ class CodePrior(nn.Module):
             vec = torch.cat([F.one_hot(lab[:, j].long(), n) for j, n in
                              enumerate(self.config.label_sizes)], -1).float()
         cmap = None
-        if i > 0:  # bottom level: embedded top codes, upsampled to the bottom resolution
+        if i > 0 and self.top_embed is not None:  # bottom level: embedded top codes, upsampled
             cmap = self.top_embed(indices[0]).permute(0, 3, 1, 2)
             cmap = F.interpolate(cmap, size=self.config.code_shapes[i], mode="nearest")
         return vec, cmap
 
     def log_prob(self, indices: list[torch.Tensor], labels=None) -> torch.Tensor:
         """log p(c) = sum over levels of the PixelCNN log-likelihoods, ``[B]`` (nats)."""
-        total = 0
-        for i, (net, idx) in enumerate(zip(self.levels, indices)):
+        terms = []
+        for i, (net, idx) in enumerate(zip(self.nets, indices)):
             vec, cmap = self._conditions(i, indices, labels)
-            total = total + net.log_prob(idx[:, None].float(), cond_vec=vec, cond_map=cmap)
-        return total
+            terms.append(net.log_prob(idx[:, None].float(), cond_vec=vec, cond_map=cmap))
+        return torch.stack(terms).sum(0)
 
     @torch.no_grad()
     def sample(self, n: int, labels=None) -> list[torch.Tensor]:
@@ -62,7 +68,7 @@ class CodePrior(nn.Module):
             labels = torch.stack([torch.arange(n, device=dev) % k
                                   for k in self.config.label_sizes], 1)
         out: list[torch.Tensor] = []
-        for i, (net, shape) in enumerate(zip(self.levels, self.config.code_shapes)):
+        for i, (net, shape) in enumerate(zip(self.nets, self.config.code_shapes)):
             vec, cmap = self._conditions(i, out, labels)
             out.append(net.sample(n, tuple(shape), cond_vec=vec, cond_map=cmap,
                                   device=dev)[:, 0].long())

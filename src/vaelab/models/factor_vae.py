@@ -64,6 +64,7 @@ def permute_dims(z: torch.Tensor) -> torch.Tensor:
                  "it (--tc-gamma)")
 class FactorVAE(ConvVAE):
     side_loss = "factorvae_discriminator"
+    config: FactorVAEConfig
 
     def __init__(self, config: FactorVAEConfig | None = None) -> None:
         c = config or FactorVAEConfig()

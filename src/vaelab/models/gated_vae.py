@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -183,7 +184,8 @@ class GatedVAE(DecodedModel):
         top = self.encoder[0](x)
         if self.levels == 1:
             return Independent(top, 1, validate_args=False)
-        step = PosteriorStep(self.encoder[1], self.encoder[2], x)
+        step = PosteriorStep(cast(TwoInputs, self.encoder[1]),
+                             cast(GaussianHead, self.encoder[2]), x)
         return GaussianChain(top, [step], list(self.latent_sizes), "up")
 
     @property

@@ -4,6 +4,8 @@ orders, transform the base draw (``vaelab.distributions.flow``)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -29,4 +31,4 @@ class IAFLayer(nn.Module):
 
     def forward(self, h: torch.Tensor) -> IAF:
         params, context = self.net(h).split([2 * self.d, self.d], -1)
-        return IAF(gaussian(params), context, list(self.steps))
+        return IAF(gaussian(params), context, [cast(IAFStep, s) for s in self.steps])

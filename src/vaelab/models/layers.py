@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Independent, MultivariateNormal, Normal
+from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 
 from vaelab.errors import ConfigError
 
@@ -45,6 +45,9 @@ def diagonal_gaussian(params: torch.Tensor) -> Independent:
 class StandardNormal(nn.Module):
     """p(z) = N(0, I) over ``d`` dimensions; its buffers follow the model's device and dtype and
     are not saved (no state of its own)."""
+
+    loc: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(self, d: int) -> None:
         super().__init__()
@@ -87,7 +90,7 @@ class AffineGaussian(nn.Module):
     def std(self) -> torch.Tensor:
         return F.softplus(self.raw_std) + MIN_STD
 
-    def forward(self, h: torch.Tensor) -> Normal:
+    def forward(self, h: torch.Tensor) -> Distribution:
         mu = self.linear(h)
         return Normal(mu, self.std.expand_as(mu), validate_args=False)
 

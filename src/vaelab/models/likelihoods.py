@@ -83,6 +83,7 @@ class Likelihood:
         p = params.movedim(-event_dims - 1, -1)  # [..., *x_shape, n_params]
         if self.name == "bernoulli":
             return BernoulliImage(p[..., 0], event_dims)
+        base: Distribution
         if self.name == "gaussian":
             base = Normal(p[..., 0], F.softplus(p[..., 1]) + MIN_STD, validate_args=False)
         elif self.name == "logistic":

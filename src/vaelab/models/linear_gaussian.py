@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
@@ -49,7 +50,9 @@ class LinearGaussianVAE(Model):
     def __init__(self, x_dim: int | LinearGaussianConfig = 6, z_dim: int = 3,
                  posterior: str = "diagonal") -> None:
         if isinstance(x_dim, LinearGaussianConfig):
-            x_dim, z_dim, posterior = math.prod(x_dim.x_shape), x_dim.latent, x_dim.posterior
+            c = x_dim
+            x_dim, z_dim, posterior = math.prod(c.x_shape), c.latent, c.posterior
+        assert isinstance(x_dim, int)
         self.config = LinearGaussianConfig((x_dim,), latent=z_dim, posterior=posterior)
         full = posterior == "full"
         super().__init__((x_dim,), z_dim, Capabilities(
@@ -148,8 +151,9 @@ class LinearGaussianVAE(Model):
         self.set_q_to_posterior_diagonal()
         L = torch.linalg.cholesky(self.posterior_covariance())
         rows, cols = torch.tril_indices(len(L), len(L), -1)
-        self.encoder.raw_std.copy_(inverse_softplus(L.diagonal() - MIN_STD))
-        self.encoder.lower.copy_(L[rows, cols])
+        encoder = cast(AffineFullGaussian, self.encoder)  # posterior == "full"
+        encoder.raw_std.copy_(inverse_softplus(L.diagonal() - MIN_STD))
+        encoder.lower.copy_(L[rows, cols])
 
     @torch.no_grad()
     def set_q_overdispersed(self, widen: float = 1.2, shift: float = 0.3) -> None:

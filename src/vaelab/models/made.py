@@ -15,6 +15,8 @@ class MaskedLinear(nn.Linear):
     """``y = x (W * mask)^T + b``; the mask ``[out, in]`` is derived from the architecture, so it
     is a non-persistent buffer (rebuilt, never saved)."""
 
+    mask: torch.Tensor
+
     def __init__(self, in_features: int, out_features: int, mask: torch.Tensor) -> None:
         super().__init__(in_features, out_features)
         self.register_buffer("mask", mask.to(self.weight.dtype), persistent=False)
@@ -59,7 +61,7 @@ class MADE(nn.Module):
         a = z
         for i, layer in enumerate(self.hidden):
             a = layer(a)
-            if i == 0:
+            if i == 0 and self.context is not None:
                 a = a + self.context(h)
             a = self.act(a)
         return self.out(a).chunk(2, dim=-1)

@@ -92,7 +92,7 @@ class PixelCNN(nn.Module):
                                   nn.Conv2d(channels, out, 1)) if n_layers else None
         self.cond_out = nn.Conv2d(cond_channels, out, 1) if cond_channels else None
 
-    def eval_max_samples(self, image_shape: tuple[int, int], budget: int = 1 << 31) -> int:
+    def eval_max_samples(self, image_shape: tuple[int, ...], budget: int = 1 << 31) -> int:
         """Images per no-grad forward pass that keep its feature maps within ``budget`` bytes
         (about 8 live [2C, H, W] float32 maps per image, plus the output logits)."""
         maps = 16 * self.channels if self.n_layers else 8
@@ -106,14 +106,15 @@ class PixelCNN(nn.Module):
     def logits(self, x: torch.Tensor, cond_vec=None, cond_map=None) -> torch.Tensor:
         """Logits of every conditional p(x_i | x_<i, h): ``[B, H, W]`` (binary) or
         ``[B, H, W, levels]``. ``x`` holds 0/1 or integer grey levels, ``[B, 1, H, W]``."""
-        out = 0
-        if self.n_layers:
+        terms = []
+        if self.head is not None:
             v = h = self._input(x)
             for layer in self.layers:
                 v, h = layer(v, h, cond_vec, cond_map)
-            out = self.head(h)
+            terms.append(self.head(h))
         if self.cond_out is not None:
-            out = out + self.cond_out(cond_map)
+            terms.append(self.cond_out(cond_map))
+        out = terms[0] if len(terms) == 1 else terms[0] + terms[1]
         return out[:, 0] if self.levels == 2 else out.permute(0, 2, 3, 1)
 
     def distribution(self, logits: torch.Tensor):
@@ -128,7 +129,7 @@ class PixelCNN(nn.Module):
         return self.distribution(lg).log_prob(target).flatten(1).sum(-1)
 
     @torch.no_grad()
-    def sample(self, n: int, shape: tuple[int, int], cond_vec=None, cond_map=None,
+    def sample(self, n: int, shape: tuple[int, ...], cond_vec=None, cond_map=None,
                device=None) -> torch.Tensor:
         """Ancestral sampling, pixel by pixel. Row i depends only on rows <= i, so each step
         runs the network on the rows so far (and the conditioning is computed once, outside)."""

@@ -55,6 +55,7 @@ class PixelCNNDensity(Model):
         super().__init__(c.x_shape, 0)
         self.net = PixelCNN(c.pixel_layers, c.pixel_channels, c.kernel, self.levels,
                             dropout=c.dropout)
+        self.anchor: torch.Tensor
         self.register_buffer("anchor", torch.zeros(()), persistent=False)
 
     def eval_max_samples(self) -> int:

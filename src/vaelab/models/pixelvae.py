@@ -7,6 +7,7 @@ decoder. Single-channel images; Bernoulli (binary) or 256-way softmax (8-bit) pi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -86,9 +87,13 @@ class PixelVAE(Model):
                                  cond_channels=c.cond_channels, dropout=c.dropout)})
         self.standard_normal = StandardNormal(c.latent)
 
+    @property
+    def pixelcnn(self) -> PixelCNN:
+        return cast(PixelCNN, self.decoder["pixelcnn"])
+
     def eval_max_samples(self) -> int:
         """Sample-example products per evaluation pass (each one is a PixelCNN forward)."""
-        return self.decoder["pixelcnn"].eval_max_samples(self.x_shape[1:])
+        return self.pixelcnn.eval_max_samples(self.x_shape[1:])
 
     def _levels(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 1, H, W] in [0, 1] -> pixel values (0/1, or grey levels 0..255)."""
@@ -106,13 +111,13 @@ class PixelVAE(Model):
         K, B = z.shape[:2]
         feats = self.decoder["features"](z.reshape(K * B, -1))
         xi = self._levels(x).repeat(K, 1, 1, 1)
-        return self.decoder["pixelcnn"].log_prob(xi, cond_map=feats).view(K, B)
+        return self.pixelcnn.log_prob(xi, cond_map=feats).view(K, B)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """A sample of p(x | z): with a PixelCNN decoder, reconstructions are samples."""
         feats = self.decoder["features"](z)
-        x = self.decoder["pixelcnn"].sample(len(z), self.x_shape[1:], cond_map=feats)
+        x = self.pixelcnn.sample(len(z), self.x_shape[1:], cond_map=feats)
         return x / (self.levels - 1)
 
     def sample_data(self, z: torch.Tensor) -> torch.Tensor:

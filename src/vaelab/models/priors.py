@@ -82,7 +82,8 @@ class VampPrior(nn.Module):
             return self._mixture(encoder)
         # without gradients (evaluation: K = 5000 in many chunks) the components are computed
         # once while the weights stay the same: keyed on every tensor's identity and version
-        key = tuple((id(p), p._version) for p in (self.pseudo_inputs, *encoder.parameters()))
+        key: tuple = tuple((id(p), p._version)
+                           for p in (self.pseudo_inputs, *encoder.parameters()))
         key += (id(encoder), encoder.training)
         cached = self.__dict__.get("_cache")
         if cached is None or cached[0] != key:

@@ -132,7 +132,8 @@ def supported_likelihoods(name: str) -> tuple[str, ...] | None:
     None (any, or a user's class, which says so itself)."""
     if name not in MODELS:
         return None
-    for f in dataclasses.fields(MODELS.get(name).config):
+    config = MODELS.get(name).config
+    for f in dataclasses.fields(config) if config is not None else ():
         if f.name == "likelihood":
             return f.metadata.get("choices")
     return None
@@ -150,7 +151,7 @@ def build_model(name: str, args: dict, x_shape: tuple, likelihood: str,
         return _construct(entry.target, f"model {name}", cfg)
     cls = resolve_class(name, base_dir)
     kwargs = dict(args)
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]  # not __new__
     if "x_shape" in params and "x_shape" not in kwargs:
         kwargs["x_shape"] = tuple(x_shape)
     if likelihood_asked is not None:  # --likelihood given: the model must take it

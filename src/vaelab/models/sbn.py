@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -92,4 +93,5 @@ class SBN(Model):
     @torch.no_grad()
     def init_from_data(self, mean_x: torch.Tensor) -> None:
         m = mean_x.reshape(-1).clamp(1e-3, 1 - 1e-3).to(self.prior_logits)
-        self.decoder[0][-1].bias.copy_(torch.log(m) - torch.log1p(-m))
+        last = cast(nn.Linear, cast(nn.Sequential, self.decoder[0])[-1])
+        last.bias.copy_(torch.log(m) - torch.log1p(-m))

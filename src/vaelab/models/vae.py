@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -160,7 +161,7 @@ class VAE(DecodedModel):
     @torch.no_grad()
     def init_from_data(self, mean_x: torch.Tensor) -> None:
         """Burda et al.: start the output bias at the data mean (for Bernoulli: its logit)."""
-        last = self.decoder[0][-1].bias
+        last = cast(nn.Linear, cast(nn.Sequential, self.decoder[0])[-1]).bias
         bias = self.likelihood.output_bias(mean_x.to(last).reshape(self.x_shape))
         last.copy_(bias.flatten())
         if isinstance(self.learned_prior, VampPrior):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -157,6 +158,7 @@ class VQVAE(Model):
             self.enc = nn.Sequential(_down(Cx, C, C), nn.ReLU(), _down(C, C, D))  # H -> H/4
             self.q = VectorQuantizer(c.num_codes, D, c.ema)
             self.dec = nn.Sequential(_up(D, C, C), nn.ReLU(), _up(C, C, out))     # H/4 -> H
+        self.anchor: torch.Tensor
         self.register_buffer("anchor", torch.zeros(()), persistent=False)
 
     def inference_parameters(self) -> list[nn.Parameter]:
@@ -220,9 +222,11 @@ class VQVAE(Model):
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         return self.decode_codes(self._maps(z)).mean.clamp(0, 1)
 
-    def auxiliary_loss(self, q: Quantization) -> torch.Tensor:
+    def auxiliary_loss(self, q: Distribution) -> torch.Tensor:
         """Codebook loss (zero with EMA updates) + commitment * commitment loss, ``[B]``."""
-        return sum(lv.codebook + self.config.commitment * lv.commitment for lv in q.levels)
+        levels = cast(Quantization, q).levels  # the q of this model's posterior
+        return cast(torch.Tensor, sum(lv.codebook + self.config.commitment * lv.commitment
+                                      for lv in levels))
 
     def training_diagnostics(self) -> dict:
         """Per level i: the codebook's perplexity and dead codes over the epoch just trained."""

@@ -51,10 +51,11 @@ class Objective(ABC):
     def bound(self, log_w: torch.Tensor) -> torch.Tensor:
         """The bound on log p(x) this objective trains, from log-weights ``[K, B]`` -> ``[B]``."""
 
-    def inference_bound(self, log_w: torch.Tensor) -> torch.Tensor | None:
-        """The bound whose phi-gradient trains the encoder when it is not the objective itself
-        (PIWAE: L_{MK} for the decoder, MIWAE(M, K) for the encoder); None: the same."""
-        return None
+    def inference_bound(self, log_w: torch.Tensor) -> torch.Tensor:
+        """The bound whose phi-gradient trains the encoder: the objective's own bound, except
+        where ``split_gradients`` (PIWAE: L_{MK} for the decoder, MIWAE(M, K) for the
+        encoder)."""
+        return self.bound(log_w)
 
     def check(self, model) -> None:  # noqa: B027 - optional, most objectives fit every model
         """Raise a ConfigError if this objective cannot train ``model`` (read from its declared

@@ -256,11 +256,11 @@ class Section:
         order = act.ranked()
         x = self.test_images(1)
         span_dims = order[: min(6, len(order))]
-        values = [-3.0, -1.5, 0.0, 1.5, 3.0] if model.capabilities.autoregressive_decoder \
+        steps = [-3.0, -1.5, 0.0, 1.5, 3.0] if model.capabilities.autoregressive_decoder \
             else [-3 + 6 * i / 8 for i in range(9)]
         torch.manual_seed(self.seed)
-        img = traversal(model, x, span_dims, len(values), 3.0)
-        parts.append(_img(png_uri(traversal_figure(img.cpu(), span_dims, values)),
+        img = traversal(model, x, span_dims, len(steps), 3.0)
+        parts.append(_img(png_uri(traversal_figure(img.cpu(), span_dims, steps)),
                           "latent traversals"))
         parts.append(self._explorer(x, order))
         return "\n".join(parts)

@@ -71,8 +71,10 @@ class TensorBoardLogger(Callback):
         params = {k: v for k, v in flat_params(config).items()
                   if isinstance(v, (int, float, str, bool))}
         # hparams in this run's own event file (add_hparams would open a second run folder)
+        file_writer = self.writer.file_writer
+        assert file_writer is not None  # SummaryWriter opens it on construction
         for summary in hparams(params, {"valid_bound": float("nan")}):
-            self.writer.file_writer.add_summary(summary)
+            file_writer.add_summary(summary)
 
     def on_epoch_end(self, record: dict) -> None:
         for key, val in record.items():

@@ -66,7 +66,7 @@ class EagerUpdate:
         loss, bound = self.runner(x)
         side = [torch.autograd.grad(self.step.side_losses[g["aux"]], g["params"],
                                     retain_graph=True, allow_unused=True)
-                for g in self.aux]
+                for g in self.aux] if self.step is not None else []
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for g, grads in zip(self.aux, side):  # their own loss's gradient, not the main one's

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 
@@ -56,9 +56,9 @@ def vq_bound(model: VQVAE, prior: CodePrior | None, x: torch.Tensor, labels=None
 def fit_prior(run: Run, run_dir: Path, epochs: int = 10, class_conditional: bool = False,
               layers: int = 6, channels: int = 64, batch_size: int = 64, lr: float = 1e-3,
               progress: bool = True, seed: int = 0) -> dict:
-    model = run.model
-    if not model.capabilities.code_prior:
+    if not run.model.capabilities.code_prior:
         raise ConfigError("`vaelab prior` fits a prior over VQ codes: give a vqvae or vqvae2 run")
+    model = cast("VQVAE", run.model)  # the models with a code prior
     labels = run.data.labels if class_conditional else {}
     if class_conditional and "train" not in labels:
         raise ConfigError(f"--class-conditional needs labels for the training split; "

@@ -171,19 +171,19 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
     cfg = RunConfig.from_dict(doc["train"])
     dev = resolve_device(device)
     if isinstance(model, Model):
-        pass
+        built = model
     elif isinstance(model, type):
-        model = from_spec(doc["model"], run.path, cls=model)
+        built = from_spec(doc["model"], run.path, cls=model)
     else:
-        model = from_spec(doc["model"], run.path)
+        built = from_spec(doc["model"], run.path)
     tensors, header = _read_checkpoint(run, checkpoint)
-    restore(tensors, header, {"model": model})
-    model.to(dev).eval()
-    if model.capabilities.code_prior:  # the prior `vaelab prior` fitted, where there is one
+    restore(tensors, header, {"model": built})
+    built.to(dev).eval()
+    if built.capabilities.code_prior:  # the prior `vaelab prior` fitted, where there is one
         from vaelab.training.prior import load_prior
 
-        model.set_code_prior(load_prior(run.path, dev))
-    return Run(run.path, cfg, doc, model, header, dev, None if data is None else str(data))
+        built.set_code_prior(load_prior(run.path, dev))
+    return Run(run.path, cfg, doc, built, header, dev, None if data is None else str(data))
 
 
 def _read_checkpoint(run: RunDir, checkpoint: str) -> tuple[dict, dict]:

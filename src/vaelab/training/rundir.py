@@ -28,7 +28,7 @@ from vaelab.errors import ConfigError, storage_error
 try:  # POSIX; elsewhere the lock degrades to a PID file checked for liveness
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 RUN_FILES = ("config.json", "checkpoints", "metrics.jsonl", "tb", "model.py")
 

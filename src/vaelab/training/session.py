@@ -18,6 +18,7 @@ import torch
 
 from vaelab.errors import DivergenceError
 from vaelab.eval.likelihood import evaluate_bounds
+from vaelab.models.base import Model
 from vaelab.training.callbacks import Callback, start_loggers
 from vaelab.training.checkpoint import save_checkpoint
 from vaelab.training.config import OptimConfig, RunConfig
@@ -89,7 +90,7 @@ class RunSession:
 
     cfg: RunConfig
     run: RunDir
-    model: torch.nn.Module
+    model: Model
     estimator: torch.nn.Module
     warmup_epochs: int
     binarize: bool

@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from vaelab.data.batches import TensorBatches
+from vaelab.data.dataset import ImageDataset
 from vaelab.errors import ConfigError
 from vaelab.eval.baseline import divergence_guard
 from vaelab.memory import check_training_fits
@@ -206,8 +207,8 @@ class _Group:
     """One stack: indices into the runs, the stacked model, and its stream of random numbers."""
 
     members: list[int]
-    stacked: StackedRuns | None = None
     rng: dict = field(default_factory=dict)
+    stacked: StackedRuns = field(init=False)  # built once every run's parts are
 
 
 class _Trainer:
@@ -224,7 +225,7 @@ class _Trainer:
         self.groups = list(keys.values())
         self.shuffle = torch.Generator().manual_seed(cfgs[0].runtime.seed)
         self.parts: list[Parts] = []
-        data = None
+        data: ImageDataset | None = None
         firsts = {g.members[0]: g for g in self.groups}
         for i, (c, run) in enumerate(zip(cfgs, runs)):
             # each run is built exactly as `vaelab train` builds it: its seed, then its parts
@@ -239,7 +240,8 @@ class _Trainer:
             self.parts.append(p)
             if i in firsts:  # the stack's draws continue its first run's stream
                 firsts[i].rng = device_rng_state(self.device)
-        self.data = data
+        assert data is not None  # cfgs is not empty
+        self.data: ImageDataset = data
         self.steps = [Step(p.model, p.estimator, p.objective).to(self.device)
                       for p in self.parts]
         self.opts = [make_adam(s.parameters(), c.optim) for s, c in zip(self.steps, cfgs)]
@@ -247,7 +249,7 @@ class _Trainer:
                                     data.dynamic_binarize, make_loggers(c.runtime.loggers))
                          for c, run, p in zip(cfgs, runs, self.parts)]
         self.epoch = self.n_steps = 0
-        self.metas = None
+        self.metas: list[dict] | None = None
         if resume:
             self._restore(firsts)
         probe = data.train[:2].to(self.device)
@@ -278,12 +280,13 @@ class _Trainer:
                 # checkpoint is the common epoch
                 prev = previous(run.last)
                 by_stack = header["meta"].get("stack") and prev.is_file()
-                tensors, header = load_checkpoint(prev) if by_stack else (None, None)
-                if header is None or header["meta"]["epoch"] != target:
+                loaded = load_checkpoint(prev) if by_stack else None
+                if loaded is None or loaded[1]["meta"]["epoch"] != target:
                     raise ConfigError(f"the stack's runs stopped at different epochs ({target} "
                                       f"and {latest[i][1]['meta']['epoch']}: {run.path.name} "
                                       "was trained on alone); resume the runs one by one with "
                                       "`vaelab train --resume`")
+                tensors, header = loaded
             rng = restore(tensors, header, {"model": p.model, "estimator": p.estimator}, opt)
             if i == 0:
                 self.shuffle.set_state(rng["shuffle"])
@@ -349,7 +352,7 @@ class _Trainer:
                                 shuffle=True, generator=self.shuffle)
         epochs = cfg.optim.epochs
         # a finished grid resumed: the records it finished with
-        records = [m.get("record") or {} for m in self.metas] if self.metas else \
+        records: list[dict] = [m.get("record") or {} for m in self.metas] if self.metas else \
             [{} for _ in self.runs]
         bar = EpochProgress(self.epoch, epochs, progress,
                             f"{len(self.runs)} runs in {len(self.groups)} stacks")

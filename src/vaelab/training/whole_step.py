@@ -50,7 +50,7 @@ def init_adam_state(opt: torch.optim.Adam) -> None:
                 st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
-def place_adam_steps(opt: torch.optim.Adam) -> None:
+def place_adam_steps(opt: torch.optim.Optimizer) -> None:
     """Put each step count where this optimizer's flags need it: on its parameter's device for a
     fused or capturable Adam, on the CPU otherwise (a checkpoint written under the other flags,
     e.g. a compiled run resumed eagerly, or a run of a stack resumed alone)."""
@@ -127,7 +127,7 @@ class WholeStep:
                      foreach=True, capturable=True, decoupled_weight_decay=decoupled,
                      amsgrad=False, beta1=beta1, beta2=beta2, lr=lr, weight_decay=wd, eps=eps,
                      maximize=False)
-                if before is not None:
+                if before is not None and self.update_scale is not None:
                     scale = dict(zip(map(id, self.params), self.update_scale))
                     for p, b in zip(ps, before):
                         p.copy_(b + scale[id(p)] * (p - b))

@@ -79,7 +79,7 @@ def training_curves_figure(runs: dict[str, list[dict]]) -> Figure:
                     label=f"{name}: training {train_key[6:]}")
         valid = [(r["epoch"], v) for r in rows for k, v in r.items() if k.startswith("valid_L")]
         vkey = next((k for r in rows for k in r if k.startswith("valid_L")), None)
-        if valid:
+        if valid and vkey:
             ax.plot(*zip(*valid), "o-", ms=3, color=c, label=f"{name}: validation {vkey[6:]}")
         lr_ax.plot(ep, [r["lr"] for r in rows], color=c, label=name)
     ax.set(xlabel="epoch", ylabel="bound (nats per example)", title="Training curves")
