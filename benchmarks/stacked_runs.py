@@ -23,7 +23,8 @@ from vaelab.data.registry import DataConfig, load_data
 from vaelab.estimators import make_estimator
 from vaelab.models.vae import VAE, VAEConfig
 from vaelab.objectives import make_objective
-from vaelab.training.loop import EagerUpdate, Step, run_epoch
+from vaelab.training.engine import run_epoch
+from vaelab.training.loop import EagerUpdate, Step
 from vaelab.training.stacked import StackedRuns
 from vaelab.training.whole_step import WholeStep
 
@@ -79,7 +80,7 @@ def main() -> None:
 
         def run_solo(solos=solos):
             for update in solos:
-                run_epoch(update, batches, device)
+                run_epoch([update], batches, device)
 
         runs = {"stacked": run_stacked, "solo": run_solo}
         times: dict[str, list[float]] = {k: [] for k in runs}

@@ -1,6 +1,6 @@
 """CPU training speed, side by side in one process: vaelab's training step (``Step`` +
-``run_epoch``, the code `vaelab train` runs) against a plain PyTorch loop of the same model
-(Burda et al.'s 1-layer MLP VAE, IWAE with K draws, batch 100, Adam), on the same batches.
+``engine.run_epoch``, the code `vaelab train` runs) against a plain PyTorch loop of the same
+model (Burda et al.'s 1-layer MLP VAE, IWAE with K draws, batch 100, Adam), on the same batches.
 Rounds alternate the order; the table gives the median examples per second of ``--rounds``.
 
     VAELAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/train_speed_cpu.py \\
@@ -27,7 +27,8 @@ from vaelab.data.registry import DataConfig, load_data
 from vaelab.estimators import make_estimator
 from vaelab.models.vae import VAE, VAEConfig
 from vaelab.objectives import make_objective
-from vaelab.training.loop import EagerUpdate, Step, run_epoch
+from vaelab.training.engine import run_epoch
+from vaelab.training.loop import EagerUpdate, Step
 from vaelab.training.whole_step import WholeStep
 
 
@@ -75,7 +76,7 @@ def main() -> None:
 
     def vaelab_run(name):
         m, opt = models[name]
-        run_epoch(EagerUpdate(Step(m, est, obj), opt), batches, torch.device("cpu"))
+        run_epoch([EagerUpdate(Step(m, est, obj), opt)], batches, torch.device("cpu"))
 
     def plain_run():
         m, opt = models["plain loop"]
@@ -84,7 +85,7 @@ def main() -> None:
 
     runs = {"vaelab (fused Adam)": lambda: vaelab_run("vaelab (fused Adam)"),
             "vaelab (foreach Adam)": lambda: vaelab_run("vaelab (foreach Adam)"),
-            "vaelab (compiled whole step)": lambda: run_epoch(whole, batches,
+            "vaelab (compiled whole step)": lambda: run_epoch([whole], batches,
                                                               torch.device("cpu")),
             "plain loop": plain_run}
     times: dict[str, list[float]] = {k: [] for k in runs}

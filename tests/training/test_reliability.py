@@ -179,13 +179,13 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint(tmp_path
     vaelab.train(out=out, epochs=2, **SMALL)
     old = (out / "checkpoints" / "last.safetensors").read_bytes()
     calls = {"n": 0}
-    orig = trainer_mod.run_epoch
+    orig = trainer_mod.SoloStepper.__call__
 
     def failing(*a, **k):
         calls["n"] += 1
         raise KeyboardInterrupt  # the new run is stopped in its first epoch
 
-    monkeypatch.setattr(trainer_mod, "run_epoch", failing)
+    monkeypatch.setattr(trainer_mod.SoloStepper, "__call__", failing)
     with pytest.raises(KeyboardInterrupt):
         vaelab.train(out=out, epochs=1, overwrite=True, latent=5, **{k: v for k, v in
                                                                   SMALL.items() if k != "latent"})
@@ -193,7 +193,7 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint(tmp_path
     assert (out / "checkpoints" / "last.safetensors").read_bytes() == old  # the old run is back
     assert [r["epoch"] for r in _metrics(out)] == [1, 2] and not (out / ".previous").exists()
     assert vaelab.load_run(out).model.latent_dim == 3
-    monkeypatch.setattr(trainer_mod, "run_epoch", orig)
+    monkeypatch.setattr(trainer_mod.SoloStepper, "__call__", orig)
     vaelab.train(out=out, epochs=1, overwrite=True, latent=5, **{k: v for k, v in
                                                               SMALL.items() if k != "latent"})
     assert vaelab.load_run(out).model.latent_dim == 5 and not (out / ".previous").exists()
@@ -205,17 +205,21 @@ def test_divergence_far_below_the_factorized_baseline_stops_and_its_advice_works
     stops the run with the last good checkpoint; resuming with the lower --lr the message
     suggests finishes the run."""
     out = tmp_path / "run"
-    orig = trainer_mod.run_epoch
-    calls = {"n": 0}
+    orig_start, orig_step = trainer_mod.SoloStepper.start_epoch, trainer_mod.SoloStepper.__call__
+    epochs = []
 
-    def blows_up(update, batches, device):
-        loss, bound, n = orig(update, batches, device)
-        calls["n"] += 1
-        if calls["n"] == 2 and update.optimizer.param_groups[0]["lr"] > 5e-4:  # epoch 2, high lr
-            bound = bound * 0 - 4e8 * n
-        return loss, bound, n
+    def start_epoch(self, epoch):
+        epochs.append(epoch)
+        orig_start(self, epoch)
 
-    monkeypatch.setattr(trainer_mod, "run_epoch", blows_up)
+    def blows_up(self, x):
+        loss, bound = orig_step(self, x)
+        if len(epochs) == 2 and self.opt.param_groups[0]["lr"] > 5e-4:  # epoch 2, high lr
+            bound = bound * 0 - 4e8
+        return loss, bound
+
+    monkeypatch.setattr(trainer_mod.SoloStepper, "start_epoch", start_epoch)
+    monkeypatch.setattr(trainer_mod.SoloStepper, "__call__", blows_up)
     with pytest.raises(DivergenceError) as e:
         vaelab.train(out=out, epochs=3, **SMALL)
     msg = str(e.value)

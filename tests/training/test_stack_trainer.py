@@ -107,7 +107,7 @@ def test_a_stack_interrupted_before_its_first_checkpoint_leaves_nothing(tmp_path
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(stack_trainer._Trainer, "_epoch", interrupted)
+    monkeypatch.setattr(stack_trainer.StackStepper, "__call__", interrupted)
     cfg = RunConfig.from_options({**SMALL, "epochs": 1})
     grid = {"lr": [1e-3, 2e-3]}
     with pytest.raises(KeyboardInterrupt):

@@ -78,18 +78,3 @@ class EagerUpdate:
                              in_place=True)
         self.optimizer.step()
         return loss.detach(), bound.detach()
-
-
-def run_epoch(update, batches, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """One pass: ``update(x)`` (one optimizer step, eager ``EagerUpdate`` or compiled
-    ``WholeStep``) for each batch. Sums stay on the device (no host synchronization per step).
-    Returns (loss sum, bound sum, steps)."""
-    loss_sum = torch.zeros((), device=device)
-    bound_sum = torch.zeros((), device=device)
-    steps = 0
-    for x in batches:
-        loss, bound = update(x)
-        loss_sum += loss
-        bound_sum += bound
-        steps += 1
-    return loss_sum, bound_sum, steps

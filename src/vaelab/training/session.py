@@ -1,5 +1,5 @@
-"""What both trainers share: one ``RunSession`` per run directory, the epoch record, the
-divergence verdict and the epoch loop with its stopping rules.
+"""What the engine (``engine.Engine``) runs every run through: one ``RunSession`` per run
+directory, the epoch record, the divergence verdict and the epoch loop with its stopping rules.
 
 A solo run (``trainer.train``) and every run of a grid (``stack_trainer.train_stack``) write their
 run directory through a ``RunSession``: validation when due -> best checkpoint -> last checkpoint

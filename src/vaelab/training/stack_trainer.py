@@ -24,7 +24,6 @@ import itertools
 import json
 import os
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from vaelab.errors import ConfigError
 from vaelab.eval.baseline import divergence_guard
 from vaelab.memory import check_training_fits
 from vaelab.models.registry import source_file
+from vaelab.objectives import Objective
 from vaelab.training.callbacks import make_loggers
 from vaelab.training.checkpoint import (
     load_checkpoint,
@@ -44,19 +44,17 @@ from vaelab.training.checkpoint import (
     restore,
 )
 from vaelab.training.config import RunConfig, option_catalogue, option_value, split_assignment
+from vaelab.training.engine import Engine, Stepper, device_rng_state
 from vaelab.training.loop import Step
-from vaelab.training.progress import EpochProgress
 from vaelab.training.rundir import RunDir
-from vaelab.training.session import RunSession, divergence, epoch_loop, epoch_record, make_adam
+from vaelab.training.session import RunSession, make_adam
 from vaelab.training.stacked import StackedRuns
 from vaelab.training.trainer import (
     Parts,
     build_parts,
     config_document,
-    device_rng_state,
     resolve_device,
     resume_config,
-    set_device_rng_state,
 )
 
 MANIFEST = "stack.json"
@@ -346,84 +344,41 @@ class _Trainer:
 
     def _loop(self, progress: bool) -> list[dict]:
         cfg = self.cfgs[0]
-        valid_x = self.data.valid.to(self.device)
+        engine = Engine(self.sessions, [p.objective for p in self.parts], self.names,
+                        [StackStepper(g, self.cfgs, self.steps, self.opts,
+                                      self.parts[g.members[0]].objective) for g in self.groups],
+                        [g.rng for g in self.groups], self.shuffle, self.guard, self.device,
+                        f"vaelab train-stack --resume --out {self.out}",
+                        f"vaelab train --resume --out {self.out}/NAME", stack=True,
+                        epoch=self.epoch, steps=self.n_steps)
         # binarized per stack, from the stack's own stream, as its solo run does
         batches = TensorBatches(self.data.train.to(self.device), cfg.optim.batch_size,
                                 shuffle=True, generator=self.shuffle)
-        epochs = cfg.optim.epochs
         # a finished grid resumed: the records it finished with
         records: list[dict] = [m.get("record") or {} for m in self.metas] if self.metas else \
             [{} for _ in self.runs]
-        bar = EpochProgress(self.epoch, epochs, progress,
-                            f"{len(self.runs)} runs in {len(self.groups)} stacks")
+        return engine.run(batches, self.data.valid.to(self.device), self.data.dynamic_binarize,
+                          progress, records, f"{len(self.runs)} runs in {len(self.groups)} stacks")
 
-        def one_epoch(epoch: int) -> tuple[dict, bool]:
-            nonlocal records
-            records = self._epoch(epoch, batches)
-            self._end_of_epoch(epoch, records, valid_x)
-            return {}, False  # a stack has no early stopping
 
-        stopped = epoch_loop(self.epoch, epochs, one_epoch, time_limit=cfg.runtime.time_limit,
-                             bar=bar, resume=f"vaelab train-stack --resume --out {self.out}",
-                             patience=0)
-        bar.close()
-        if stopped == "time_limit":
-            for r in records:
-                r["stopped"] = stopped
-        return records
+class StackStepper(Stepper):
+    """One stack's steps: its runs as one vmapped model (``StackedRuns``)."""
 
-    def _epoch(self, epoch: int, batches) -> list[dict]:
-        t0 = time.perf_counter()
-        objectives = []
-        for g in self.groups:
-            g.stacked.set_lrs([self.cfgs[i].optim.lr_at(epoch) for i in g.members])
-            objectives.append(self.parts[g.members[0]].objective.at_epoch(epoch))
-            g.stacked.template.objective = objectives[-1]
-            g.stacked.template.train()
-        sums = [(torch.zeros(len(g.members), device=self.device),
-                 torch.zeros(len(g.members), device=self.device)) for g in self.groups]
-        binarize = self.data.dynamic_binarize
-        steps = 0
-        for x in batches:
-            for g, (loss_sum, bound_sum) in zip(self.groups, sums):
-                set_device_rng_state(g.rng, self.device)
-                losses, bounds = g.stacked.step(torch.bernoulli(x) if binarize else x)
-                g.rng = device_rng_state(self.device)
-                loss_sum += losses
-                bound_sum += bounds
-            steps += 1
-        self.n_steps += steps
-        per_run: list = [None] * len(self.runs)
-        for g, (loss_sum, bound_sum), obj in zip(self.groups, sums, objectives):
-            for j, (ls, b) in enumerate(zip(loss_sum.tolist(), (bound_sum / steps).tolist())):
-                per_run[g.members[j]] = (ls, b, obj)
-        bad = [(self.names[i], why) for i, (ls, b, _) in enumerate(per_run)
-               if (why := self.guard.check(ls / steps, b)) is not None]
-        if bad:
-            raise divergence(bad, epoch, self.epoch,
-                             f"vaelab train --resume --out {self.out}/NAME", "--lr ...")
-        seconds = time.perf_counter() - t0
-        for g in self.groups:  # each run's parameters into its own modules
-            g.stacked.unstack([self.steps[i] for i in g.members])
-        return [epoch_record(epoch, self.n_steps, c, obj.label, b, seconds,
-                             p.model.training_diagnostics())
-                for c, (_, b, obj), p in zip(self.cfgs, per_run, self.parts)]
+    def __init__(self, group: _Group, cfgs: list[RunConfig], steps: list[Step],
+                 opts: list[torch.optim.Adam], objective: Objective) -> None:
+        self.members, self.stacked, self.objective = group.members, group.stacked, objective
+        self.cfgs, self.steps, self.opts = cfgs, steps, opts
 
-    def _end_of_epoch(self, epoch: int, records: list[dict], valid_x: torch.Tensor) -> None:
-        self.epoch = epoch + 1
-        for g in self.groups:
-            before, after = g.rng, g.rng
-            for j, i in enumerate(g.members):
-                if not self.sessions[i].due(epoch):
-                    break
-                # every run sees its stack's validation draws
-                set_device_rng_state(before, self.device)
-                self.sessions[i].validate(epoch, valid_x, records[i])
-                if j == 0:
-                    after = device_rng_state(self.device)
-            g.rng = after
-            rng = {**g.rng, "shuffle": self.shuffle.get_state()}
-            for j, i in enumerate(g.members):
-                self.sessions[i].checkpoint(epoch, self.n_steps, records[i],
-                                            g.stacked.optimizer_state(j, self.opts[i]), rng,
-                                            stack=True)
+    def start_epoch(self, epoch: int) -> None:
+        self.stacked.set_lrs([self.cfgs[i].optim.lr_at(epoch) for i in self.members])
+        self.stacked.template.objective = self.objective.at_epoch(epoch)
+        self.stacked.template.train()
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.stacked.step(x)
+
+    def end_epoch(self) -> None:
+        self.stacked.unstack([self.steps[i] for i in self.members])
+
+    def optimizer(self, j: int) -> torch.optim.Optimizer:
+        return self.stacked.optimizer_state(j, self.opts[self.members[j]])

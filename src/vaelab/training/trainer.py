@@ -2,13 +2,13 @@
 
     build_parts   data, model, objective, estimator from the config (all validated before
                   anything is written)
-    train         run-directory set-up -> epochs (run_epoch) -> validation and early stopping
-                  -> checkpoint -> metrics and loggers; exact resume; DDP under torchrun
+    train         run-directory set-up -> the ``Engine`` with one ``SoloStepper`` (a stack of
+                  one: eager, compiled whole step, or DDP under torchrun) -> validation and
+                  early stopping -> checkpoint -> metrics and loggers; exact resume
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from vaelab.data.dataset import ImageDataset
 from vaelab.data.registry import check_likelihood, likelihood_of, load_data
 from vaelab.errors import ConfigError, DataError
 from vaelab.estimators import Estimator, make_estimator
-from vaelab.eval.baseline import Guard, divergence_guard
+from vaelab.eval.baseline import divergence_guard
 from vaelab.memory import check_training_fits
 from vaelab.models.base import Model
 from vaelab.models.registry import build_model, from_spec, source_file, spec, supported_likelihoods
@@ -30,17 +30,10 @@ from vaelab.objectives import Objective, make_objective
 from vaelab.training.callbacks import Callback, make_loggers
 from vaelab.training.checkpoint import load_latest, restore
 from vaelab.training.config import RESUMABLE, RunConfig
-from vaelab.training.loop import EagerUpdate, Step, run_epoch
-from vaelab.training.progress import EpochProgress
+from vaelab.training.engine import Engine, Stepper, device_rng_state, set_device_rng_state
+from vaelab.training.loop import EagerUpdate, Step
 from vaelab.training.rundir import RunDir
-from vaelab.training.session import (
-    RunSession,
-    divergence,
-    epoch_loop,
-    epoch_record,
-    make_adam,
-    set_lr,
-)
+from vaelab.training.session import RunSession, make_adam, set_lr
 from vaelab.training.whole_step import WholeStep, place_adam_steps
 
 
@@ -131,29 +124,6 @@ def resume_config(stored: RunConfig, changes: dict) -> RunConfig:
     return RunConfig.from_options(allowed, stored)
 
 
-def device_rng_state(device: torch.device) -> dict[str, torch.Tensor]:
-    """torch's global random state (and the GPU's, on one)."""
-    st = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        st["cuda"] = torch.cuda.get_rng_state(device)
-    return st
-
-
-def set_device_rng_state(st: dict, device: torch.device) -> None:
-    torch.set_rng_state(st["torch"])
-    if device.type == "cuda" and "cuda" in st:
-        torch.cuda.set_rng_state(st["cuda"], device)
-
-
-def _rng_state(shuffle: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
-    return {**device_rng_state(device), "shuffle": shuffle.get_state()}
-
-
-def _set_rng_state(st: dict, shuffle: torch.Generator, device: torch.device) -> None:
-    set_device_rng_state(st, device)
-    shuffle.set_state(st["shuffle"])
-
-
 def _rank_device(device: torch.device, dinfo: distributed.DistInfo) -> torch.device:
     if device.type != "cuda" or not dinfo.enabled:
         return device
@@ -203,22 +173,12 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     guard = divergence_guard(parts.data, parts.likelihood)
     if not resume:
         parts.model.init_from_data(parts.data.train_mean())
-    step = Step(parts.model, parts.estimator, parts.objective).to(device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed image shapes: let cuDNN pick its kernels
-    whole = bool(cfg.runtime.compile) and not dinfo.enabled
-    # eager: fused Adam, one kernel for every parameter (CPU: at par with a plain loop,
-    # BENCHMARKS section 10, where torch's default foreach Adam is 2-3% behind); compiled: a
-    # capturable Adam, whose update the compiled step fuses into its own graph
-    if step.auxiliaries() and (cfg.runtime.compile or dinfo.enabled):
-        raise ConfigError(f"{', '.join(a.name for a in step.auxiliaries())} trains its own "
-                          "network beside the model, which the compiled step and DDP do not "
-                          "do yet: train it eager on one process (--compile off, no torchrun)")
-    opt = make_adam(step.param_groups(cfg.optim.lr), cfg.optim,
-                    fused=not whole and device.type in ("cuda", "cpu"), capturable=whole)
+    stepper = SoloStepper.build(cfg, parts, device, dinfo)
     out_session = RunSession(cfg, run, parts.model, parts.estimator,
                              parts.objective.warmup_epochs, parts.data.dynamic_binarize, loggers)
-    session = Session(cfg, out_session, parts, step, opt, shuffle, device, dinfo, guard)
+    resume_cmd = f"vaelab train --resume --out {run.path}"
+    engine = Engine([out_session], [parts.objective], [""], [stepper], [], shuffle, guard,
+                    device, resume_cmd, resume_cmd, dinfo)
     # everything is validated: from here on the run directory changes, one writer at a time
     if dinfo.is_main:
         _take(run, resume, overwrite)
@@ -227,11 +187,16 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
         if dinfo.is_main:
             out_session.clear(resume)
         if resume:
-            session.resume()
+            _resume(engine, stepper)
         if dinfo.is_main:
             preset = stored.get("preset") if stored else preset
             out_session.start(config_document(cfg, parts, preset), source_file(parts.model))
-        record = session.loop(progress)
+        engine.rngs = [device_rng_state(device)]
+        data = parts.data
+        batches = TensorBatches(data.train.to(device), cfg.optim.batch_size, shuffle=True,
+                                generator=shuffle, rank=dinfo.rank, world_size=dinfo.world_size)
+        record = engine.run(batches, data.valid.to(device), data.dynamic_binarize,
+                            progress, [{}])[0]
     except BaseException:
         if dinfo.is_main and not run.has_checkpoint:
             out_session.abandon(record)
@@ -262,105 +227,85 @@ def _stored_doc(run: RunDir) -> dict:
     return run.read_doc()
 
 
-@dataclass
-class Session:
-    """One solo training call's moving parts: the stepper over the epochs, and the run's
-    ``RunSession`` (validation, checkpoints, metrics, loggers)."""
+def _resume(engine: Engine, stepper: SoloStepper) -> None:
+    """Model, estimator, optimizer, random streams, counters and early stopping from the run's
+    last checkpoint (the metrics file brought to the same epoch)."""
+    session = engine.sessions[0]
+    run, cfg, opt = session.run, session.cfg, stepper.opt
+    tensors, header, _ = load_latest(run.last)
+    meta = header["meta"]
+    if cfg.optim.epochs < meta["epoch"]:
+        raise ConfigError(f"--epochs {cfg.optim.epochs} is below the {meta['epoch']} epochs "
+                          f"this run has done; give --epochs above {meta['epoch']} to train "
+                          "on (nothing was changed)")
+    how = {k: opt.param_groups[0][k] for k in ("fused", "capturable", "foreach")}
+    rng = restore(tensors, header, {"model": session.model, "estimator": session.estimator},
+                  opt)
+    for g in opt.param_groups:  # the stored run may have stepped compiled, or eager
+        g.update(how)
+    place_adam_steps(opt)
+    set_device_rng_state(rng, engine.device)
+    engine.shuffle.set_state(rng["shuffle"])
+    engine.epoch, engine.steps = meta["epoch"], meta["step"]
+    session.restore(meta)
+    if engine.dinfo.is_main:
+        run.reconcile_metrics(meta["epoch"], meta.get("record"))
 
-    cfg: RunConfig
-    out: RunSession
-    parts: Parts
-    step: Step
-    opt: torch.optim.Optimizer
-    shuffle: torch.Generator
-    device: torch.device
-    dinfo: distributed.DistInfo
-    guard: Guard | None = None  # what a sound training bound looks like
-    epoch: int = 0
-    steps: int = 0
 
-    def resume(self) -> None:
-        """Model, estimator, optimizer, random streams, counters and early stopping from the
-        run's last checkpoint (the metrics file brought to the same epoch)."""
-        run, cfg = self.out.run, self.cfg
-        tensors, header, _ = load_latest(run.last)
-        meta = header["meta"]
-        if cfg.optim.epochs < meta["epoch"]:
-            raise ConfigError(f"--epochs {cfg.optim.epochs} is below the {meta['epoch']} epochs "
-                              f"this run has done; give --epochs above {meta['epoch']} to train "
-                              "on (nothing was changed)")
-        how = {k: self.opt.param_groups[0][k] for k in ("fused", "capturable", "foreach")}
-        rng = restore(tensors, header, {"model": self.parts.model,
-                                        "estimator": self.parts.estimator}, self.opt)
-        for g in self.opt.param_groups:  # the stored run may have stepped compiled, or eager
-            g.update(how)
-        place_adam_steps(self.opt)
-        _set_rng_state(rng, self.shuffle, self.device)
-        self.epoch, self.steps = meta["epoch"], meta["step"]
-        self.out.restore(meta)
-        if self.dinfo.is_main:
-            run.reconcile_metrics(meta["epoch"], meta.get("record"))
+class SoloStepper(Stepper):
+    """One run's steps: forward, backward and Adam as one compiled graph, or eager (under DDP
+    only the forward compiles: the all-reduce lives in autograd hooks)."""
 
-    def updater(self):
-        """The stepper: forward, backward and Adam as one compiled graph, or eager (under DDP
-        only the forward compiles: the all-reduce lives in autograd hooks)."""
-        cfg, mode = self.cfg, self.cfg.runtime.compile
-        if mode and not self.dinfo.enabled:
-            # "reduce-overhead" replays the step as one CUDA graph, which is what removes the
-            # launch overhead of a small MLP
-            return WholeStep(self.step, self.opt, mode, normalize=cfg.optim.normalize_grads)
-        runner = DDP(self.step) if self.dinfo.enabled else self.step
-        return EagerUpdate(torch.compile(runner, mode=mode) if mode else runner, self.opt,
-                           normalize=cfg.optim.normalize_grads, step=self.step)
+    def __init__(self, cfg: RunConfig, step: Step, opt: torch.optim.Optimizer,
+                 objective: Objective, dinfo: distributed.DistInfo) -> None:
+        self.members, self.cfg, self.step, self.opt = [0], cfg, step, opt
+        self.objective, self.dinfo = objective, dinfo
+        self._update = None
 
-    def loop(self, progress: bool) -> dict:
-        cfg, dinfo, data = self.cfg, self.dinfo, self.parts.data
-        valid_x = data.valid.to(self.device)
-        batches = TensorBatches(data.train.to(self.device), cfg.optim.batch_size, shuffle=True,
-                                dynamic_binarize=data.dynamic_binarize, generator=self.shuffle,
-                                rank=dinfo.rank, world_size=dinfo.world_size)
-        update = self.updater()
-        record: dict = {}
+    @classmethod
+    def build(cls, cfg: RunConfig, parts: Parts, device: torch.device,
+              dinfo: distributed.DistInfo) -> SoloStepper:
+        """The run's Step on ``device`` and its Adam: fused when eager (one kernel for every
+        parameter; on the CPU at par with a plain loop, BENCHMARKS section 10, where torch's
+        default foreach Adam is 2-3% behind), capturable when compiled whole (the compiled
+        step fuses its update into its own graph)."""
+        step = Step(parts.model, parts.estimator, parts.objective).to(device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed image shapes: cuDNN picks kernels
+        whole = bool(cfg.runtime.compile) and not dinfo.enabled
+        if step.auxiliaries() and (cfg.runtime.compile or dinfo.enabled):
+            raise ConfigError(f"{', '.join(a.name for a in step.auxiliaries())} trains its own "
+                              "network beside the model, which the compiled step and DDP do "
+                              "not do yet: train it eager on one process (--compile off, no "
+                              "torchrun)")
+        opt = make_adam(step.param_groups(cfg.optim.lr), cfg.optim,
+                        fused=not whole and device.type in ("cuda", "cpu"), capturable=whole)
+        return cls(cfg, step, opt, parts.objective, dinfo)
 
-        def one_epoch(epoch: int) -> tuple[dict, bool]:
-            nonlocal record
-            record = self.train_epoch(epoch, update, batches)
-            if not dinfo.is_main:
-                return record, False
-            if self.out.due(epoch):
-                self.out.validate(epoch, valid_x, record)
-            self.epoch = epoch + 1
-            self.out.checkpoint(epoch, self.steps, record, self.opt,
-                                _rng_state(self.shuffle, self.device))
-            return record, self.out.early.stop
+    def update(self):
+        """Built at the first step, after a resume has placed the optimizer's state."""
+        if self._update is None:
+            cfg, mode = self.cfg, self.cfg.runtime.compile
+            if mode and not self.dinfo.enabled:
+                # "reduce-overhead" replays the step as one CUDA graph, which is what removes
+                # the launch overhead of a small MLP
+                self._update = WholeStep(self.step, self.opt, mode,
+                                         normalize=cfg.optim.normalize_grads)
+            else:
+                runner = DDP(self.step) if self.dinfo.enabled else self.step
+                self._update = EagerUpdate(torch.compile(runner, mode=mode) if mode else runner,
+                                           self.opt, normalize=cfg.optim.normalize_grads,
+                                           step=self.step)
+        return self._update
 
-        bar = EpochProgress(self.epoch, cfg.optim.epochs, progress and dinfo.is_main,
-                            speak=dinfo.is_main)
-        stopped = epoch_loop(self.epoch, cfg.optim.epochs, one_epoch,
-                             time_limit=cfg.runtime.time_limit, bar=bar,
-                             resume=f"vaelab train --resume --out {self.out.run.path}",
-                             patience=cfg.eval.patience,
-                             agree=lambda flag: distributed.broadcast_flag(flag, dinfo,
-                                                                           self.device))
-        bar.close()
-        if stopped == "time_limit":
-            record["stopped"] = stopped
-        return record
-
-    def train_epoch(self, epoch: int, update, batches) -> dict:
-        """One pass over the training data at this epoch's learning rate and objective."""
-        cfg, parts = self.cfg, self.parts
-        t0 = time.perf_counter()
-        set_lr(self.opt, cfg.optim.lr_at(epoch))
-        self.step.objective = parts.objective.at_epoch(epoch)
+    def start_epoch(self, epoch: int) -> None:
+        set_lr(self.opt, self.cfg.optim.lr_at(epoch))
+        self.step.objective = self.objective.at_epoch(epoch)
         self.step.train()
-        loss_sum, bound_sum, n = run_epoch(update, batches, self.device)
-        self.steps += n
-        bound = float(bound_sum) / n
-        what = self.guard.check(float(loss_sum), bound) if self.guard else None
-        if not distributed.all_true(what is None, self.dinfo, self.device):
-            raise divergence([("", what or "another process diverged")], epoch, self.epoch,
-                             f"vaelab train --resume --out {self.out.run.path}",
-                             f"--lr {cfg.optim.lr_at(epoch) / 10:.3g}")
-        return epoch_record(epoch, self.steps, cfg, parts.objective.label, bound,
-                            time.perf_counter() - t0, parts.model.training_diagnostics())
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        loss, bound = self.update()(x)
+        return loss.reshape(1), bound.reshape(1)
+
+    def optimizer(self, j: int) -> torch.optim.Optimizer:
+        return self.opt
