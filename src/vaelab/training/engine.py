@@ -93,9 +93,10 @@ class Stepper(ABC):
 @dataclass
 class Engine:
     """The runs (``sessions``, with their ``objectives``; ``names`` empty for a solo run), the
-    steppers that train them with each one's device random stream (``rngs``), the shuffling
-    generator shared by all, the divergence ``guard``, and the commands that continue the runs:
-    ``resume`` (all of them) and ``resume_run`` (one run, after a divergence)."""
+    steppers that train them with each one's device random stream (``rngs``; none given: one
+    stepper on the device's current stream), the shuffling generator shared by all, the
+    divergence ``guard``, and the commands that continue the runs: ``resume`` (all of them)
+    and ``resume_run`` (one run, after a divergence)."""
 
     sessions: list[RunSession]
     objectives: list[Objective]
@@ -117,6 +118,8 @@ class Engine:
         """Epochs ``self.epoch`` .. the last (or early stopping, or the time limit): each run's
         last record. ``records``: what a finished run resumed returns as it is."""
         cfg, main = self.sessions[0].cfg, self.dinfo.is_main
+        if not self.rngs:
+            self.rngs = [device_rng_state(self.device)]
         if len(self.steppers) == 1:  # one stream: it runs on the device's own, from here
             set_device_rng_state(self.rngs[0], self.device)
 

@@ -30,7 +30,7 @@ from vaelab.objectives import Objective, make_objective
 from vaelab.training.callbacks import Callback, make_loggers
 from vaelab.training.checkpoint import load_latest, restore
 from vaelab.training.config import RESUMABLE, RunConfig
-from vaelab.training.engine import Engine, Stepper, device_rng_state, set_device_rng_state
+from vaelab.training.engine import Engine, Stepper, set_device_rng_state
 from vaelab.training.loop import EagerUpdate, Step
 from vaelab.training.rundir import RunDir
 from vaelab.training.session import RunSession, make_adam, set_lr
@@ -191,11 +191,9 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
         if dinfo.is_main:
             preset = stored.get("preset") if stored else preset
             out_session.start(config_document(cfg, parts, preset), source_file(parts.model))
-        engine.rngs = [device_rng_state(device)]
-        data = parts.data
-        batches = TensorBatches(data.train.to(device), cfg.optim.batch_size, shuffle=True,
+        batches = TensorBatches(parts.data.train.to(device), cfg.optim.batch_size, shuffle=True,
                                 generator=shuffle, rank=dinfo.rank, world_size=dinfo.world_size)
-        record = engine.run(batches, data.valid.to(device), data.dynamic_binarize,
+        record = engine.run(batches, parts.data.valid.to(device), parts.data.dynamic_binarize,
                             progress, [{}])[0]
     except BaseException:
         if dinfo.is_main and not run.has_checkpoint:
