@@ -8,12 +8,14 @@ Data: the grayscale MNIST *test* images (the training images are not on these ma
     OMP_NUM_THREADS=1 python experiments/figure6_autoencoders.py --minutes 60 --out runs/figure6
 
 Each bottleneck gets ``--minutes`` CPU minutes of training in all (the MSE autoencoder's
-``--mse-epochs`` first, then the PixelCNN autoencoder for whole epochs while the budget lasts).
-On two cores, train the bottlenecks side by side and then draw:
+``--mse-epochs`` first, then the PixelCNN autoencoder for whole epochs while the budget lasts:
+no epoch starts after it, so the last one may overrun it). On two cores, train the bottlenecks
+side by side and then draw (the committed figure: ``--minutes 50``):
 
     for m in 10 100; do OMP_NUM_THREADS=1 python experiments/figure6_autoencoders.py \
         --only $m --out runs/figure6 & done; wait
     python experiments/figure6_autoencoders.py --out runs/figure6
+
 Writes OUT/figure6.png, a titled figure: per row, original | MSE reconstruction (m=10) |
 PixelCNN sample (m=10) | MSE reconstruction (m=100) | PixelCNN sample (m=100); and
 OUT/figure6.json with the sizes, epochs, minutes and held-out losses (MSE per image; PixelCNN
