@@ -59,8 +59,8 @@ def run_epoch(steppers: Sequence[Callable[[torch.Tensor], tuple[torch.Tensor, to
             loss, bound = st(torch.bernoulli(x) if binarize else x)
             if several and rngs is not None:
                 rngs[g] = device_rng_state(device)
-            if n == 0:
-                sums.append((loss, bound))
+            if n == 0:  # copies: a CUDA-graph step's outputs are overwritten by its next replay
+                sums.append((loss.clone(), bound.clone()))
             else:
                 sums[g] = (sums[g][0] + loss, sums[g][1] + bound)
         n += 1
