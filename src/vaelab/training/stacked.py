@@ -64,7 +64,8 @@ class StackedRuns:
         self.whole = None
         if compile:
             scale = [self.lrs.view(-1, *[1] * (p.ndim - 1)) for p in self.params.values()]
-            self.whole = WholeStep(self._losses, self.opt, compile, update_scale=scale)
+            self.whole = WholeStep(self._losses, self.opt, compile, update_scale=scale,
+                                   graphs=64 + steps[0].objective.warmup_epochs)
 
     @staticmethod
     def _check_lrs(lrs) -> None:

@@ -287,8 +287,10 @@ class SoloStepper(Stepper):
             if mode and not self.dinfo.enabled:
                 # "reduce-overhead" replays the step as one CUDA graph, which is what removes
                 # the launch overhead of a small MLP
+                # one graph per objective: each epoch of a KL warm-up recompiles
                 self._update = WholeStep(self.step, self.opt, mode,
-                                         normalize=cfg.optim.normalize_grads)
+                                         normalize=cfg.optim.normalize_grads,
+                                         graphs=64 + self.objective.warmup_epochs)
             else:
                 runner = DDP(self.step) if self.dinfo.enabled else self.step
                 self._update = EagerUpdate(torch.compile(runner, mode=mode) if mode else runner,

@@ -75,7 +75,7 @@ class WholeStep:
 
     def __init__(self, loss_fn: LossFn, opt: torch.optim.Optimizer, mode: str = "default",
                  update_scale: Sequence[torch.Tensor] | None = None,
-                 normalize: bool = False) -> None:
+                 normalize: bool = False, graphs: int = 64) -> None:
         if not isinstance(opt, torch.optim.Adam):
             raise ConfigError(f"the compiled training step runs Adam, not {type(opt).__name__}")
         for g in opt.param_groups:
@@ -89,6 +89,7 @@ class WholeStep:
             raise ConfigError(f"update_scale needs one tensor per parameter ({len(self.params)}),"
                               f" got {len(update_scale)}")
         self.update_scale, self.normalize = update_scale, normalize
+        self.graphs = max(64, graphs)  # how many graphs the step may need (see __call__)
         # the graph reads these, never the param_groups dicts: dynamo would guard on every value
         # there, the learning rate included, and recompile whenever a schedule moves it
         self._groups = [(list(g["params"]), tuple(g["betas"]), float(g["weight_decay"]),
@@ -139,8 +140,9 @@ class WholeStep:
                 self._lrs[i].fill_(g["lr"])
                 self._lr_values[i] = g["lr"]
         # every WholeStep compiles the same method: a grid of stacks (one graph each) or a KL
-        # warm-up (one objective an epoch) must not exhaust dynamo's 8 graphs per function
-        limit = max(64, torch._dynamo.config.recompile_limit)
+        # warm-up (one objective an epoch: ``graphs`` counts them) must not exhaust dynamo's
+        # graphs per function, which with one whole graph is a hard failure, not a fallback
+        limit = max(self.graphs, torch._dynamo.config.recompile_limit)
         with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=limit):
             try:
                 return self._compiled(x)
