@@ -99,3 +99,20 @@ def test_a_step_that_cannot_be_one_graph_compiles_in_pieces_and_still_follows_ea
         assert torch.allclose(lc, le, rtol=1e-4, atol=1e-3)
     for (name, a), b in zip(eager_step.named_parameters(), compiled_step.parameters()):
         assert torch.allclose(a, b, atol=1e-4), name
+
+
+def test_each_compiled_step_counts_its_own_graphs():
+    """Dynamo counts graphs against its recompile limit per code object. Two steps built in one
+    process (a grid, rows of a table, tests) must not share one count: with the limit at one
+    graph, the second step still compiles whole (a shared method would fail it outright)."""
+    steps = []
+    for _ in range(2):
+        s = _step("reparam", "iwae")
+        whole = WholeStep(s, torch.optim.Adam(s.parameters(), lr=1e-2, capturable=True))
+        whole.graphs = 1  # the step's own allowance, lowered to the tightest there is
+        steps.append(whole)
+    x = _batches(1)[0]
+    with torch._dynamo.config.patch(recompile_limit=1):
+        for whole in steps:
+            loss, _ = whole(x)
+            assert whole.fullgraph and torch.isfinite(loss)

@@ -25,6 +25,7 @@ this step: DDP's all-reduce lives in hooks on the gradient accumulation that
 
 from __future__ import annotations
 
+import types
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -104,8 +105,15 @@ class WholeStep:
         self._compiled = self._compile()
 
     def _compile(self):
-        return torch.compile(self._update, mode=self.mode or None, fullgraph=self.fullgraph,
-                             dynamic=False)
+        # dynamo keeps its graphs, and counts them against its limits, on the code object: a
+        # copy of ``_update``'s code per step gives each step its own cache and its own count
+        # (one shared method would let a process's earlier steps use up a later step's
+        # recompile limit, and keep their graphs alive after they are gone)
+        fn = WholeStep._update
+        own = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__,
+                                 fn.__defaults__, fn.__closure__)
+        return torch.compile(types.MethodType(own, self), mode=self.mode or None,
+                             fullgraph=self.fullgraph, dynamic=False)
 
     def _update(self, x: torch.Tensor) -> list[torch.Tensor]:
         out = self.loss_fn(x)
@@ -139,9 +147,8 @@ class WholeStep:
             if g["lr"] != self._lr_values[i]:  # a schedule moved it: one device write, no sync
                 self._lrs[i].fill_(g["lr"])
                 self._lr_values[i] = g["lr"]
-        # every WholeStep compiles the same method: a grid of stacks (one graph each) or a KL
-        # warm-up (one objective an epoch: ``graphs`` counts them) must not exhaust dynamo's
-        # graphs per function, which with one whole graph is a hard failure, not a fallback
+        # a KL warm-up (one objective an epoch: ``graphs`` counts them) must not exhaust
+        # dynamo's graphs per code object, which with one whole graph is a hard failure
         limit = max(self.graphs, torch._dynamo.config.recompile_limit)
         with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=limit):
             try:
