@@ -52,6 +52,27 @@ def test_warmup_schedule_is_a_new_objective_per_epoch():
     assert obj.kl_weight == 1.0  # the original is unchanged: schedules are not state
 
 
+def test_a_warmup_weight_on_a_device_is_the_same_objective():
+    """Given a device, the warm-up's weight is a 0-dim tensor (a compiled step reads it as an
+    input); the objective's value is the float-weighted one, and equals the ELBO at weight 1."""
+    from vaelab.objectives.samples import Samples
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.distributions.Normal(torch.zeros(3, 2), torch.ones(3, 2))
+    s = Samples(torch.randn(4, 3, 2, generator=g), torch.randn(4, 3, generator=g),
+                torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), q, q)
+    obj = ELBO(ELBOConfig(beta=1.0, kl_warmup=4))
+    for e in (0, 2, 5):
+        on_device = obj.at_epoch(e, "cpu")
+        assert torch.is_tensor(on_device.kl_weight) and on_device.kl_weight.ndim == 0
+        assert torch.allclose(on_device(s), obj.at_epoch(e)(s))
+    assert torch.allclose(obj.at_epoch(5, "cpu")(s), s.log_w.mean(0), atol=1e-6)
+    want = s.log_likelihood.mean(0) - 0.5 * (s.log_q - s.log_prior).mean(0)
+    assert torch.allclose(obj.at_epoch(1, "cpu")(s), want, atol=1e-6)
+    # the score function's signal needs the plain ELBO at every epoch: a warm-up has none
+    assert not obj.log_w_only and obj.learning_signal(s.log_w) is None
+
+
 def _small_npz(tmp_path, n=300):
     d = vaelab.data.embedded()
     sub = {s: getattr(d, s)[:n, 0].numpy().astype(np.uint8) for s in ("train", "valid", "test")}

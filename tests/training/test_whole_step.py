@@ -116,3 +116,30 @@ def test_each_compiled_step_counts_its_own_graphs():
         for whole in steps:
             loss, _ = whole(x)
             assert whole.fullgraph and torch.isfinite(loss)
+
+
+def test_a_kl_warmup_keeps_one_compiled_graph_and_follows_eager():
+    """The warm-up's weight moves every epoch; the compiled step reads it as a tensor input, so
+    four epochs of the schedule run in one graph (not one graph an epoch, as a float weight
+    would compile), with the eager step's losses at every step."""
+    from vaelab.objectives import ELBO, ELBOConfig
+
+    def run(update, step, device):
+        torch.manual_seed(123)
+        out, xs = [], _batches(8)
+        for epoch in range(4):
+            step.objective = schedule.at_epoch(epoch, device)
+            out += [update(x)[0].clone() for x in xs[2 * epoch:2 * epoch + 2]]
+        return out
+
+    schedule = ELBO(ELBOConfig(kl_warmup=3))
+    eager_step, compiled_step = _step("reparam", "elbo"), _step("reparam", "elbo")
+    eager = EagerUpdate(eager_step, torch.optim.Adam(eager_step.parameters(), lr=1e-2))
+    whole = WholeStep(compiled_step, torch.optim.Adam(compiled_step.parameters(), lr=1e-2,
+                                                      capturable=True))
+    counters.clear()
+    got = run(whole, compiled_step, "cpu")
+    assert whole.fullgraph and counters["stats"]["unique_graphs"] == 1
+    want = run(eager, eager_step, None)
+    for a, b in zip(got, want):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-4)

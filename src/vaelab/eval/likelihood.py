@@ -96,7 +96,9 @@ def compiled_log_weights(model: Model, mode: str = "default"):
     import torch._dynamo
     import torch._inductor.config
 
-    fn = torch.compile(model.log_weights, mode=None if mode == "default" else mode,
+    from vaelab.compiled import with_own_code
+
+    fn = torch.compile(with_own_code(model.log_weights), mode=None if mode == "default" else mode,
                        dynamic=False)
     limit = max(64, torch._dynamo.config.recompile_limit)
 

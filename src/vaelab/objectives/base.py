@@ -64,8 +64,10 @@ class Objective(ABC):
     def check_samples(self, K: int) -> None:  # noqa: B027 - optional, most accept any K
         """Raise a ConfigError if this objective cannot use K draws per example."""
 
-    def at_epoch(self, epoch: int) -> Objective:
-        """The objective in force during (0-based) ``epoch``; constant objectives return self."""
+    def at_epoch(self, epoch: int, device: torch.device | str | None = None) -> Objective:
+        """The objective in force during (0-based) ``epoch``; constant objectives return self.
+        A weight that the schedule moves is a tensor on ``device`` (None: a float), so that a
+        compiled step reads it as an input and keeps one graph for the whole schedule."""
         return self
 
     @property

@@ -60,13 +60,20 @@ def per_dimension_kl(q: Distribution, prior: Distribution) -> torch.Tensor:
 class ELBO(Objective):
     name = "elbo"
 
-    def __init__(self, config: ELBOConfig | None = None, kl_weight: float | None = None) -> None:
+    def __init__(self, config: ELBOConfig | None = None,
+                 kl_weight: float | torch.Tensor | None = None) -> None:
         self.config = config or ELBOConfig()
         self.kl_weight = self.config.beta if kl_weight is None else kl_weight
 
     @property
+    def reweighted(self) -> bool:
+        """The KL is weighted (beta != 1, or a warm-up, at any epoch of it): decided by the
+        configuration alone, never by the weight's value, which may be a tensor in a graph."""
+        return self.config.beta != 1.0 or self.config.kl_warmup > 0
+
+    @property
     def log_w_only(self) -> bool:  # type: ignore[override]
-        return self.kl_weight == 1.0 and self.config.free_bits == 0
+        return not self.reweighted and self.config.free_bits == 0
 
     def check(self, model) -> None:
         if self.config.free_bits > 0:
@@ -78,7 +85,7 @@ class ELBO(Objective):
         if c.free_bits > 0:
             kl_j = per_dimension_kl(s.q, s.prior).mean(0)  # batch-average KL per dimension
             return s.log_likelihood.mean(0) - w * kl_j.clamp_min(c.free_bits).sum()
-        if w != 1.0:
+        if self.reweighted:
             return (s.log_likelihood - w * (s.log_q - s.log_prior)).mean(0)
         return elbo(s.log_w)
 
@@ -100,9 +107,11 @@ class ELBO(Objective):
     def warmup_epochs(self) -> int:
         return self.config.kl_warmup
 
-    def at_epoch(self, epoch: int) -> ELBO:
-        """beta, ramped linearly from beta / kl_warmup to beta over the first kl_warmup epochs."""
+    def at_epoch(self, epoch: int, device: torch.device | str | None = None) -> ELBO:
+        """beta, ramped linearly from beta / kl_warmup to beta over the first kl_warmup epochs
+        (a 0-dim float32 tensor on ``device`` when one is given)."""
         c = self.config
         if not c.kl_warmup:
             return self
-        return ELBO(c, c.beta * min(1.0, (epoch + 1) / c.kl_warmup))
+        w = c.beta * min(1.0, (epoch + 1) / c.kl_warmup)
+        return ELBO(c, w if device is None else torch.tensor(w, device=device))

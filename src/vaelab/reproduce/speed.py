@@ -81,7 +81,8 @@ def time_setting(cfg: RunConfig, setting: Setting, data=None, steps: int = 20,
         torch.manual_seed(cfg.runtime.seed)
         parts = build_parts(cfg, data=data)
         parts.model.init_from_data(parts.data.train_mean())
-        step = Step(parts.model, parts.estimator, parts.objective.at_epoch(0))
+        step = Step(parts.model, parts.estimator,
+                    parts.objective.at_epoch(0, next(parts.model.parameters()).device))
         whole = bool(setting.compile)
         opt = torch.optim.Adam(step.parameters(), lr=cfg.optim.lr, eps=cfg.optim.adam_eps,
                                fused=not whole, capturable=whole)

@@ -371,7 +371,7 @@ class StackStepper(Stepper):
 
     def start_epoch(self, epoch: int) -> None:
         self.stacked.set_lrs([self.cfgs[i].optim.lr_at(epoch) for i in self.members])
-        self.stacked.template.objective = self.objective.at_epoch(epoch)
+        self.stacked.template.objective = self.objective.at_epoch(epoch, self.stacked.device)
         self.stacked.template.train()
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -58,14 +58,14 @@ class StackedRuns:
         self.params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
         self.n = len(steps)
         first = next(iter(self.params.values()))
+        self.device = first.device
         self.lrs = torch.as_tensor(lrs, dtype=first.dtype, device=first.device)
         self.opt = torch.optim.Adam(list(self.params.values()), lr=1.0, betas=betas, eps=eps,
                                     capturable=bool(compile))
         self.whole = None
         if compile:
             scale = [self.lrs.view(-1, *[1] * (p.ndim - 1)) for p in self.params.values()]
-            self.whole = WholeStep(self._losses, self.opt, compile, update_scale=scale,
-                                   graphs=64 + steps[0].objective.warmup_epochs)
+            self.whole = WholeStep(self._losses, self.opt, compile, update_scale=scale)
 
     @staticmethod
     def _check_lrs(lrs) -> None:

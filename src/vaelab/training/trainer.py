@@ -258,6 +258,7 @@ class SoloStepper(Stepper):
                  objective: Objective, dinfo: distributed.DistInfo) -> None:
         self.members, self.cfg, self.step, self.opt = [0], cfg, step, opt
         self.objective, self.dinfo = objective, dinfo
+        self.device = next(step.parameters()).device
         self._update = None
 
     @classmethod
@@ -287,10 +288,8 @@ class SoloStepper(Stepper):
             if mode and not self.dinfo.enabled:
                 # "reduce-overhead" replays the step as one CUDA graph, which is what removes
                 # the launch overhead of a small MLP
-                # one graph per objective: each epoch of a KL warm-up recompiles
                 self._update = WholeStep(self.step, self.opt, mode,
-                                         normalize=cfg.optim.normalize_grads,
-                                         graphs=64 + self.objective.warmup_epochs)
+                                         normalize=cfg.optim.normalize_grads)
             else:
                 runner = DDP(self.step) if self.dinfo.enabled else self.step
                 self._update = EagerUpdate(torch.compile(runner, mode=mode) if mode else runner,
@@ -300,7 +299,7 @@ class SoloStepper(Stepper):
 
     def start_epoch(self, epoch: int) -> None:
         set_lr(self.opt, self.cfg.optim.lr_at(epoch))
-        self.step.objective = self.objective.at_epoch(epoch)
+        self.step.objective = self.objective.at_epoch(epoch, self.device)
         self.step.train()
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,7 +25,6 @@ this step: DDP's all-reduce lives in hooks on the gradient accumulation that
 
 from __future__ import annotations
 
-import types
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -33,6 +32,7 @@ import torch
 import torch._dynamo
 from torch.optim.adam import adam
 
+from vaelab.compiled import with_own_code
 from vaelab.errors import ConfigError
 from vaelab.training.loop import normalized_grads
 
@@ -76,7 +76,7 @@ class WholeStep:
 
     def __init__(self, loss_fn: LossFn, opt: torch.optim.Optimizer, mode: str = "default",
                  update_scale: Sequence[torch.Tensor] | None = None,
-                 normalize: bool = False, graphs: int = 64) -> None:
+                 normalize: bool = False) -> None:
         if not isinstance(opt, torch.optim.Adam):
             raise ConfigError(f"the compiled training step runs Adam, not {type(opt).__name__}")
         for g in opt.param_groups:
@@ -90,7 +90,7 @@ class WholeStep:
             raise ConfigError(f"update_scale needs one tensor per parameter ({len(self.params)}),"
                               f" got {len(update_scale)}")
         self.update_scale, self.normalize = update_scale, normalize
-        self.graphs = max(64, graphs)  # how many graphs the step may need (see __call__)
+        self.graphs = 64  # dynamo's recompile limit for this step's code (see __call__)
         # the graph reads these, never the param_groups dicts: dynamo would guard on every value
         # there, the learning rate included, and recompile whenever a schedule moves it
         self._groups = [(list(g["params"]), tuple(g["betas"]), float(g["weight_decay"]),
@@ -105,14 +105,7 @@ class WholeStep:
         self._compiled = self._compile()
 
     def _compile(self):
-        # dynamo keeps its graphs, and counts them against its limits, on the code object: a
-        # copy of ``_update``'s code per step gives each step its own cache and its own count
-        # (one shared method would let a process's earlier steps use up a later step's
-        # recompile limit, and keep their graphs alive after they are gone)
-        fn = WholeStep._update
-        own = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__,
-                                 fn.__defaults__, fn.__closure__)
-        return torch.compile(types.MethodType(own, self), mode=self.mode or None,
+        return torch.compile(with_own_code(self._update), mode=self.mode or None,
                              fullgraph=self.fullgraph, dynamic=False)
 
     def _update(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -147,8 +140,9 @@ class WholeStep:
             if g["lr"] != self._lr_values[i]:  # a schedule moved it: one device write, no sync
                 self._lrs[i].fill_(g["lr"])
                 self._lr_values[i] = g["lr"]
-        # a KL warm-up (one objective an epoch: ``graphs`` counts them) must not exhaust
-        # dynamo's graphs per code object, which with one whole graph is a hard failure
+        # dynamo's default of 8 graphs per code object is small for a step compiled in pieces;
+        # a whole graph past the limit is a hard failure, not a fallback. Schedules (the
+        # learning rate, a KL warm-up's weight) are tensors read by the graph, not new graphs
         limit = max(self.graphs, torch._dynamo.config.recompile_limit)
         with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=limit):
             try:
