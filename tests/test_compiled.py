@@ -31,3 +31,13 @@ def test_each_instance_compiles_against_its_own_limit():
         shared[0](x)
         with pytest.raises(torch._dynamo.exc.FailOnRecompileLimitHit):
             shared[1](x)
+
+
+def test_functions_are_copied_and_other_callables_pass_through():
+    def f(x, *, k=2):
+        return x * k
+
+    g = with_own_code(f)
+    assert g is not f and g.__code__ is not f.__code__ and g(3) == 6 and g(3, k=3) == 9
+    m = Scale(2.0)
+    assert with_own_code(m) is m  # a module: compiled as torch.compile compiles modules
