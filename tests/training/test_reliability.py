@@ -147,8 +147,11 @@ def test_metrics_lost_in_a_kill_are_rebuilt_from_the_checkpoint(tmp_path, refere
 @pytest.mark.parametrize("delay", [0.05, 0.5, 5.0])  # imports, torch loading, training
 def test_ctrl_c_at_start_up_or_in_training_is_one_line_and_exit_130(tmp_path, delay):
     out = tmp_path / "run"
+    # a shell's background job (`pytest ... &`) ignores SIGINT, and a child inherits that:
+    # the child is given Ctrl-C's default back, as a terminal's foreground process has it
     p = subprocess.Popen(_cmd(out, 200, False), env=ENV, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
