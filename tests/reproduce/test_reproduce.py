@@ -113,7 +113,7 @@ def test_kill_and_rerun_give_the_numbers_of_one_call(tmp_path, tiny):
     (["reproduce", "burda2015", "--set", "bogus=1", "--out"], "--set bogus: no such option"),
     (["reproduce", "burda2015", "--set", "k=two", "--out"], "'two' is not an integer"),
     (["reproduce", "burda2015", "--set", "k=1", "--set", "k=2", "--out"], "gives k twice"),
-    (["reproduce", "burda2015", "--eval-k", "2000000", "--out"], "--eval-k from 1 to"),
+    (["reproduce", "burda2015", "--eval-k", "2000000", "--out"], "--eval-k must be from 1 to"),
 ])
 def test_unknown_tables_rows_and_options_are_one_line(tmp_path, capsys, extra, match):
     out = tmp_path / "never"
