@@ -156,3 +156,22 @@ def test_project_measures_each_row_and_writes_speed_json(tmp_path, tiny, capsys)
     assert row["projected_hours"] == pytest.approx(4 * s["epoch_seconds"] / 3600)
     assert json.loads((out / "speed.json").read_text())["hvae-vamp"]["settings"][0] == s
     assert not (out / "hvae-vamp").exists()  # nothing trained
+
+
+def test_calls_side_by_side_keep_each_others_timings(tmp_path, tiny):
+    """Two calls on one --out (a row a core), each started before the other measured: the
+    second call's speed.json keeps the first call's row, so no later call measures it again."""
+    from vaelab.data.registry import load_data
+    from vaelab.reproduce.table import Reproduction, get_table, row_config
+
+    out, t = tmp_path / "two", get_table("tomczak2018")
+    overrides = {"dataset": str(tiny), "epochs": 2, "hidden": 16, "latent": 4,
+                 "components": 5, "batch_size": 50}
+    a, b = (Reproduction(t, out, overrides, max_threads=1, compile="off") for _ in range(2))
+    for rep, row in ((a, "vae-standard"), (b, "vae-vamp")):
+        p = t.row(row)
+        cfg = row_config(p, overrides)
+        rep.timings(p, cfg, load_data(cfg.data)[0])
+    stored = json.loads((out / "speed.json").read_text())
+    assert set(stored) == {"vae-standard", "vae-vamp"}
+    assert not list(out.glob("*.tmp"))

@@ -157,7 +157,11 @@ class Reproduction:
                 stored[(s.threads, s.compile)] = time_setting(cfg, s, data).to_dict()
             self.speed[key] = {"machine": machine(), "settings": list(stored.values())}
             self.out.mkdir(parents=True, exist_ok=True)
-            _write(self.speed_path, self.speed)
+            # another call may train other rows of this table beside this one (one a core):
+            # its rows' timings, written since this call started, are kept
+            on_disk = (json.loads(self.speed_path.read_text())
+                       if self.speed_path.is_file() else {})
+            _write(self.speed_path, {**on_disk, key: self.speed[key]})
         return [Timing.from_dict(stored[(s.threads, s.compile)]) for s in wanted]
 
     def train_row(self, preset: Preset, cfg: RunConfig, minutes: float) -> None:
@@ -272,7 +276,7 @@ class Reproduction:
 
 
 def _write(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # calls side by side: one each
     tmp.write_text(json.dumps(obj, indent=1))
     os.replace(tmp, path)
 
