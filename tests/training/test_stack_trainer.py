@@ -136,3 +136,26 @@ def test_a_second_process_on_the_same_grid_is_refused_and_touches_nothing(tmp_pa
         holder.unlock()
     assert json.loads(holder.config.read_text()) == {"written by": "the other process"}
     assert not (tmp_path / "g" / MANIFEST).exists()
+
+
+def test_a_compiled_stack_through_a_kl_warmup_is_one_graph_and_the_eager_stack(tmp_path):
+    """Two seeds stacked, compiled whole, through a two-epoch KL warm-up: the stack's step is
+    one graph for every epoch (the warm-up's weight is an input, not a constant), and its runs
+    train as the eager stack's do."""
+    from torch._dynamo.utils import counters
+
+    cfg = RunConfig.from_options({**SMALL, "epochs": 3, "kl_warmup": 2})
+    eager = train_stack(cfg, tmp_path / "eager", {"seed": [0, 1]}, progress=False)
+    counters.clear()
+    compiled = train_stack(RunConfig.from_options({**SMALL, "epochs": 3, "kl_warmup": 2,
+                                                   "compile": "default"}),
+                           tmp_path / "compiled", {"seed": [0, 1]}, progress=False)
+    assert counters["stats"]["unique_graphs"] == 1
+    for name in eager:
+        for metric in ("train_elbo_k1", "valid_L10"):
+            assert compiled[name][metric] == pytest.approx(eager[name][metric], abs=2e-2), name
+    counters.clear()  # and a solo run: one graph too, and the stack's first seed
+    solo = vaelab.train(out=tmp_path / "solo", epochs=3, kl_warmup=2, compile="default",
+                        progress=False, **SMALL)
+    assert counters["stats"]["unique_graphs"] == 1
+    assert solo.record["valid_L10"] == pytest.approx(compiled["seed0"]["valid_L10"], abs=2e-2)
