@@ -109,7 +109,7 @@ class ELBO(Objective):
 
     def at_epoch(self, epoch: int, device: torch.device | str | None = None) -> ELBO:
         """beta, ramped linearly from beta / kl_warmup to beta over the first kl_warmup epochs
-        (a 0-dim float32 tensor on ``device`` when one is given)."""
+        (a 0-dim tensor of the default dtype on ``device`` when one is given)."""
         c = self.config
         if not c.kl_warmup:
             return self
