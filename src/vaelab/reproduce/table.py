@@ -155,13 +155,14 @@ class Reproduction:
         if missing:  # measure what this call may use and has not measured yet
             for s in missing:
                 stored[(s.threads, s.compile)] = time_setting(cfg, s, data).to_dict()
-            self.speed[key] = {"machine": machine(), "settings": list(stored.values())}
             self.out.mkdir(parents=True, exist_ok=True)
             # another call may train other rows of this table beside this one (one a core):
             # its rows' timings, written since this call started, are kept
             on_disk = (json.loads(self.speed_path.read_text())
                        if self.speed_path.is_file() else {})
-            _write(self.speed_path, {**on_disk, key: self.speed[key]})
+            self.speed = {**self.speed, **on_disk,
+                          key: {"machine": machine(), "settings": list(stored.values())}}
+            _write(self.speed_path, self.speed)
         return [Timing.from_dict(stored[(s.threads, s.compile)]) for s in wanted]
 
     def train_row(self, preset: Preset, cfg: RunConfig, minutes: float) -> None:
