@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -49,3 +50,19 @@ def isolated_data(monkeypatch, tmp_path) -> Path:
     monkeypatch.setenv("VAELAB_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("VAELAB_CACHE", str(tmp_path / "cache"))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory):
+    """300 / 100 / 200 static-binarized digits of the embedded set, as a file."""
+    from vaelab.data.registry import load_data
+    from vaelab.training.config import DataConfig
+
+    d, _ = load_data(DataConfig(dataset="embedded"))
+    p = tmp_path_factory.mktemp("data") / "tiny.npz"
+
+    def arr(x, n):
+        return (x[:n].reshape(n, 28, 28).numpy() > 0.5).astype(np.uint8)
+
+    np.savez(p, train=arr(d.train, 300), valid=arr(d.valid, 100), test=arr(d.test, 200))
+    return p

@@ -10,42 +10,25 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from vaelab.cli.main import main
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """300 / 100 / 200 static-binarized digits of the embedded set, as a file."""
-    from vaelab.data.registry import load_data
-    from vaelab.training.config import DataConfig
-
-    d, _ = load_data(DataConfig(dataset="embedded"))
-    p = tmp_path_factory.mktemp("data") / "tiny.npz"
-
-    def arr(x, n):
-        return (x[:n].reshape(n, 28, 28).numpy() > 0.5).astype(np.uint8)
-
-    np.savez(p, train=arr(d.train, 300), valid=arr(d.valid, 100), test=arr(d.test, 200))
-    return p
-
-
-def sets(tiny, epochs):
-    return ["--set", f"dataset={tiny}", f"epochs={epochs}", "hidden=16", "latent=4",
+def sets(tiny_mnist, epochs):
+    return ["--set", f"dataset={tiny_mnist}", f"epochs={epochs}", "hidden=16", "latent=4",
             "components=5", "kl_warmup=1", "batch_size=50"]
 
 
-def args(out, tiny, epochs, *more):
+def args(out, tiny_mnist, epochs, *more):
     return ["reproduce", "tomczak2018", "--out", str(out), "--rows", "vae-standard",
-            "vae-vamp", *sets(tiny, epochs), "--eval-k", "20", "--threads", "1", "--compile",
+            "vae-vamp", *sets(tiny_mnist, epochs), "--eval-k", "20", "--threads", "1", "--compile",
             "off", "--no-progress", *more]
 
 
-def test_a_tiny_table_trains_scores_and_prints(tmp_path, tiny, capsys):
+def test_a_tiny_table_trains_scores_and_prints(tmp_path, tiny_mnist, capsys):
     out = tmp_path / "t"
-    assert main([*args(out, tiny, 1), "--json"]) == 0
+    assert main([*args(out, tiny_mnist, 1), "--json"]) == 0
     table = json.loads(capsys.readouterr().out)
     rows = {r["row"]: r for r in table["rows"]}
     assert set(rows) == {"vae-standard", "vae-vamp"}
@@ -62,32 +45,32 @@ def test_a_tiny_table_trains_scores_and_prints(tmp_path, tiny, capsys):
     speed = json.loads((out / "speed.json").read_text())
     assert speed["vae-standard"]["settings"][0]["threads"] == 1
     # the text table: every column of a done row, and the protocol flagged
-    assert main(args(out, tiny, 1, "--no-train")) == 0
+    assert main(args(out, tiny_mnist, 1, "--no-train")) == 0
     text = capsys.readouterr().out
     assert "vae-vamp" in text and "85.57" in text and f"{rows['vae-vamp']['nll']:.2f}" in text
     assert "not the paper's protocol" in text
 
 
-def test_an_unfinished_row_shows_no_number(tmp_path, tiny, capsys):
+def test_an_unfinished_row_shows_no_number(tmp_path, tiny_mnist, capsys):
     out = tmp_path / "t"
     # a zero-minute budget: one epoch is trained (the limit is checked after each epoch)
-    assert main([*args(out, tiny, 3), "--time-limit", "0.0001", "--json"]) == 0
+    assert main([*args(out, tiny_mnist, 3), "--time-limit", "0.0001", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     first = rows[0]
     assert first["status"] == "training: epoch 1 of 3" and "nll" not in first
     assert rows[1]["status"] == "not started" and "nll" not in rows[1]
-    assert main(args(out, tiny, 3, "--no-train")) == 0
+    assert main(args(out, tiny_mnist, 3, "--no-train")) == 0
     text = capsys.readouterr().out
     line = next(x for x in text.splitlines() if x.startswith("vae-standard"))
     assert "training: epoch 1 of 3" in line and " - " in line
     assert not (out / "vae-standard" / "reproduce.json").exists()
 
 
-def test_kill_and_rerun_give_the_numbers_of_one_call(tmp_path, tiny):
+def test_kill_and_rerun_give_the_numbers_of_one_call(tmp_path, tiny_mnist):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert main(args(whole, tiny, 2)) == 0
+    assert main(args(whole, tiny_mnist, 2)) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "vaelab", *args(killed, tiny, 2)]
+    cmd = [sys.executable, "-m", "vaelab", *args(killed, tiny_mnist, 2)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     metrics = killed / "vae-standard" / "metrics.jsonl"
     t0 = time.time()
@@ -98,7 +81,7 @@ def test_kill_and_rerun_give_the_numbers_of_one_call(tmp_path, tiny):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "table.json").exists()  # killed before the table
-    assert main(args(killed, tiny, 2)) == 0
+    assert main(args(killed, tiny_mnist, 2)) == 0
     a = json.loads((whole / "table.json").read_text())["rows"]
     b = json.loads((killed / "table.json").read_text())["rows"]
     for ra, rb in zip(a, b):
@@ -123,31 +106,31 @@ def test_unknown_tables_rows_and_options_are_one_line(tmp_path, capsys, extra, m
     assert not out.exists()
 
 
-def test_a_row_follows_the_length_asked_now(tmp_path, tiny, capsys):
+def test_a_row_follows_the_length_asked_now(tmp_path, tiny_mnist, capsys):
     """A row trained to 1 epoch, then asked for 2 (--set epochs=2): it trains on and is scored
     again, never stuck at the length of the earlier call."""
     out = tmp_path / "t"
-    assert main([*args(out, tiny, 1), "--rows", "vae-standard", "--json"]) == 0
+    assert main([*args(out, tiny_mnist, 1), "--rows", "vae-standard", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)["rows"][0]
-    assert main([*args(out, tiny, 2), "--rows", "vae-standard", "--json"]) == 0
+    assert main([*args(out, tiny_mnist, 2), "--rows", "vae-standard", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)["rows"][0]
     assert first["epochs"] == 1 and again["status"] == "done" and again["epochs"] == 2
     assert again["nll"] != first["nll"]
 
 
-def test_a_folder_holding_another_run_is_refused(tmp_path, tiny, capsys):
+def test_a_folder_holding_another_run_is_refused(tmp_path, tiny_mnist, capsys):
     out = tmp_path / "t"
-    assert main(args(out, tiny, 1)) == 0
+    assert main(args(out, tiny_mnist, 1)) == 0
     capsys.readouterr()
-    changed = [a.replace("hidden=16", "hidden=8") for a in args(out, tiny, 1)]
+    changed = [a.replace("hidden=16", "hidden=8") for a in args(out, tiny_mnist, 1)]
     assert main(changed) == 2
     assert "is not row tomczak2018/vae-standard" in capsys.readouterr().err
 
 
-def test_project_measures_each_row_and_writes_speed_json(tmp_path, tiny, capsys):
+def test_project_measures_each_row_and_writes_speed_json(tmp_path, tiny_mnist, capsys):
     out = tmp_path / "p"
     assert main(["reproduce", "tomczak2018", "--out", str(out), "--rows", "hvae-vamp",
-                 *sets(tiny, 4), "--threads", "1", "--compile", "off", "--project",
+                 *sets(tiny_mnist, 4), "--threads", "1", "--compile", "off", "--project",
                  "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)["projection"]
     (s,) = row["settings"]
@@ -158,14 +141,14 @@ def test_project_measures_each_row_and_writes_speed_json(tmp_path, tiny, capsys)
     assert not (out / "hvae-vamp").exists()  # nothing trained
 
 
-def test_calls_side_by_side_keep_each_others_timings(tmp_path, tiny):
+def test_calls_side_by_side_keep_each_others_timings(tmp_path, tiny_mnist):
     """Two calls on one --out (a row a core), each started before the other measured: the
     second call's speed.json keeps the first call's row, so no later call measures it again."""
     from vaelab.data.registry import load_data
     from vaelab.reproduce.table import Reproduction, get_table, row_config
 
     out, t = tmp_path / "two", get_table("tomczak2018")
-    overrides = {"dataset": str(tiny), "epochs": 2, "hidden": 16, "latent": 4,
+    overrides = {"dataset": str(tiny_mnist), "epochs": 2, "hidden": 16, "latent": 4,
                  "components": 5, "batch_size": 50}
     a, b = (Reproduction(t, out, overrides, max_threads=1, compile="off") for _ in range(2))
     for rep, row in ((a, "vae-standard"), (b, "vae-vamp")):

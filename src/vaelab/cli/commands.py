@@ -657,7 +657,8 @@ def run_gaps(args: argparse.Namespace) -> int:
 # ---- report ------------------------------------------------------------------------------
 def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN", help="one run directory, or several "
-                   "to compare")
+                   "to compare; a `vaelab reproduce --out` folder gives its published table "
+                   "and its rows' runs")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="the HTML file (default: RUN/report.html for one run, report.html for "
                         "several)")
@@ -708,7 +709,8 @@ COMMANDS = {
              "simulated from the model"),
     "gaps": (add_gaps, run_gaps, "the inference gap split into approximation and amortization "
              "gaps (local variational inference)"),
-    "report": (add_report, run_report, "an HTML page about one run, or comparing several"),
+    "report": (add_report, run_report, "an HTML page about one run, several compared, or "
+               "a reproduced table"),
     "datasets": (add_datasets, run_datasets, "list the data sets and where they were found"),
     "presets": (add_presets, run_presets, "paper configurations: `vaelab train --preset "
                 "TABLE/ROW`"),

@@ -6,7 +6,8 @@ training curves, the evaluation table and L_K against K, samples, reconstruction
 pairs), per-dimension KL with the active units marked, latent traversals labelled by dimension,
 a latent explorer (sliders over the highest-KL dimensions, images from a precomputed grid), and,
 when the run directory holds them, the gradient SNR study, the information bracket and any
-AIS/BDMC/gap tables. Several runs add a comparison table and overlaid curves.
+AIS/BDMC/gap tables. Several runs add a comparison table and overlaid curves. A ``vaelab
+reproduce`` folder adds its published table (``vaelab.report.published``) before its rows' runs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ from vaelab.errors import ConfigError
 from vaelab.eval import evaluate, random_subset
 from vaelab.eval.active_units import latent_activity
 from vaelab.eval.traverse import traversal
+from vaelab.report.published import (
+    is_reproduction,
+    published_table_html,
+    read_table,
+    row_runs,
+)
 from vaelab.training.run import Run, load_run
 from vaelab.viz import (
     bounds_figure,
@@ -149,12 +156,16 @@ class Section:
         self.eval = self._evaluation()
 
     def _evaluation(self) -> dict:
-        path = self.run.path / "eval-test.json"
-        if path.is_file():
+        # a published row's score (`vaelab reproduce`) first, then `vaelab eval`'s
+        for name, tool in (("reproduce.json", "vaelab reproduce"), ("eval-test.json",
+                                                                    "vaelab eval")):
+            path = self.run.path / name
+            if not path.is_file():
+                continue
             try:
                 ev = json.loads(path.read_text())
                 ev["bounds"], ev["bounds_stderr"], ev["nll"], ev["nll_k"]  # noqa: B018
-                ev["source"] = f"from {path.name} (`vaelab eval`)"
+                ev["source"] = f"from {path.name} (`{tool}`)"
                 return ev
             except DAMAGE as e:
                 warnings.warn(f"{path} is damaged ({type(e).__name__}); the report evaluates "
@@ -201,13 +212,17 @@ class Section:
         epochs = self.metrics[-1]["epoch"] if self.metrics else 0
         hours = sum(m.get("epoch_seconds", 0.0) for m in self.metrics) / 3600
         nll = (f"{ev['nll']:.2f} nats ± {ev['nll_stderr']:.2f} (test examples)"
-               + (f" ± {ev['nll_mc_stderr']:.2f} (Monte Carlo)" if "nll_mc_stderr" in ev
+               + (f" ± {ev['nll_mc_stderr']:.3f} (Monte Carlo)" if "nll_mc_stderr" in ev
                   else "") + f", K = {ev['nll_k']}, {ev['n_examples']} examples")
         rows = [["model", f"{spec.get('name') or spec['class']} ({cfg.objective.objective}, "
                           f"{cfg.estimator.estimator}, K = {cfg.estimator.k})"],
                 ["data", f"{run.data.name} {list(run.model.x_shape)}, {run.likelihood} "
                          "likelihood"],
                 ["test NLL", nll]]
+        preset = run.doc.get("preset")
+        if preset and preset.get("published_nll") is not None:
+            rows.append(["paper", f"{preset['published_nll']:.2f} nats ({preset['name']}: "
+                                  f"{preset.get('citation', '')})"])
         if "bits_per_dim" in ev:
             rows.append(["bits per dimension", f"{ev['bits_per_dim']:.4f}"])
         if ev.get("active_units_per_layer"):
@@ -439,20 +454,31 @@ def write_report(run_dirs: list[str | Path], out: str | Path, *, device: str = "
         raise ConfigError("give at least one run directory")
     if eval_n < 1:
         raise ConfigError(f"--examples must be >= 1, got {eval_n}")
-    runs = [load_run(d, "best", device) for d in run_dirs]
+    tables, dirs = [], []
+    for d in map(Path, run_dirs):  # a reproduce folder: its table, then its rows' runs
+        if is_reproduction(d):
+            doc = read_table(d)
+            tables.append(published_table_html(doc, d))
+            dirs += row_runs(d, doc)
+        else:
+            dirs.append(d)
+    runs = [load_run(d, "best", device) for d in dirs]
     with torch.no_grad():
         sections = [Section(run, i, eval_n, seed)
                     for i, run in enumerate(progress(runs) if progress else runs)]
         bodies = [s.html() for s in sections]
     explorers = dict(s.explorer for s in sections if s.explorer is not None)
-    nav = " &middot; ".join(f'<a href="#run-{s.index}">{html.escape(s.name)}</a>'
-                            for s in sections)
+    nav = " &middot; ".join(['<a href="#published">published table</a>'] * bool(tables) +
+                            [f'<a href="#run-{s.index}">{html.escape(s.name)}</a>'
+                             for s in sections])
+    names = [Path(d).name for d in run_dirs if is_reproduction(Path(d))] + \
+        [s.name for s in sections]
     page = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-            f"<title>vaelab report: {html.escape(', '.join(s.name for s in sections))}</title>",
+            f"<title>vaelab report: {html.escape(', '.join(names))}</title>",
             f"<style>{CSS}</style></head><body>",
             f"<h1>vaelab report</h1><p class=\"note\">vaelab {__version__}, "
             f"{time.strftime('%Y-%m-%d %H:%M')} &middot; {nav}</p>",
-            comparison_html(sections) if len(sections) > 1 else "", *bodies,
+            *tables, comparison_html(sections) if len(sections) > 1 else "", *bodies,
             f"<script>var EXPLORER = {json.dumps(explorers)};{JS}</script></body></html>"]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ the paper's::
     DIR/<row>/reproduce.json   the row's score: NLL (K = 5000, all test images) with both errors
     DIR/speed.json             measured seconds per step and epoch, per row and setting
     DIR/table.json             the table: one object per row (also printed, and in
-                               ``vaelab report DIR``)
+                               ``vaelab report DIR``); a call writes the rows it was asked
+                               for and keeps the others' last state
 
 A row is *done* once its schedule has finished (every epoch, or early stopping) and it has been
 scored; until then the table says how far it got and never shows a number for it. A row whose
@@ -272,8 +273,22 @@ class Reproduction:
             table.append(self.row(p))
         self.out.mkdir(parents=True, exist_ok=True)
         _write(self.out / "table.json", {"table": self.table.name, "title": self.table.title,
-                                         "rows": table})
+                                         "rows": self._merged(table)})
         return table
+
+    def _merged(self, rows: list[dict]) -> list[dict]:
+        """The table's rows in its order: this call's, and the rows another call (or an earlier
+        one) wrote that this call was not asked for, as they were written."""
+        earlier: dict = {}
+        try:
+            doc = json.loads((self.out / "table.json").read_text())
+            if doc.get("table") == self.table.name:
+                earlier = {r["row"]: r for r in doc["rows"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # none yet, or damaged: this call's rows only
+        now = {r["row"]: r for r in rows}
+        return [now.get(p.row_name) or earlier[p.row_name] for p in self.table.rows
+                if p.row_name in now or p.row_name in earlier]
 
 
 def _write(path: Path, obj) -> None:

@@ -1,0 +1,97 @@
+"""The published table in ``vaelab report DIR`` when ``DIR`` is a ``vaelab reproduce`` folder:
+the paper's number beside vaelab's for every row, the difference, both error bars, the epochs
+done against the schedule's, the training time and the machine; a row that has not finished
+shows its status and the command that continues it, never a number. The rows' run directories
+that hold a model follow as ordinary run sections."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from vaelab.errors import ConfigError
+from vaelab.training.rundir import RunDir
+
+TABLE_FILE = "table.json"  # written by ``vaelab reproduce`` (vaelab.reproduce.table)
+_ROW_KEYS = ("row", "label", "published", "epochs", "schedule_epochs", "status")
+_DONE_KEYS = ("nll", "nll_stderr", "nll_mc_stderr", "diff", "eval_k", "eval_examples")
+
+
+def is_reproduction(path: Path) -> bool:
+    """A ``vaelab reproduce --out`` folder (its table, no run of its own)."""
+    return (path / TABLE_FILE).is_file() and not (path / "config.json").is_file()
+
+
+def read_table(path: Path) -> dict:
+    """``path/table.json``, checked: one line naming the damage if it is not a whole table."""
+    f = path / TABLE_FILE
+    try:
+        doc = json.loads(f.read_text())
+        rows = doc["rows"]
+        for r in rows:
+            missing = [k for k in _ROW_KEYS + (_DONE_KEYS if r["status"] == "done" else ())
+                       if k not in r]
+            if missing:
+                raise KeyError(missing[0])
+        doc["title"]  # noqa: B018
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{f} is damaged ({type(e).__name__}: {e}); write it again with "
+                          f"`vaelab reproduce TABLE --out {path} --no-train`") from None
+    return doc
+
+
+def row_runs(path: Path, doc: dict) -> list[Path]:
+    """The rows' run directories that hold a model, in the table's order."""
+    return [path / r["row"] for r in doc["rows"] if RunDir(path / r["row"]).has_checkpoint]
+
+
+def _f(v: float, digits: int = 2) -> str:
+    return f"{v:.{digits}f}"
+
+
+def published_table_html(doc: dict, path: Path) -> str:
+    """The table section (see the module docstring)."""
+    head = ["row", "paper", "vaelab", "difference", "± test images", "± Monte Carlo", "epochs",
+            "training (h)", "status"]
+    body, todo = [], []
+    for r in doc["rows"]:
+        epochs = f"{r['epochs']} of {r['schedule_epochs']}"
+        hours = _f(r.get("train_hours", 0.0))
+        if r["status"] == "done":
+            status = "done" + (" (early stopping)" if r.get("stopped") == "early stopping"
+                               else "")
+            if not r.get("paper_protocol", True):
+                status += (f"; K = {r['eval_k']}, {r['eval_examples']} images: not the "
+                           "paper's protocol")
+            cells = [_f(r["nll"]), f"{r['diff']:+.2f}", _f(r["nll_stderr"]),
+                     _f(r["nll_mc_stderr"], 3)]
+        else:
+            status = r["status"]
+            cells = ["–"] * 4
+            if r.get("command"):
+                todo.append(r["command"])
+        body.append("<tr>" + "".join(f'<td class="l">{html.escape(str(c))}</td>'
+                                     for c in (r["label"],)) +
+                    f"<td>{_f(r['published'])}</td>" +
+                    "".join(f"<td>{html.escape(c)}</td>" for c in cells) +
+                    f"<td>{html.escape(epochs)}</td><td>{hours}</td>"
+                    f'<td class="l">{html.escape(status)}</td></tr>')
+    table = ("<table><tr>" + "".join(f'<th{cls}>{html.escape(h)}</th>' for h, cls in zip(
+        head, ['' if i in range(1, 8) else ' class="l"' for i in range(len(head))])) + "</tr>" +
+             "".join(body) + "</table>")
+    notes = ["Test negative log-likelihood in nats (lower is better). ± test images: standard "
+             "error over the test images; ± Monte Carlo: Monte Carlo error of the K-sample "
+             "estimate. A row shows a number only once its schedule has finished (every epoch, "
+             "or early stopping) and it has been scored."]
+    for label, key in (("source", "citation"), ("data", "data_note"), ("machine", "machine")):
+        values = list(dict.fromkeys(r[key] for r in doc["rows"] if r.get(key)))
+        if values:
+            notes.append(f"{label}: " + "; ".join(values))
+    parts = [f'<h2 id="published">Published table: {html.escape(doc["title"])}</h2>',
+             f'<p class="note">{html.escape(str(path))}</p>', table,
+             "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)]
+    if todo:
+        parts.append("<p>To continue the unfinished rows:</p><pre>" +
+                     html.escape("\n".join(todo)) + "</pre>")
+    return "\n".join(parts)

@@ -1,0 +1,68 @@
+"""``vaelab report DIR`` on a ``vaelab reproduce`` folder: the published table first (paper,
+vaelab, difference, both errors, epochs, status), a number only for a finished row, the
+command that continues an unfinished one, then the rows' runs; a damaged table is one line."""
+
+import html
+import json
+import re
+
+import pytest
+
+from vaelab.cli.main import main
+
+
+def reproduce(out, data, row, epochs, *more):
+    return main(["reproduce", "tomczak2018", "--out", str(out), "--rows", row, "--set",
+                 f"dataset={data}", f"epochs={epochs}", "hidden=16", "latent=4", "components=5",
+                 "kl_warmup=1", "batch_size=50", "--eval-k", "20", "--threads", "1",
+                 "--compile", "off", "--no-progress", *more])
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, tiny_mnist):
+    """vae-standard finished (1 epoch); vae-vamp stopped after 1 of 3 epochs: two calls."""
+    out = tmp_path_factory.mktemp("published") / "tomczak"
+    assert reproduce(out, tiny_mnist, "vae-standard", 1) == 0
+    assert reproduce(out, tiny_mnist, "vae-vamp", 3, "--time-limit", "0.0001") == 0
+    return out
+
+
+def test_a_call_keeps_the_rows_other_calls_wrote(folder):
+    rows = json.loads((folder / "table.json").read_text())["rows"]
+    assert [r["row"] for r in rows] == ["vae-standard", "vae-vamp"]  # the table's order
+    assert rows[0]["status"] == "done" and rows[1]["status"] == "training: epoch 1 of 3"
+
+
+def test_the_published_table_comes_first_with_numbers_only_for_finished_rows(folder, capsys):
+    assert main(["report", str(folder), "--examples", "50", "--no-progress"]) == 0
+    page = (folder / "report.html").read_text()
+    rows = {r["row"]: r for r in json.loads((folder / "table.json").read_text())["rows"]}
+    done, unfinished = rows["vae-standard"], rows["vae-vamp"]
+    assert page.index("Published table") < page.index('id="run-0"') < page.index('id="run-1"')
+    table = page[page.index("Published table"):page.index('id="run-0"')]
+    lines = re.findall(r"<tr>(.*?)</tr>", table)
+    first = next(x for x in lines if html.escape(done["label"]) in x)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", first)
+    assert cells[1:6] == ["88.56", f"{done['nll']:.2f}", f"{done['diff']:+.2f}",
+                          f"{done['nll_stderr']:.2f}", f"{done['nll_mc_stderr']:.3f}"]
+    assert cells[6] == "1 of 1" and "not the paper&#x27;s protocol" in cells[8]
+    second = re.findall(r"<td[^>]*>(.*?)</td>",
+                        next(x for x in lines if html.escape(unfinished["label"]) in x))
+    assert second[1] == "85.57" and second[2:6] == ["–"] * 4  # no number before it is done
+    assert second[8] == "training: epoch 1 of 3"
+    assert html.escape(unfinished["command"]) in table  # how to continue it
+    # the finished row's run shows the row's own score and the paper's number
+    run0 = page[page.index('id="run-0"'):page.index('id="run-1"')]
+    assert "from reproduce.json" in run0 and "88.56 nats (tomczak2018/vae-standard" in run0
+
+
+def test_a_damaged_table_is_one_line_and_writes_no_page(folder, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    doc = json.loads((folder / "table.json").read_text())
+    del doc["rows"][0]["nll"]
+    (broken / "table.json").write_text(json.dumps(doc))
+    assert main(["report", str(broken), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "table.json is damaged" in err and "nll" in err and "\n" not in err
+    assert not (broken / "report.html").exists()
