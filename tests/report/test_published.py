@@ -43,13 +43,13 @@ def test_the_published_table_comes_first_with_numbers_only_for_finished_rows(fol
     lines = re.findall(r"<tr>(.*?)</tr>", table)
     first = next(x for x in lines if html.escape(done["label"]) in x)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", first)
-    assert cells[1:6] == ["88.56", f"{done['nll']:.2f}", f"{done['diff']:+.2f}",
-                          f"{done['nll_stderr']:.2f}", f"{done['nll_mc_stderr']:.3f}"]
-    assert cells[6] == "1 of 1" and "not the paper&#x27;s protocol" in cells[8]
+    assert cells[1:7] == ["88.56", f"{done['nll']:.2f}", f"{done['diff']:+.2f}",
+                          f"{done['nll_stderr']:.2f}", f"{done['nll_mc_stderr']:.3f}", "–"]
+    assert cells[7] == "1 of 1" and "not the paper&#x27;s protocol" in cells[9]
     second = re.findall(r"<td[^>]*>(.*?)</td>",
                         next(x for x in lines if html.escape(unfinished["label"]) in x))
-    assert second[1] == "85.57" and second[2:6] == ["–"] * 4  # no number before it is done
-    assert second[8] == "training: epoch 1 of 3"
+    assert second[1] == "85.57" and second[2:7] == ["–"] * 5  # no number before it is done
+    assert second[9] == "training: epoch 1 of 3"
     assert html.escape(unfinished["command"]) in table  # how to continue it
     # the finished row's run shows the row's own score and the paper's number
     run0 = page[page.index('id="run-0"'):page.index('id="run-1"')]
@@ -66,3 +66,16 @@ def test_a_damaged_table_is_one_line_and_writes_no_page(folder, tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert "table.json is damaged" in err and "nll" in err and "\n" not in err
     assert not (broken / "report.html").exists()
+
+
+def test_a_row_of_several_seeds_shows_their_spread_and_every_run(tmp_path, tiny_mnist):
+    out = tmp_path / "seeds"
+    assert reproduce(out, tiny_mnist, "vae-standard", 1, "--seeds", "2") == 0
+    (row,) = json.loads((out / "table.json").read_text())["rows"]
+    assert main(["report", str(out), "--examples", "20", "--no-progress"]) == 0
+    page = (out / "report.html").read_text()
+    table = page[page.index("Published table"):page.index('id="run-0"')]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", re.findall(r"<tr>(.*?)</tr>", table)[1])
+    assert cells[2] == f"{row['nll']:.2f}" and cells[6] == f"{row['nll_seed_stderr']:.2f}"
+    assert "2 seeds: " in cells[9] and f"{row['seeds'][1]['nll']:.2f} (seed 15" in cells[9]
+    assert '<h2 id="run-1">vae-standard-seed15</h2>' in page and 'id="run-2"' not in page

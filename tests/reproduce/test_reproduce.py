@@ -158,3 +158,63 @@ def test_calls_side_by_side_keep_each_others_timings(tmp_path, tiny_mnist):
     stored = json.loads((out / "speed.json").read_text())
     assert set(stored) == {"vae-standard", "vae-vamp"}
     assert not list(out.glob("*.tmp"))
+
+
+def test_seeds_are_runs_of_their_own_and_the_row_is_their_mean(tmp_path, tiny_mnist, capsys):
+    """--seeds 3 after a one-seed call: the first seed is the run already there (not trained
+    again), two more runs with the next seeds; the row's numbers are recomputed here from the
+    three reproduce.json files."""
+    import statistics
+
+    out = tmp_path / "t"
+    one = [*args(out, tiny_mnist, 1), "--rows", "vae-standard"]
+    assert main([*one, "--json"]) == 0
+    single = json.loads(capsys.readouterr().out)["rows"][0]
+    first = out / "vae-standard" / "checkpoints" / "last.safetensors"
+    stamp = first.stat().st_mtime_ns
+    assert main([*one, "--seeds", "3", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert first.stat().st_mtime_ns == stamp
+    dirs = [out / "vae-standard", out / "vae-standard-seed15", out / "vae-standard-seed16"]
+    assert [s["seed"] for s in row["seeds"]] == [14, 15, 16]
+    scores = [json.loads((d / "reproduce.json").read_text()) for d in dirs]
+    for d, seed in zip(dirs, (14, 15, 16)):
+        assert json.loads((d / "config.json").read_text())["train"]["runtime"]["seed"] == seed
+    nlls = [s["nll"] for s in scores]
+    assert nlls[0] == single["nll"] and len(set(nlls)) == 3  # three different models
+    assert row["status"] == "done" and row["nll"] == pytest.approx(statistics.mean(nlls))
+    assert row["diff"] == pytest.approx(row["nll"] - 88.56)
+    assert row["nll_seed_sd"] == pytest.approx(statistics.stdev(nlls))
+    assert row["nll_seed_stderr"] == pytest.approx(statistics.stdev(nlls) / 3 ** 0.5)
+    assert row["nll_stderr"] == pytest.approx(statistics.mean(s["nll_stderr"] for s in scores))
+    assert row["nll_mc_stderr"] == pytest.approx(
+        sum(s["nll_mc_stderr"] ** 2 for s in scores) ** 0.5 / 3)
+    assert "--seeds 3" in row["command"]
+    assert main([*one, "--seeds", "3", "--no-train"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("vae-standard"))
+    assert f"{row['nll_seed_stderr']:.2f}" in line and f"{nlls[2]:.2f} (seed 16" in line
+
+
+def test_a_row_waits_for_its_last_seed(tmp_path, tiny_mnist, capsys):
+    out = tmp_path / "t"
+    two = [*args(out, tiny_mnist, 2), "--rows", "vae-standard", "--seeds", "2"]
+    assert main([*two, "--time-limit", "0.0001", "--json"]) == 0  # one epoch of seed 14
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["status"] == "training: 0 of 2 seeds done; seed 14: epoch 1 of 2"
+    assert "nll" not in row and not (out / "vae-standard-seed15").exists()
+    assert main([*two, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["status"] == "done" and [s["epochs"] for s in row["seeds"]] == [2, 2]
+
+
+@pytest.mark.parametrize("extra,match", [
+    (["--seeds", "0"], "--seeds must be from 1 to 100, got 0"),
+    (["--seeds", "101"], "--seeds must be from 1 to 100, got 101"),
+    (["--seeds", "2", "--set", f"seed={2 ** 63 - 1}"], "passes 2^63 - 1"),
+])
+def test_bad_seeds_are_one_line_before_anything_is_written(tmp_path, capsys, extra, match):
+    out = tmp_path / "never"
+    assert main(["reproduce", "tomczak2018", "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and "\n" not in err
+    assert not out.exists()

@@ -60,6 +60,9 @@ def add_reproduce(p: argparse.ArgumentParser) -> None:
                    help="options over "
                    "every row's preset (e.g. epochs=1 dataset=embedded for a quick trial); "
                    "recorded in each run")
+    p.add_argument("--seeds", type=int, default=1, help="train and score each row with this "
+                   "many seeds (the preset's, then the next ones), one after another; the row's "
+                   "number is their mean, with the standard error over seeds")
     p.add_argument("--eval-examples", type=int, default=0, help="score on this many test "
                    "images, a fixed random subset (0: all, the papers' protocol)")
     p.add_argument("--eval-k", type=int, default=None, help="importance samples for the NLL "
@@ -94,7 +97,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
                      overrides=parse_sets(args.set), eval_examples=args.eval_examples,
                      eval_k=args.eval_k, max_hours=args.max_hours, train=not args.no_train,
                      max_threads=args.threads, compile=args.compile,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, seeds=args.seeds)
     if args.json:
         print(json.dumps({"table": args.table, "rows": rows}))
     else:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from vaelab.errors import ConfigError
+from vaelab.reproduce.table import done_status
 from vaelab.training.rundir import RunDir
 
 TABLE_FILE = "table.json"  # written by ``vaelab reproduce`` (vaelab.reproduce.table)
@@ -42,8 +43,10 @@ def read_table(path: Path) -> dict:
 
 
 def row_runs(path: Path, doc: dict) -> list[Path]:
-    """The rows' run directories that hold a model, in the table's order."""
-    return [path / r["row"] for r in doc["rows"] if RunDir(path / r["row"]).has_checkpoint]
+    """The rows' run directories (every seed's) that hold a model, in the table's order."""
+    dirs = [path / Path(s["run"]).name  # where the folder is now
+            for r in doc["rows"] for s in r.get("seeds", [{"run": r["row"]}])]
+    return [d for d in dirs if RunDir(d).has_checkpoint]
 
 
 def _f(v: float, digits: int = 2) -> str:
@@ -52,23 +55,23 @@ def _f(v: float, digits: int = 2) -> str:
 
 def published_table_html(doc: dict, path: Path) -> str:
     """The table section (see the module docstring)."""
-    head = ["row", "paper", "vaelab", "difference", "± test images", "± Monte Carlo", "epochs",
-            "training (h)", "status"]
+    head = ["row", "paper", "vaelab", "difference", "± test images", "± Monte Carlo",
+            "± seeds", "epochs", "training (h)", "status"]
     body, todo = [], []
     for r in doc["rows"]:
         epochs = f"{r['epochs']} of {r['schedule_epochs']}"
         hours = _f(r.get("train_hours", 0.0))
         if r["status"] == "done":
-            status = "done" + (" (early stopping)" if r.get("stopped") == "early stopping"
-                               else "")
+            status = done_status(r)
             if not r.get("paper_protocol", True):
                 status += (f"; K = {r['eval_k']}, {r['eval_examples']} images: not the "
                            "paper's protocol")
+            seeds = r.get("nll_seed_stderr")
             cells = [_f(r["nll"]), f"{r['diff']:+.2f}", _f(r["nll_stderr"]),
-                     _f(r["nll_mc_stderr"], 3)]
+                     _f(r["nll_mc_stderr"], 3), "–" if seeds is None else _f(seeds)]
         else:
             status = r["status"]
-            cells = ["–"] * 4
+            cells = ["–"] * 5
             if r.get("command"):
                 todo.append(r["command"])
         body.append("<tr>" + "".join(f'<td class="l">{html.escape(str(c))}</td>'
@@ -78,12 +81,15 @@ def published_table_html(doc: dict, path: Path) -> str:
                     f"<td>{html.escape(epochs)}</td><td>{hours}</td>"
                     f'<td class="l">{html.escape(status)}</td></tr>')
     table = ("<table><tr>" + "".join(f'<th{cls}>{html.escape(h)}</th>' for h, cls in zip(
-        head, ['' if i in range(1, 8) else ' class="l"' for i in range(len(head))])) + "</tr>" +
+        head, ['' if i in range(1, 9) else ' class="l"' for i in range(len(head))])) + "</tr>" +
              "".join(body) + "</table>")
     notes = ["Test negative log-likelihood in nats (lower is better). ± test images: standard "
              "error over the test images; ± Monte Carlo: Monte Carlo error of the K-sample "
-             "estimate. A row shows a number only once its schedule has finished (every epoch, "
-             "or early stopping) and it has been scored."]
+             "estimate; ± seeds: standard error of the mean over seeds. With several seeds "
+             "a row's number is their mean, ± test images the mean of theirs (an upper bound "
+             "for the mean's), and epochs those every seed has done. A row shows a number only "
+             "once its schedule has finished (every epoch, or early stopping) for every seed "
+             "and it has been scored."]
     for label, key in (("source", "citation"), ("data", "data_note"), ("machine", "machine")):
         values = list(dict.fromkeys(r[key] for r in doc["rows"] if r.get(key)))
         if values:

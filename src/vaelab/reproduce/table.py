@@ -4,16 +4,22 @@ the paper's::
 
     DIR/<row>/                 a complete run directory (``vaelab train --preset TABLE/<row>``)
     DIR/<row>/reproduce.json   the row's score: NLL (K = 5000, all test images) with both errors
+    DIR/<row>-seed<s>/         with ``seeds`` > 1: the row again with seed s (the preset's seed
+                               + 1, + 2, ...), each a complete run with its reproduce.json
     DIR/speed.json             measured seconds per step and epoch, per row and setting
     DIR/table.json             the table: one object per row (also printed, and in
                                ``vaelab report DIR``); a call writes the rows it was asked
                                for and keeps the others' last state
 
 A row is *done* once its schedule has finished (every epoch, or early stopping) and it has been
-scored; until then the table says how far it got and never shows a number for it. A row whose
-projected training time exceeds ``max_hours`` is not started: it says how long it needs and the
-command that trains it. Each call trains for at most ``time_limit`` minutes in all, checkpointed
-every epoch, and the same command continues.
+scored; until then the table says how far it got and never shows a number for it. With
+``seeds`` > 1 a row is done once every seed is: its number is the mean over seeds, with a third
+error bar, the standard error of that mean over seeds. The seeds train one after another: a
+stack of runs trains all its runs to the last epoch, and early stopping ends seeds at different
+epochs. A row whose projected
+training time (all its seeds) exceeds ``max_hours`` is not started: it says how long it needs
+and the command that trains it. Each call trains for at most ``time_limit`` minutes in all,
+checkpointed every epoch, and the same command continues.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from vaelab.reproduce.speed import (
     fastest,
     time_setting,
 )
-from vaelab.training.config import RESUMABLE, RunConfig
+from vaelab.training.config import MAX_SEED, RESUMABLE, RunConfig
 from vaelab.training.rundir import RunDir
 
 # No GPU has run these rows yet: the GPU estimate assumes a compiled step (CUDA graphs) of about
@@ -95,6 +101,7 @@ def row_status(run: RunDir, cfg: RunConfig) -> Status:
 
 
 MAX_EVAL_K = 1_000_000  # `vaelab eval --k`'s ceiling too
+MAX_SEEDS = 100
 
 
 def check_row_dir(run: RunDir, cfg: RunConfig, preset: Preset) -> None:
@@ -111,10 +118,46 @@ def check_row_dir(run: RunDir, cfg: RunConfig, preset: Preset) -> None:
                           "give another --out, or the same --set options as before")
 
 
-def command(table: str, row: str, out: Path, overrides: dict) -> str:
+def command(table: str, row: str, out: Path, overrides: dict, seeds: int = 1) -> str:
     sets = " ".join(f"{k}={v}" for k, v in overrides.items())
     return (f"vaelab reproduce {table} --out {out} --rows {row}" +
-            (f" --set {sets}" if sets else ""))
+            (f" --seeds {seeds}" if seeds > 1 else "") + (f" --set {sets}" if sets else ""))
+
+
+@dataclass(frozen=True)
+class Member:
+    """One seed of a row: its run directory and the options over the preset that make it."""
+    seed: int
+    path: Path
+    overrides: dict
+
+
+def members(preset: Preset, out: Path, overrides: dict, seeds: int) -> list[Member]:
+    """The row's seeds: the preset's (or --set's) seed in ``out/<row>``, the next ``seeds`` - 1
+    in ``out/<row>-seed<s>``."""
+    base = row_config(preset, overrides).runtime.seed
+    return [Member(base + i, out / (preset.row_name if not i else f"{preset.row_name}-seed"
+                                    f"{base + i}"),
+                   overrides if not i else {**overrides, "seed": base + i})
+            for i in range(seeds)]
+
+
+def seed_summary(published: float, scores: list[dict]) -> dict:
+    """A row's number from its seeds' scores (each scored on the same test images): the mean
+    NLL; ± test images: the mean of the seeds' standard errors over images, an upper bound for
+    the mean's (Minkowski); ± Monte Carlo: sqrt(sum of squares) / n (independent draws); with
+    two or more seeds, the standard deviation over seeds and the standard error of the mean
+    over seeds (sd / sqrt(n))."""
+    n = len(scores)
+    nlls = [s["nll"] for s in scores]
+    mean = sum(nlls) / n
+    out = {"nll": mean, "diff": mean - published,
+           "nll_stderr": sum(s["nll_stderr"] for s in scores) / n,
+           "nll_mc_stderr": math.sqrt(sum(s["nll_mc_stderr"] ** 2 for s in scores)) / n}
+    if n > 1:
+        sd = math.sqrt(sum((v - mean) ** 2 for v in nlls) / (n - 1))
+        out.update(nll_seed_sd=sd, nll_seed_stderr=sd / math.sqrt(n))
+    return out
 
 
 def projected_hours(t: Timing, epochs: int) -> float:
@@ -140,6 +183,10 @@ class Reproduction:
     max_threads: int | None = None
     compile: str = "auto"
     progress: bool = False
+    seeds: int = 1
+
+    def members(self, preset: Preset) -> list[Member]:
+        return members(preset, self.out, self.overrides, self.seeds)
 
     def __post_init__(self) -> None:
         self.speed_path = self.out / "speed.json"
@@ -166,40 +213,42 @@ class Reproduction:
             _write(self.speed_path, self.speed)
         return [Timing.from_dict(stored[(s.threads, s.compile)]) for s in wanted]
 
-    def train_row(self, preset: Preset, cfg: RunConfig, minutes: float) -> None:
-        from vaelab.data.registry import load_data
-        from vaelab.training.trainer import train
+    def epochs_left(self, preset: Preset, cfg: RunConfig) -> int:
+        """Epochs the row's seeds have still to train (an early-stopped seed: none)."""
+        left = 0
+        for m in self.members(preset):
+            st = row_status(RunDir(m.path), cfg)
+            left += 0 if st.finished else st.epochs - st.epoch
+        return left
 
-        run = RunDir(self.out / preset.row_name)
-        check_row_dir(run, cfg, preset)
+    def train_row(self, preset: Preset, cfg: RunConfig, member: Member, minutes: float) -> None:
+        from vaelab.data.registry import load_data
+        from vaelab.training.trainer import resume_config, train
+
+        run = RunDir(member.path)
         data, _ = load_data(cfg.data)
-        status = row_status(run, cfg)
         best = fastest(self.timings(preset, cfg, data))
-        left = cfg.optim.epochs - status.epoch
-        hours = projected_hours(best, left)
-        if hours > self.max_hours:
+        if projected_hours(best, self.epochs_left(preset, cfg)) > self.max_hours:
             return  # the table reports it as not run, with what it needs
         # the row's length comes from the row (preset and --set), not from an earlier call's
         changes = {"compile": best.setting.compile, "time_limit": minutes,
                    "epochs": cfg.optim.epochs}
         torch.set_num_threads(best.setting.threads)
-        from vaelab.training.trainer import resume_config
-
         if run.has_checkpoint:
             train(resume_config(RunConfig.load(run.path), changes), run.path, resume=True,
                   progress=self.progress)
         else:
-            start = RunConfig.from_options({**preset.options, **self.overrides, **changes})
+            start = RunConfig.from_options({**preset.options, **member.overrides, **changes})
             train(start, run.path, progress=self.progress,
-                  preset={"name": preset.name, "overrides": self.overrides,
+                  preset={"name": preset.name, "overrides": member.overrides,
                           "published_nll": preset.published, "citation": preset.citation})
 
-    def score_row(self, preset: Preset, cfg: RunConfig, status: Status) -> dict:
-        """The row's reproduce.json: scored once per finished run and protocol."""
+    def score_row(self, preset: Preset, run_dir: Path, status: Status) -> dict:
+        """A seed's reproduce.json: scored once per finished run and protocol."""
         from vaelab.eval import evaluate, random_subset
         from vaelab.training import load_run
 
-        path = self.out / preset.row_name / "reproduce.json"
+        path = run_dir / "reproduce.json"
         k = self.eval_k or preset.eval_k
         protocol = {"checkpoint": preset.checkpoint, "k": k, "examples": self.eval_examples,
                     "epoch": status.epoch}
@@ -210,7 +259,7 @@ class Reproduction:
                     return old
             except json.JSONDecodeError:
                 pass  # a damaged score is recomputed
-        run = load_run(self.out / preset.row_name, preset.checkpoint, "auto")
+        run = load_run(run_dir, preset.checkpoint, "auto")
         x = random_subset(run.split("test"), self.eval_examples, 0)
         ev = evaluate(run.model, x, (1, k), seed=0, binarize=run.data.dynamic_binarize,
                       progress=self.progress)
@@ -221,55 +270,77 @@ class Reproduction:
     # ---- the table ----------------------------------------------------------------------
     def row(self, preset: Preset) -> dict:
         cfg = row_config(preset, self.overrides)
-        run = RunDir(self.out / preset.row_name)
-        status = row_status(run, cfg)
+        ms = self.members(preset)
+        statuses = [row_status(RunDir(m.path), cfg) for m in ms]
+        hours = [sum(m.get("epoch_seconds", 0.0) for m in RunDir(m_.path).read_metrics()) / 3600
+                 for m_ in ms]
         paper_protocol = not self.eval_examples and self.eval_k in (None, preset.eval_k)
+        whys = {st.why for st in statuses}
         r = {"row": preset.row_name, "label": preset.row, "published": preset.published,
              "citation": preset.citation, "data_note": preset.data_note,
-             "epochs": status.epoch, "schedule_epochs": status.epochs,
-             "stopped": status.why, "paper_protocol": paper_protocol,
-             "command": command(self.table.name, preset.row_name, self.out, self.overrides)}
-        metrics = run.read_metrics()
-        r["train_hours"] = sum(m.get("epoch_seconds", 0.0) for m in metrics) / 3600
-        if status.finished:
-            s = self.score_row(preset, cfg, status)
-            r.update(status="done", nll=s["nll"], nll_stderr=s["nll_stderr"],
-                     nll_mc_stderr=s["nll_mc_stderr"], diff=s["nll"] - preset.published,
+             "epochs": min(st.epoch for st in statuses), "schedule_epochs": cfg.optim.epochs,
+             "stopped": whys.pop() if len(whys) == 1 else "", "paper_protocol": paper_protocol,
+             "command": command(self.table.name, preset.row_name, self.out, self.overrides,
+                                self.seeds),
+             "train_hours": sum(hours)}
+        if self.seeds > 1:
+            r["seeds"] = [{"seed": m.seed, "run": str(m.path), "epochs": st.epoch,
+                           "stopped": st.why, "train_hours": h}
+                          for m, st, h in zip(ms, statuses, hours)]
+        if all(st.finished for st in statuses):
+            scores = [self.score_row(preset, m.path, st) for m, st in zip(ms, statuses)]
+            s = scores[0]
+            r.update(status="done", **seed_summary(preset.published, scores),
                      eval_k=s["nll_k"], eval_examples=s["n_examples"],
-                     eval_seconds=s["seconds"], machine=s["machine"],
-                     active_units=s.get("active_units"))
+                     eval_seconds=sum(x["seconds"] for x in scores), machine=s["machine"])
+            if self.seeds > 1:
+                for entry, x in zip(r["seeds"], scores):
+                    entry.update(nll=x["nll"], nll_stderr=x["nll_stderr"],
+                                 nll_mc_stderr=x["nll_mc_stderr"],
+                                 active_units=x.get("active_units"))
+            else:
+                r["active_units"] = s.get("active_units")
             return r
         speed = self.speed.get(preset.row_name)
         if speed:
             best = fastest([Timing.from_dict(d) for d in speed["settings"]])
-            left = status.epochs - status.epoch
-            hours = projected_hours(best, left)
+            projected = projected_hours(best, self.epochs_left(preset, cfg))
             r.update(setting=best.setting.label, epoch_seconds=best.epoch_seconds,
-                     projected_hours=hours, machine=speed["machine"])
-            if hours > self.max_hours and not status.epoch:
+                     projected_hours=projected, machine=speed["machine"])
+            if projected > self.max_hours and not any(st.epoch for st in statuses):
                 from vaelab.data.registry import load_data
 
                 n = len(load_data(cfg.data)[0].train)
-                r["status"] = (f"not run: needs about {hours:.0f} CPU-hours here, or about "
-                               f"{gpu_minutes(cfg, n):.0f} GPU-minutes (assumed "
+                r["status"] = (f"not run: needs about {projected:.0f} CPU-hours here, or about "
+                               f"{self.seeds * gpu_minutes(cfg, n):.0f} GPU-minutes (assumed "
                                f"{ASSUMED_GPU_STEP_MS:g} ms a compiled step)")
                 return r
-        r["status"] = (f"training: epoch {status.epoch} of {status.epochs}" if status.epoch
-                       else "not started")
+        if self.seeds == 1:
+            st = statuses[0]
+            r["status"] = (f"training: epoch {st.epoch} of {st.epochs}" if st.epoch
+                           else "not started")
+        elif not any(st.epoch for st in statuses):
+            r["status"] = "not started"
+        else:
+            i = next(i for i, st in enumerate(statuses) if not st.finished)
+            done = sum(st.finished for st in statuses)
+            r["status"] = (f"training: {done} of {self.seeds} seeds done; seed {ms[i].seed}: "
+                           f"epoch {statuses[i].epoch} of {statuses[i].epochs}")
         return r
 
     def run(self, rows: list[str] | None, time_limit: float, train: bool = True) -> list[dict]:
         presets = [self.table.row(n) for n in rows] if rows else list(self.table.rows)
-        for p in presets:  # validate every row before anything is written
-            check_row_dir(RunDir(self.out / p.row_name), row_config(p, self.overrides), p)
+        for p in presets:  # validate every row's every seed before anything is written
+            for m in self.members(p):
+                check_row_dir(RunDir(m.path), row_config(p, m.overrides), p)
         deadline = time.monotonic() + 60 * time_limit if time_limit else math.inf
         table = []
-        for p in presets:  # each row trained (while time is left), then scored at once
-            left = (deadline - time.monotonic()) / 60
-            cfg = row_config(p, self.overrides)
-            if train and left > 0 and not row_status(RunDir(self.out / p.row_name),
-                                                     cfg).finished:
-                self.train_row(p, cfg, left if time_limit else 0.0)
+        for p in presets:  # each row's seeds trained (while time is left), then scored at once
+            for m in self.members(p):
+                left = (deadline - time.monotonic()) / 60
+                cfg = row_config(p, m.overrides)
+                if train and left > 0 and not row_status(RunDir(m.path), cfg).finished:
+                    self.train_row(p, cfg, m, left if time_limit else 0.0)
             table.append(self.row(p))
         self.out.mkdir(parents=True, exist_ok=True)
         _write(self.out / "table.json", {"table": self.table.name, "title": self.table.title,
@@ -301,11 +372,12 @@ def reproduce(table: str, out: str | Path, rows: list[str] | None = None, *,
               time_limit: float = 0.0, overrides: dict | None = None, eval_examples: int = 0,
               eval_k: int | None = None, max_hours: float = 12.0, train: bool = True,
               max_threads: int | None = None, compile: str = "auto",
-              progress: bool = False) -> list[dict]:
+              progress: bool = False, seeds: int = 1) -> list[dict]:
     """Train (for at most ``time_limit`` minutes; 0: no limit) and score the rows of ``table``
     into ``out``; return the table, one dict per row (see the module docstring). Each row
     trains with the fastest of the settings ``max_threads`` and ``compile`` allow, measured
-    here (``vaelab.reproduce.speed``)."""
+    here (``vaelab.reproduce.speed``). ``seeds``: train and score each row with this many
+    seeds, one after another (see the module docstring)."""
     if time_limit < 0 or not math.isfinite(time_limit):
         raise ConfigError(f"--time-limit must be >= 0 minutes, got {time_limit}")
     if eval_examples < 0:
@@ -318,15 +390,20 @@ def reproduce(table: str, out: str | Path, rows: list[str] | None = None, *,
         raise ConfigError(f"--out {out} is a file; give a folder for the table's runs")
     rows = list(dict.fromkeys(rows)) if rows else rows  # a row named twice runs once
     overrides = dict(overrides or {})
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+        raise ConfigError(f"--seeds must be from 1 to {MAX_SEEDS}, got {seeds}")
     for p in ([t.row(r) for r in rows] if rows else t.rows):
-        row_config(p, overrides)  # every override is valid for every row
+        base = row_config(p, overrides).runtime.seed  # every override is valid for every row
+        if base + seeds - 1 > MAX_SEED:
+            raise ConfigError(f"--seeds {seeds} from seed {base} passes 2^63 - 1; give a "
+                              "smaller seed with --set seed=N")
     if max_threads is not None and max_threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {max_threads}")
     if compile not in COMPILE_CHOICES:
         raise ConfigError(f"--compile must be one of {', '.join(COMPILE_CHOICES)}, not "
                           f"{compile!r}")
     rep = Reproduction(t, Path(out), overrides, eval_examples, eval_k, max_hours, max_threads,
-                       compile, progress)
+                       compile, progress, seeds)
     return rep.run(rows, time_limit, train)
 
 
@@ -375,24 +452,37 @@ def format_table(title: str, rows: list[dict]) -> str:
     """The table as text: paper, vaelab, difference and both errors for done rows; the status
     for the others (never a number for an unfinished row)."""
     head = (f"{title}\n{'row':<16} {'paper':>7} {'vaelab':>8} {'diff':>7} {'±images':>8} "
-            f"{'±MC':>6} {'epochs':>11} {'hours':>6}  status")
+            f"{'±MC':>6} {'±seeds':>7} {'epochs':>11} {'hours':>6}  status")
     lines = [head]
     for r in rows:
         ep = f"{r['epochs']}/{r['schedule_epochs']}"
         if r.get("status") == "done":
             flag = "" if r["paper_protocol"] else (f" (K={r['eval_k']}, {r['eval_examples']} "
                                                    "images: not the paper's protocol)")
+            seeds = r.get("nll_seed_stderr")
             lines.append(f"{r['row']:<16} {r['published']:7.2f} {r['nll']:8.2f} "
                          f"{r['diff']:+7.2f} {r['nll_stderr']:8.2f} {r['nll_mc_stderr']:6.3f} "
-                         f"{ep:>11} {r['train_hours']:6.2f}  done"
-                         f"{' (early stopping)' if r['stopped'] == 'early stopping' else ''}"
-                         f"{flag}")
+                         f"{'-' if seeds is None else f'{seeds:.2f}':>7} "
+                         f"{ep:>11} {r['train_hours']:6.2f}  {done_status(r)}{flag}")
         else:
             lines.append(f"{r['row']:<16} {r['published']:7.2f} {'-':>8} {'-':>7} {'-':>8} "
-                         f"{'-':>6} {ep:>11} {r['train_hours']:6.2f}  {r['status']}")
+                         f"{'-':>6} {'-':>7} {ep:>11} {r['train_hours']:6.2f}  {r['status']}")
     machines = sorted({r["machine"] for r in rows if r.get("machine")})
     lines.append("NLL in nats (lower is better); ±images: standard error over test images; ±MC: "
-                 "Monte Carlo error of the K-sample estimate")
+                 "Monte Carlo error of the K-sample estimate; ±seeds: standard error of the "
+                 "mean over seeds (with several seeds: the row is their mean, ±images the mean "
+                 "of theirs, an upper bound); epochs: done by every seed")
     if machines:
         lines.append("machine: " + "; ".join(machines))
     return "\n".join(lines)
+
+
+def done_status(r: dict) -> str:
+    """``done``, how the schedule ended, and each seed's NLL when there are several."""
+    text = "done" + (" (early stopping)" if r.get("stopped") == "early stopping" else "")
+    if r.get("seeds"):
+        text += (f"; {len(r['seeds'])} seeds: " +
+                 ", ".join(f"{s['nll']:.2f} (seed {s['seed']}, {s['epochs']} epochs"
+                           f"{', early stopping' if s['stopped'] == 'early stopping' else ''})"
+                           for s in r["seeds"]))
+    return text
