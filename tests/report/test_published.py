@@ -54,6 +54,7 @@ def test_the_published_table_comes_first_with_numbers_only_for_finished_rows(fol
     # the finished row's run shows the row's own score and the paper's number
     run0 = page[page.index('id="run-0"'):page.index('id="run-1"')]
     assert "from reproduce.json" in run0 and "88.56 nats (tomczak2018/vae-standard" in run0
+    assert page.count("alt=\"vaelab minus the paper") == 1  # the finished row's figure
 
 
 def test_a_damaged_table_is_one_line_and_writes_no_page(folder, tmp_path, capsys):
@@ -79,3 +80,24 @@ def test_a_row_of_several_seeds_shows_their_spread_and_every_run(tmp_path, tiny_
     assert cells[2] == f"{row['nll']:.2f}" and cells[6] == f"{row['nll_seed_stderr']:.2f}"
     assert "2 seeds: " in cells[9] and f"{row['seeds'][1]['nll']:.2f} (seed 15" in cells[9]
     assert '<h2 id="run-1">vae-standard-seed15</h2>' in page and 'id="run-2"' not in page
+
+
+def test_the_figure_puts_each_finished_row_at_its_difference_with_two_errors():
+    from matplotlib.collections import LineCollection
+
+    from vaelab.viz import published_figure
+
+    rows = [{"label": "a", "status": "done", "diff": 0.13, "nll_stderr": 0.23,
+             "nll_mc_stderr": 0.004},
+            {"label": "b", "status": "training: epoch 3 of 10"},
+            {"label": "c", "status": "done", "diff": -0.4, "nll_stderr": 0.2,
+             "nll_mc_stderr": 0.01, "nll_seed_stderr": 0.3}]
+    ax = published_figure(rows).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "c"]  # no unfinished row
+    bars = [seg for c in ax.collections if isinstance(c, LineCollection)
+            for seg in c.get_segments()]
+    spans = sorted((s[0][0], s[1][0]) for s in bars)
+    for (lo, hi), r in zip(spans, sorted((rows[2], rows[0]), key=lambda r: r["diff"])):
+        err = (r["nll_stderr"] ** 2 + r["nll_mc_stderr"] ** 2 +
+               r.get("nll_seed_stderr", 0.0) ** 2) ** 0.5
+        assert (lo, hi) == pytest.approx((r["diff"] - 2 * err, r["diff"] + 2 * err))

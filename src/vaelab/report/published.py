@@ -13,6 +13,7 @@ from pathlib import Path
 from vaelab.errors import ConfigError
 from vaelab.reproduce.table import done_status
 from vaelab.training.rundir import RunDir
+from vaelab.viz import published_figure
 
 TABLE_FILE = "table.json"  # written by ``vaelab reproduce`` (vaelab.reproduce.table)
 _ROW_KEYS = ("row", "label", "published", "epochs", "schedule_epochs", "status")
@@ -97,6 +98,11 @@ def published_table_html(doc: dict, path: Path) -> str:
     parts = [f'<h2 id="published">Published table: {html.escape(doc["title"])}</h2>',
              f'<p class="note">{html.escape(str(path))}</p>', table,
              "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)]
+    if any(r["status"] == "done" for r in doc["rows"]):
+        from vaelab.report.page import png_uri
+
+        parts.append(f'<img class="fig" src="{png_uri(published_figure(doc["rows"]))}" '
+                     'alt="vaelab minus the paper, every finished row">')
     if todo:
         parts.append("<p>To continue the unfinished rows:</p><pre>" +
                      html.escape("\n".join(todo)) + "</pre>")

@@ -110,6 +110,33 @@ def bounds_figure(evals: dict[str, dict]) -> Figure:
     return fig
 
 
+def published_figure(rows: list[dict], target: float = 0.5) -> Figure:
+    """vaelab's NLL minus the paper's for every finished row of a ``vaelab reproduce`` table,
+    with bars of two combined standard errors (test images, Monte Carlo and, with several
+    seeds, seeds: added in quadrature) and the band of +-``target`` nats around zero."""
+    done = [r for r in rows if r.get("status") == "done"]
+    fig = Figure(figsize=(6.5, 1.3 + 0.42 * max(1, len(done))))
+    ax = fig.subplots()
+    reach = target * 1.4
+    for i, r in enumerate(done):
+        err = (r["nll_stderr"] ** 2 + r["nll_mc_stderr"] ** 2 +
+               (r.get("nll_seed_stderr") or 0.0) ** 2) ** 0.5
+        ax.errorbar([r["diff"]], [i], xerr=[2 * err], fmt="o", capsize=3, color="C0")
+        reach = max(reach, 1.1 * (abs(r["diff"]) + 2 * err))
+    ax.axvspan(-target, target, color="C2", alpha=0.15, lw=0)
+    ax.axvline(0.0, color="k", lw=0.8)
+    ax.set_yticks(range(len(done)), [r["label"] for r in done], fontsize=8)
+    ax.set_ylim(-0.7, len(done) - 0.3)
+    ax.set_xlim(-reach, reach)
+    ax.invert_yaxis()
+    ax.set(xlabel="vaelab NLL - paper's (nats; below 0: vaelab lower)",
+           title=f"vaelab beside the paper, every finished row\n(bars: 2 standard errors; "
+                 f"shaded: within {target:g} nats)")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig
+
+
 def _image(img) -> tuple:
     """[C, H, W] in [0, 1] -> what imshow takes, and its colour map."""
     import numpy as np
