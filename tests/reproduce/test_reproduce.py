@@ -218,3 +218,24 @@ def test_bad_seeds_are_one_line_before_anything_is_written(tmp_path, capsys, ext
     err = capsys.readouterr().err.strip()
     assert match in err and "\n" not in err
     assert not out.exists()
+
+
+def test_a_row_over_max_hours_says_so_and_is_not_trained(tmp_path, tiny_mnist, capsys):
+    """Not started: "not run" with the hours it needs. Started under a larger --max-hours: its
+    epochs stay where they were, and the status says why and what to give."""
+    out = tmp_path / "t"
+    tiny_hours = ["--max-hours", "1e-9"]
+    assert main([*args(out, tiny_mnist, 3), "--rows", "vae-standard", *tiny_hours,
+                 "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["status"].startswith("not run: needs about") and "GPU-minutes" in row["status"]
+    assert not (out / "vae-standard").exists()
+    assert main([*args(out, tiny_mnist, 3), "--rows", "vae-standard", "--time-limit", "0.0001",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"][0]["epochs"] == 1
+    assert main([*args(out, tiny_mnist, 3), "--rows", "vae-standard", *tiny_hours,
+                 "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["epochs"] == 1 and "nll" not in row
+    assert row["status"].startswith("training: epoch 1 of 3; the rest needs about")
+    assert "more than --max-hours 1e-09" in row["status"]

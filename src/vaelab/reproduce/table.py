@@ -302,8 +302,14 @@ class Reproduction:
                 r["active_units"] = s.get("active_units")
             return r
         speed = self.speed.get(preset.row_name)
+        projected = 0.0
         if speed:
-            best = fastest([Timing.from_dict(d) for d in speed["settings"]])
+            wanted = {(s.threads, s.compile)
+                      for s in candidate_settings(self.max_threads, self.compile)}
+            stored = [Timing.from_dict(d) for d in speed["settings"]]
+            # the settings this call may train with, as train_row chooses (all, if unmeasured)
+            best = fastest([t for t in stored if (t.setting.threads, t.setting.compile)
+                            in wanted] or stored)
             projected = projected_hours(best, self.epochs_left(preset, cfg))
             r.update(setting=best.setting.label, epoch_seconds=best.epoch_seconds,
                      projected_hours=projected, machine=speed["machine"])
@@ -326,6 +332,9 @@ class Reproduction:
             done = sum(st.finished for st in statuses)
             r["status"] = (f"training: {done} of {self.seeds} seeds done; seed {ms[i].seed}: "
                            f"epoch {statuses[i].epoch} of {statuses[i].epochs}")
+        if projected > self.max_hours:  # started, but no call with this limit trains it on
+            r["status"] += (f"; the rest needs about {projected:.1f} CPU-hours here, more than "
+                            f"--max-hours {self.max_hours:g}: give a larger one to go on")
         return r
 
     def run(self, rows: list[str] | None, time_limit: float, train: bool = True) -> list[dict]:
