@@ -16,10 +16,9 @@ scored; until then the table says how far it got and never shows a number for it
 ``seeds`` > 1 a row is done once every seed is: its number is the mean over seeds, with a third
 error bar, the standard error of that mean over seeds. The seeds train one after another: a
 stack of runs trains all its runs to the last epoch, and early stopping ends seeds at different
-epochs. A row whose projected
-training time (all its seeds) exceeds ``max_hours`` is not started: it says how long it needs
-and the command that trains it. Each call trains for at most ``time_limit`` minutes in all,
-checkpointed every epoch, and the same command continues.
+epochs. A row whose projected training time (all its seeds) exceeds ``max_hours`` is not
+trained: it says how long it needs and the command that trains it. Each call trains for at most
+``time_limit`` minutes in all, checkpointed every epoch, and the same command continues.
 """
 
 from __future__ import annotations
@@ -272,8 +271,8 @@ class Reproduction:
         cfg = row_config(preset, self.overrides)
         ms = self.members(preset)
         statuses = [row_status(RunDir(m.path), cfg) for m in ms]
-        hours = [sum(m.get("epoch_seconds", 0.0) for m in RunDir(m_.path).read_metrics()) / 3600
-                 for m_ in ms]
+        hours = [sum(rec.get("epoch_seconds", 0.0) for rec in RunDir(m.path).read_metrics())
+                 / 3600 for m in ms]
         paper_protocol = not self.eval_examples and self.eval_k in (None, preset.eval_k)
         whys = {st.why for st in statuses}
         r = {"row": preset.row_name, "label": preset.row, "published": preset.published,
