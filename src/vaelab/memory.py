@@ -73,11 +73,6 @@ def activation_bytes(model: Model, x: torch.Tensor) -> tuple[int, int]:
     return max(1, math.ceil((one - once) / 2)), once
 
 
-def pair_bytes(model: Model, x: torch.Tensor) -> int:
-    """Activation bytes per (sample, example) pair (``activation_bytes``)."""
-    return activation_bytes(model, x)[0]
-
-
 def available_bytes(device: torch.device) -> int | None:
     """Free memory on ``device`` (CUDA: free device memory; CPU: the OS's MemAvailable), or None
     when it cannot be told."""
