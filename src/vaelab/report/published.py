@@ -75,15 +75,15 @@ def published_table_html(doc: dict, path: Path) -> str:
             cells = ["–"] * 5
             if r.get("command"):
                 todo.append(r["command"])
-        body.append("<tr>" + "".join(f'<td class="l">{html.escape(str(c))}</td>'
-                                     for c in (r["label"],)) +
-                    f"<td>{_f(r['published'])}</td>" +
-                    "".join(f"<td>{html.escape(c)}</td>" for c in cells) +
-                    f"<td>{html.escape(epochs)}</td><td>{hours}</td>"
-                    f'<td class="l">{html.escape(status)}</td></tr>')
-    table = ("<table><tr>" + "".join(f'<th{cls}>{html.escape(h)}</th>' for h, cls in zip(
-        head, ['' if i in range(1, 9) else ' class="l"' for i in range(len(head))])) + "</tr>" +
-             "".join(body) + "</table>")
+        body.append([r["label"], _f(r["published"]), *cells, epochs, hours, status])
+
+    left = ' class="l"'  # the text columns, row and status
+
+    def tr(tag: str, cells: list[str]) -> str:
+        return "<tr>" + "".join(f"<{tag}{left * (i in (0, len(head) - 1))}>"
+                                f"{html.escape(c)}</{tag}>" for i, c in enumerate(cells)) + "</tr>"
+
+    table = "<table>" + tr("th", head) + "".join(tr("td", b) for b in body) + "</table>"
     notes = ["Test negative log-likelihood in nats (lower is better). ± test images: standard "
              "error over the test images; ± Monte Carlo: Monte Carlo error of the K-sample "
              "estimate; ± seeds: standard error of the mean over seeds. With several seeds "

@@ -99,6 +99,11 @@ def row_status(run: RunDir, cfg: RunConfig) -> Status:
     return Status(epoch, cfg.optim.epochs, False, "")
 
 
+def epochs_left(statuses: list[Status]) -> int:
+    """Epochs a row's seeds have still to train (an early-stopped seed: none)."""
+    return sum(0 if st.finished else st.epochs - st.epoch for st in statuses)
+
+
 MAX_EVAL_K = 1_000_000  # `vaelab eval --k`'s ceiling too
 MAX_SEEDS = 100
 
@@ -212,13 +217,8 @@ class Reproduction:
             _write(self.speed_path, self.speed)
         return [Timing.from_dict(stored[(s.threads, s.compile)]) for s in wanted]
 
-    def epochs_left(self, preset: Preset, cfg: RunConfig) -> int:
-        """Epochs the row's seeds have still to train (an early-stopped seed: none)."""
-        left = 0
-        for m in self.members(preset):
-            st = row_status(RunDir(m.path), cfg)
-            left += 0 if st.finished else st.epochs - st.epoch
-        return left
+    def statuses(self, preset: Preset, cfg: RunConfig) -> list[Status]:
+        return [row_status(RunDir(m.path), cfg) for m in self.members(preset)]
 
     def train_row(self, preset: Preset, cfg: RunConfig, member: Member, minutes: float) -> None:
         from vaelab.data.registry import load_data
@@ -227,7 +227,7 @@ class Reproduction:
         run = RunDir(member.path)
         data, _ = load_data(cfg.data)
         best = fastest(self.timings(preset, cfg, data))
-        if projected_hours(best, self.epochs_left(preset, cfg)) > self.max_hours:
+        if projected_hours(best, epochs_left(self.statuses(preset, cfg))) > self.max_hours:
             return  # the table reports it as not run, with what it needs
         # the row's length comes from the row (preset and --set), not from an earlier call's
         changes = {"compile": best.setting.compile, "time_limit": minutes,
@@ -270,7 +270,7 @@ class Reproduction:
     def row(self, preset: Preset) -> dict:
         cfg = row_config(preset, self.overrides)
         ms = self.members(preset)
-        statuses = [row_status(RunDir(m.path), cfg) for m in ms]
+        statuses = self.statuses(preset, cfg)
         hours = [sum(rec.get("epoch_seconds", 0.0) for rec in RunDir(m.path).read_metrics())
                  / 3600 for m in ms]
         paper_protocol = not self.eval_examples and self.eval_k in (None, preset.eval_k)
@@ -309,7 +309,7 @@ class Reproduction:
             # the settings this call may train with, as train_row chooses (all, if unmeasured)
             best = fastest([t for t in stored if (t.setting.threads, t.setting.compile)
                             in wanted] or stored)
-            projected = projected_hours(best, self.epochs_left(preset, cfg))
+            projected = projected_hours(best, epochs_left(statuses))
             r.update(setting=best.setting.label, epoch_seconds=best.epoch_seconds,
                      projected_hours=projected, machine=speed["machine"])
             if projected > self.max_hours and not any(st.epoch for st in statuses):
