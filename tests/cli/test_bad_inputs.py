@@ -353,6 +353,7 @@ CASES = [
      "--eval-examples must be >= 0"),
     (["reproduce", "burda2015", "--eval-k", "0", "--out", "{root}/t"], "--eval-k must be from 1"),
     (["reproduce", "burda2015", "--max-hours", "0", "--out", "{root}/t"], "--max-hours"),
+    (["reproduce", "burda2015", "--max-hours", "nan", "--out", "{root}/t"], "--max-hours"),
     (["reproduce", "burda2015", "--threads", "0", "--out", "{root}/t"], "--threads"),
     (["reproduce", "burda2015", "--out", "{root}/files/ok.npz"], "is a file"),
     (["nosuchcommand"], "invalid choice"),

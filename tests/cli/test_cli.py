@@ -32,7 +32,23 @@ def test_eval_json(run_dir, capsys):
     assert out["nll"] == pytest.approx(-b["50"]) and out["nll_stderr"] > 0
     assert 0 <= out["active_units"] <= 4
     assert out["bits_per_dim"] == pytest.approx(out["nll"] / (784 * np.log(2)))
-    assert (run_dir / "eval-test.json").is_file()
+    # the file holds what was printed and each example's values, which recompute it
+    written = json.loads((run_dir / "eval-test.json").read_text())
+    assert "per_example" not in out and written["nll"] == out["nll"]
+    each = np.array(written["per_example"]["50"])
+    assert -each.mean() == pytest.approx(out["nll"])
+    assert each.std(ddof=1) / 10 == pytest.approx(out["nll_stderr"])
+    # which test images: the seeded subset, the same as evaluating them by hand
+    from vaelab.eval import evaluate
+    from vaelab.eval.recipes import subset_index
+
+    run = load_run(run_dir)
+    index = written["per_example_index"]
+    test = len(run.split("test"))
+    assert len(set(index)) == 100 and index == subset_index(test, 100, 0).tolist()
+    assert index != list(range(100))  # a random subset, not the first 100
+    again = evaluate(run.model, run.split("test")[index], (1, 5, 50), seed=0)
+    assert again["per_example"]["50"] == written["per_example"]["50"]
 
 
 def test_sample_writes_pngs(run_dir, tmp_path):

@@ -176,6 +176,36 @@ def test_repeated_evaluations_measure_the_monte_carlo_error():
     assert many["bounds"]["100"] == pytest.approx(sum(single) / 6, abs=1e-9)
     spread = float(torch.tensor(single, dtype=torch.float64).std()) / 6 ** 0.5
     assert many["nll_mc_stderr"] == pytest.approx(spread, rel=1e-6)
+    # each example's value and Monte Carlo error: measured over the runs here too
+    runs = torch.tensor([evaluate(m, x, ks=(1, 100), seed=s)["per_example"]["100"]
+                         for s in range(6)], dtype=torch.float64)
+    assert torch.allclose(torch.tensor(many["per_example"]["100"], dtype=torch.float64),
+                          runs.mean(0))
+    assert torch.allclose(torch.tensor(many["per_example_mc_stderr"], dtype=torch.float64),
+                          runs.std(0) / 6 ** 0.5)
+
+
+def test_the_per_example_values_recompute_every_printed_number():
+    """evaluate keeps each example's L_k and the Monte Carlo error of its L_K: their mean and
+    standard error are the bounds and their errors, sqrt(sum of squares) / N the delta method's
+    error of the mean; each example's value is its own evaluation's (nothing mixed up)."""
+    from vaelab.eval import evaluate
+
+    m = linear_gaussian(q_noise=0.03)  # a good q: the delta method holds (ESS 51 of 100)
+    x = sample_data(m, 12)
+    out = evaluate(m, x, ks=(1, 10, 100), seed=0)
+    for k in ("1", "10", "100"):
+        v = torch.tensor(out["per_example"][k], dtype=torch.float64)
+        assert len(v) == 12
+        assert out["bounds"][k] == pytest.approx(float(v.mean()), abs=1e-12)
+        assert out["bounds_stderr"][k] == pytest.approx(float(v.std() / 12 ** 0.5), rel=1e-9)
+    mc = torch.tensor(out["per_example_mc_stderr"], dtype=torch.float64)
+    assert (mc > 0).all()
+    assert out["nll_mc_stderr"] == pytest.approx(float(mc.square().sum().sqrt() / 12), rel=1e-9)
+    # each example's L_100 lies within a few of its Monte Carlo errors of its exact log p(x)
+    exact = m.exact_log_marginal(x).detach().double()
+    z = (torch.tensor(out["per_example"]["100"], dtype=torch.float64) - exact) / mc
+    assert z.abs().max() < 4
 
 
 @pytest.mark.parametrize("layers", [1, 2])

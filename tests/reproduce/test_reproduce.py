@@ -6,6 +6,7 @@ refuses a table or row it does not know in one line, before writing anything."""
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +41,13 @@ def test_a_tiny_table_trains_scores_and_prints(tmp_path, tiny_mnist, capsys):
         assert r["eval_k"] == 20 and not r["paper_protocol"]
         score = json.loads((out / name / "reproduce.json").read_text())
         assert score["nll"] == r["nll"] and score["n_examples"] == 200
+        # the numbers behind the row, to recompute it: each image's L_K and Monte Carlo error,
+        # and which test images (all 200, in order)
+        each, mc = score["per_example"]["20"], score["per_example_mc_stderr"]
+        assert len(each) == len(mc) == 200 and score["per_example_index"] == list(range(200))
+        assert -sum(each) / 200 == pytest.approx(r["nll"])
+        assert statistics.stdev(each) / 200 ** 0.5 == pytest.approx(r["nll_stderr"])
+        assert sum(e * e for e in mc) ** 0.5 / 200 == pytest.approx(r["nll_mc_stderr"])
         assert (out / name / "config.json").is_file()
     assert json.loads((out / "table.json").read_text())["rows"] == table["rows"]
     speed = json.loads((out / "speed.json").read_text())
@@ -164,8 +172,6 @@ def test_seeds_are_runs_of_their_own_and_the_row_is_their_mean(tmp_path, tiny_mn
     """--seeds 3 after a one-seed call: the first seed is the run already there (not trained
     again), two more runs with the next seeds; the row's numbers are recomputed here from the
     three reproduce.json files."""
-    import statistics
-
     out = tmp_path / "t"
     one = [*args(out, tiny_mnist, 1), "--rows", "vae-standard"]
     assert main([*one, "--json"]) == 0
@@ -186,7 +192,13 @@ def test_seeds_are_runs_of_their_own_and_the_row_is_their_mean(tmp_path, tiny_mn
     assert row["diff"] == pytest.approx(row["nll"] - 88.56)
     assert row["nll_seed_sd"] == pytest.approx(statistics.stdev(nlls))
     assert row["nll_seed_stderr"] == pytest.approx(statistics.stdev(nlls) / 3 ** 0.5)
-    assert row["nll_stderr"] == pytest.approx(statistics.mean(s["nll_stderr"] for s in scores))
+    # ± images: over the images' means over seeds (the same images for every seed), no more
+    # than the mean of the seeds' own errors
+    assert all(s["per_example_index"] == scores[0]["per_example_index"] for s in scores)
+    per_image = [-statistics.mean(v) for v in zip(*(s["per_example"]["20"] for s in scores))]
+    assert row["nll"] == pytest.approx(statistics.mean(per_image))
+    assert row["nll_stderr"] == pytest.approx(statistics.stdev(per_image) / 200 ** 0.5)
+    assert row["nll_stderr"] <= statistics.mean(s["nll_stderr"] for s in scores) + 1e-12
     assert row["nll_mc_stderr"] == pytest.approx(
         sum(s["nll_mc_stderr"] ** 2 for s in scores) ** 0.5 / 3)
     assert "--seeds 3" in row["command"]

@@ -122,8 +122,9 @@ def add_eval(p: argparse.ArgumentParser) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from vaelab.eval import evaluate, random_subset
+    from vaelab.eval import evaluate
     from vaelab.eval.likelihood import MAX_K
+    from vaelab.eval.recipes import subset_index
 
     if min(args.k) < 1 or max(args.k) > MAX_K:
         raise ConfigError(f"--k values must lie in 1 .. {MAX_K} (K = 5000 is the convention for "
@@ -134,16 +135,18 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"--repeats must be from 1 to 1000, got {args.repeats}")
     out_dir = output_dir(args.out or args.run_dir)
     run = _load(args)
-    x = random_subset(run.split(args.split), args.examples, args.seed)
+    split = run.split(args.split)
+    index = subset_index(len(split), args.examples, args.seed)
     out = {"split": args.split, "checkpoint": args.checkpoint,
            "data": args.data or run.data.name,
-           **evaluate(run.model, x, args.k, seed=args.seed, max_samples=args.max_samples or None,
-                      binarize=run.data.dynamic_binarize, progress=not args.no_progress,
-                      repeats=args.repeats, compile=args.compile)}
+           **evaluate(run.model, split[index], args.k, seed=args.seed,
+                      max_samples=args.max_samples or None, binarize=run.data.dynamic_binarize,
+                      progress=not args.no_progress, repeats=args.repeats, compile=args.compile),
+           "per_example_index": index.tolist()}
     name = f"eval-{args.split}.json" if args.data is None else f"eval-{Path(args.data).stem}.json"
     path = write_json(out_dir, name, out)
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps({k: v for k, v in out.items() if not k.startswith("per_example")}))
         return 0
     print(f"{args.run_dir}: {out['data']} {args.split} split, {out['n_examples']} examples "
           f"({out['seconds']:.1f} s); +- is the standard error over examples")

@@ -85,8 +85,6 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from vaelab.reproduce.presets import get_table
     from vaelab.reproduce.table import format_projection, format_table, project, reproduce
 
-    if args.max_hours <= 0:
-        raise ConfigError(f"--max-hours must be > 0, got {args.max_hours}")
     if args.project:
         rows = project(args.table, args.out, args.rows, overrides=parse_sets(args.set),
                        max_threads=args.threads, compile=args.compile)

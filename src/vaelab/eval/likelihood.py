@@ -147,7 +147,8 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
     a quarter or more when the weights are heavy-tailed). Samples are drawn in chunks of
     ``max_samples`` sample-example products (default: what the device's free memory holds, by
     a measured per-pair cost), halved (with the batch when needed) on a GPU out-of-memory
-    error. Returns ``{"bounds": {k: mean}, "stderr": {k: se}, "per_example": {k: [N]}}``;
+    error. Returns ``{"bounds": {k: mean}, "stderr": {k: se}, "per_example": {k: [N]},
+    "per_example_mc_var": [N]}`` (the delta method's variance of each example's L_K);
     bounds are means over examples in nats, ``stderr`` the standard error over examples.
     ``binarize`` draws a Bernoulli sample of grey-level data first. ``compile`` runs the
     log-weights compiled (``compiled_log_weights``: the same draws and numbers, faster after a
@@ -197,7 +198,7 @@ def evaluate_bounds(model: Model, data: torch.Tensor, ks: Sequence[int] = (1, 5,
     bar.close()
     model.train(was_training)
     mc_var = torch.cat(per["mc_var"])
-    out: dict = {"bounds": {}, "stderr": {}, "per_example": {},
+    out: dict = {"bounds": {}, "stderr": {}, "per_example": {}, "per_example_mc_var": mc_var,
                  "mc_stderr": float(mc_var.sum().sqrt() / len(mc_var)), "mc_k": K,
                  "mean_ess": float(torch.cat(per["ess"]).mean())}
     for k in ks:

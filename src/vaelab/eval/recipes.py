@@ -17,14 +17,21 @@ from vaelab.models.base import Model
 from vaelab.stats import stderr
 
 
-def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` rows of ``x`` drawn without replacement with ``seed`` (all rows if n is 0 or more
-    than there are): test splits may be sorted by class, so never the first n."""
+def subset_index(size: int, n: int, seed: int = 0) -> torch.Tensor:
+    """Positions ``[n]`` of ``n`` rows of ``size`` drawn without replacement with ``seed`` (all
+    rows, in order, if n is 0 or more than there are): test splits may be sorted by class, so
+    never the first n."""
     if n < 0:
         raise ConfigError(f"--examples must be >= 0 (0: all examples), got {n}")
-    if n == 0 or n >= len(x):
-        return x
-    return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
+    if n == 0 or n >= size:
+        return torch.arange(size)
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
+
+
+def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """The rows ``subset_index(len(x), n, seed)`` of ``x`` (``x`` itself for all rows)."""
+    index = subset_index(len(x), n, seed)
+    return x if len(index) == len(x) else x[index]
 
 
 def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000), *,
@@ -35,10 +42,15 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
     mass, and active units per stochastic layer.
 
     Two errors: ``nll_stderr`` over test examples, and ``nll_mc_stderr`` the Monte Carlo error
-    of the reported estimate. With ``repeats`` R > 1 the evaluation runs R times with fresh
-    draws (seeds ``seed .. seed + R - 1``), every L_k is averaged over the runs, and the Monte
-    Carlo error is *measured*: the standard deviation of the R estimates over sqrt(R). With one
-    run it comes from the delta method, which is low when the weights are heavy-tailed.
+    of the reported estimate. The numbers behind them come too, so that anyone can recompute
+    them or pair two models image by image: ``per_example`` {k: [N] L_k of each example} and
+    ``per_example_mc_stderr`` [N], the Monte Carlo error of each example's L_K; ``vaelab eval
+    --json`` leaves them out of what it prints. With ``repeats`` R > 1 the evaluation runs R
+    times with fresh draws (seeds ``seed .. seed + R - 1``), every L_k is averaged over the runs,
+    and the Monte Carlo errors are *measured*: the standard deviation of the R estimates (the
+    mean's, and each example's) over sqrt(R). With one run they come from the delta method
+    (the mean's is sqrt(sum of the examples' squared errors) / N), which is low when the
+    weights are heavy-tailed.
     ``compile``: the log-weights compiled, with the same draws (``evaluate_bounds``).
 
     A discrete latent with at most ``vaelab.eval.exact.MAX_CONFIGS`` values also gets the exact
@@ -65,8 +77,10 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
     if repeats > 1:
         estimates = torch.tensor([r["bounds"][kmax] for r in runs], dtype=torch.float64)
         mc, method = stderr(estimates), f"measured over {repeats} runs"
+        mc_each = torch.stack([r["per_example"][kmax] for r in runs]).double().std(0) / repeats**.5
     else:
         mc, method = runs[0]["mc_stderr"], "delta method"
+        mc_each = runs[0]["per_example_mc_var"].double().sqrt()
     per_layer = ([active_units(m)[0] for m in posterior_means(model, x)]
                  if model.capabilities.latent == "continuous" else [])
     out = {"n_examples": len(x), "bounds": {str(k): float(v.mean()) for k, v in per.items()},
@@ -74,7 +88,9 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
            "nll": -float(per[kmax].mean()), "nll_stderr": se[kmax], "nll_mc_stderr": mc,
            "mc_method": method, "mc_stderr_delta_method": runs[0]["mc_stderr"],
            "mean_ess": runs[0]["mean_ess"], "nll_k": kmax, "repeats": repeats,
-           "seconds": seconds, "device": str(device)}
+           "seconds": seconds, "device": str(device),
+           "per_example": {str(k): v.tolist() for k, v in per.items()},
+           "per_example_mc_stderr": mc_each.tolist()}
     if per_layer:  # a measure of continuous latents only: absent, not 0, elsewhere
         out.update(active_units=sum(per_layer), active_units_per_layer=per_layer)
     if enumerable(model):

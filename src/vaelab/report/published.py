@@ -87,10 +87,10 @@ def published_table_html(doc: dict, path: Path) -> str:
     notes = ["Test negative log-likelihood in nats (lower is better). ± test images: standard "
              "error over the test images; ± Monte Carlo: Monte Carlo error of the K-sample "
              "estimate; ± seeds: standard error of the mean over seeds. With several seeds "
-             "a row's number is their mean, ± test images the mean of theirs (an upper bound "
-             "for the mean's), and epochs those every seed has done. A row shows a number only "
-             "once its schedule has finished (every epoch, or early stopping) for every seed "
-             "and it has been scored."]
+             "a row's number is their mean, ± test images the standard error over the images "
+             "of each image's mean over seeds, and epochs those every seed has done. A row "
+             "shows a number only once its schedule has finished (every epoch, or early "
+             "stopping) for every seed and it has been scored."]
     for label, key in (("source", "citation"), ("data", "data_note"), ("machine", "machine")):
         values = list(dict.fromkeys(r[key] for r in doc["rows"] if r.get(key)))
         if values:

@@ -3,7 +3,9 @@ resumably, score each finished row with the paper's protocol, and put vaelab's n
 the paper's::
 
     DIR/<row>/                 a complete run directory (``vaelab train --preset TABLE/<row>``)
-    DIR/<row>/reproduce.json   the row's score: NLL (K = 5000, all test images) with both errors
+    DIR/<row>/reproduce.json   the row's score: NLL (K = 5000, all test images) with both
+                               errors, and each image's L_K, its Monte Carlo error and its
+                               position in the test split (to recompute or pair rows)
     DIR/<row>-seed<s>/         with ``seeds`` > 1: the row again with seed s (the preset's seed
                                + 1, + 2, ...), each a complete run with its reproduce.json
     DIR/speed.json             measured seconds per step and epoch, per row and setting
@@ -42,6 +44,7 @@ from vaelab.reproduce.speed import (
     fastest,
     time_setting,
 )
+from vaelab.stats import stderr
 from vaelab.training.config import MAX_SEED, RESUMABLE, RunConfig
 from vaelab.training.rundir import RunDir
 
@@ -148,15 +151,15 @@ def members(preset: Preset, out: Path, overrides: dict, seeds: int) -> list[Memb
 
 def seed_summary(published: float, scores: list[dict]) -> dict:
     """A row's number from its seeds' scores (each scored on the same test images): the mean
-    NLL; ± test images: the mean of the seeds' standard errors over images, an upper bound for
-    the mean's (Minkowski); ± Monte Carlo: sqrt(sum of squares) / n (independent draws); with
-    two or more seeds, the standard deviation over seeds and the standard error of the mean
-    over seeds (sd / sqrt(n))."""
+    NLL; ± test images: the standard error over images of each image's mean over seeds; ± Monte
+    Carlo: sqrt(sum of squares) / n (independent draws); with two or more seeds, the standard
+    deviation over seeds and the standard error of the mean over seeds (sd / sqrt(n))."""
     n = len(scores)
     nlls = [s["nll"] for s in scores]
     mean = sum(nlls) / n
-    out = {"nll": mean, "diff": mean - published,
-           "nll_stderr": sum(s["nll_stderr"] for s in scores) / n,
+    k = str(scores[0]["nll_k"])
+    per_image = torch.tensor([s["per_example"][k] for s in scores], dtype=torch.float64).mean(0)
+    out = {"nll": mean, "diff": mean - published, "nll_stderr": stderr(per_image),
            "nll_mc_stderr": math.sqrt(sum(s["nll_mc_stderr"] ** 2 for s in scores)) / n}
     if n > 1:
         sd = math.sqrt(sum((v - mean) ** 2 for v in nlls) / (n - 1))
@@ -244,7 +247,8 @@ class Reproduction:
 
     def score_row(self, preset: Preset, run_dir: Path, status: Status) -> dict:
         """A seed's reproduce.json: scored once per finished run and protocol."""
-        from vaelab.eval import evaluate, random_subset
+        from vaelab.eval import evaluate
+        from vaelab.eval.recipes import subset_index
         from vaelab.training import load_run
 
         path = run_dir / "reproduce.json"
@@ -254,15 +258,19 @@ class Reproduction:
         if path.is_file():
             try:
                 old = json.loads(path.read_text())
-                if old.get("protocol") == protocol:
+                # a score from before the per-image values were kept is scored again: the same
+                # seed, so the same number, now with the values behind it
+                if old.get("protocol") == protocol and "per_example" in old:
                     return old
             except json.JSONDecodeError:
                 pass  # a damaged score is recomputed
         run = load_run(run_dir, preset.checkpoint, "auto")
-        x = random_subset(run.split("test"), self.eval_examples, 0)
-        ev = evaluate(run.model, x, (1, k), seed=0, binarize=run.data.dynamic_binarize,
-                      progress=self.progress)
-        score = {"protocol": protocol, "machine": machine(), **ev}
+        test = run.split("test")
+        index = subset_index(len(test), self.eval_examples, 0)
+        ev = evaluate(run.model, test[index], (1, k), seed=0,
+                      binarize=run.data.dynamic_binarize, progress=self.progress)
+        score = {"protocol": protocol, "machine": machine(), **ev,
+                 "per_example_index": index.tolist()}
         _write(path, score)
         return score
 
@@ -388,6 +396,8 @@ def reproduce(table: str, out: str | Path, rows: list[str] | None = None, *,
     seeds, one after another (see the module docstring)."""
     if time_limit < 0 or not math.isfinite(time_limit):
         raise ConfigError(f"--time-limit must be >= 0 minutes, got {time_limit}")
+    if not max_hours > 0:  # NaN fails this too; inf means no limit
+        raise ConfigError(f"--max-hours must be > 0 (inf: no limit), got {max_hours}")
     if eval_examples < 0:
         raise ConfigError(f"--eval-examples must be >= 0 (0: all test images), got "
                           f"{eval_examples}")
@@ -478,8 +488,8 @@ def format_table(title: str, rows: list[dict]) -> str:
     machines = sorted({r["machine"] for r in rows if r.get("machine")})
     lines.append("NLL in nats (lower is better); ±images: standard error over test images; ±MC: "
                  "Monte Carlo error of the K-sample estimate; ±seeds: standard error of the "
-                 "mean over seeds (with several seeds: the row is their mean, ±images the mean "
-                 "of theirs, an upper bound); epochs: done by every seed")
+                 "mean over seeds (with several seeds: the row is their mean, ±images over the "
+                 "images' means over seeds); epochs: done by every seed")
     if machines:
         lines.append("machine: " + "; ".join(machines))
     return "\n".join(lines)
