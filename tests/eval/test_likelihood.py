@@ -249,3 +249,38 @@ def test_exact_enumeration_is_memory_bounded_and_exact(monkeypatch):
     assert max(chunks) * len(x) * per + once <= 64 << 10
     assert len(chunks) > 1 and sum(chunks) == 4096
     assert torch.allclose(chunked, whole, atol=1e-5)
+
+
+def test_paired_difference_is_image_by_image_and_only_on_the_same_images():
+    """Two models scored on the same images: the difference of their NLLs with the standard
+    error of the per-image differences (far below the unpaired error when the models are
+    alike), the Monte Carlo errors in quadrature; None for other images, K or data."""
+    from vaelab.eval import evaluate, paired_difference, subset_index
+
+    a, b = linear_gaussian(q_noise=0.03), linear_gaussian(q_noise=0.2)
+    x = sample_data(a, 40)
+    index = subset_index(40, 30, 1)
+
+    def scored(m, seed, idx=index, ks=(1, 100)):
+        return {**evaluate(m, x[idx], ks=ks, seed=seed), "data": "toy", "split": "test",
+                "per_example_index": idx.tolist()}
+
+    ea, eb = scored(a, 0), scored(b, 1)
+    d = paired_difference(ea, eb)
+    assert d["diff"] == pytest.approx(eb["nll"] - ea["nll"], abs=1e-9)
+    per = torch.tensor(ea["per_example"]["100"], dtype=torch.float64) - torch.tensor(
+        eb["per_example"]["100"], dtype=torch.float64)
+    assert d["stderr"] == pytest.approx(float(per.std() / 30 ** 0.5), rel=1e-9)
+    assert d["mc_stderr"] == pytest.approx(math.hypot(ea["nll_mc_stderr"], eb["nll_mc_stderr"]))
+    assert d["n_examples"] == 30 and d["k"] == 100
+    # the same generative model under a worse q: a looser bound, clearly
+    assert d["diff"] > 2 * math.hypot(d["stderr"], d["mc_stderr"])
+    # the same model again with other draws: no difference, and each image's log p(x), which
+    # both share, cancels in the pairing
+    same = paired_difference(ea, scored(a, 1))
+    assert abs(same["diff"]) < 4 * math.hypot(same["stderr"], same["mc_stderr"])
+    assert same["stderr"] < 0.2 * same["unpaired_stderr"]
+    assert paired_difference(ea, scored(b, 1, subset_index(40, 30, 2))) is None  # other images
+    assert paired_difference(ea, scored(b, 1, ks=(1, 50))) is None  # another K
+    assert paired_difference(ea, {**eb, "data": "other"}) is None
+    assert paired_difference(ea, {k: v for k, v in eb.items() if k != "per_example"}) is None

@@ -102,6 +102,36 @@ def test_several_runs_are_compared(runs, tmp_path):
     assert "computed for this report on 50 random test examples" in text  # vae has no eval
 
 
+def test_runs_scored_on_the_same_images_are_compared_image_by_image(runs, tmp_path):
+    """Both runs evaluated with the same --examples, --seed and K: the comparison shows the
+    second's NLL minus the first's, paired over the images, as paired_difference gives it from
+    the two eval files; a run scored on other images gets no paired number."""
+    import json
+    import shutil
+
+    from vaelab.eval import paired_difference
+
+    root, a, b = runs
+    a2, b2, c = tmp_path / "iwae", tmp_path / "vae", tmp_path / "other"
+    shutil.copytree(a, a2)
+    shutil.copytree(b, b2)
+    shutil.copytree(b, c)
+    for d, seed in ((a2, "0"), (b2, "0"), (c, "1")):
+        assert main(["eval", str(d), "--k", "1", "100", "--examples", "40", "--seed", seed,
+                     "--no-progress"]) == 0
+    out = tmp_path / "cmp.html"
+    assert main(["report", str(a2), str(b2), str(c), "--out", str(out), "--examples", "20"]) == 0
+    text = out.read_text()
+    ev = [json.loads((d / "eval-test.json").read_text()) for d in (a2, b2)]
+    d = paired_difference(*ev)
+    assert d["n_examples"] == 40 and d["diff"] == pytest.approx(ev[1]["nll"] - ev[0]["nll"])
+    cell = f"{d['diff']:+.2f} ± {d['stderr']:.2f} ± {d['mc_stderr']:.3f}"
+    rows = re.findall(r'<tr><td class="l">(iwae|vae|other)</td>(.*?)</tr>', text)
+    assert [r[0] for r in rows] == ["iwae", "vae", "other"]
+    assert "(reference)" in rows[0][1] and cell in rows[1][1]
+    assert '<td class="l">—</td>' in rows[2][1]
+
+
 @pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (make test "
                     "installs it where it can)")
 def test_the_page_works_in_a_real_browser(page):

@@ -15,10 +15,11 @@ from vaelab.eval.information import (
 )
 from vaelab.eval.likelihood import GroupedBounds, evaluate_bounds, stream_bounds
 from vaelab.eval.local_vi import LocalVIConfig, local_vi
-from vaelab.eval.recipes import evaluate, random_subset
+from vaelab.eval.recipes import evaluate, paired_difference, random_subset, subset_index
 
 __all__ = ["AISConfig", "GroupedBounds", "LocalVIConfig", "active_units", "ais", "anneal",
            "bdmc", "decompose", "encoder_params", "evaluate", "evaluate_bounds",
            "generative_mi_bound", "importance_sampling", "rate_distortion", "vae_information",
            "inference_gaps", "local_vi", "log_evidence", "model_log_evidence",
-           "posterior_means", "random_subset", "simulate", "stream_bounds"]
+           "paired_difference", "posterior_means", "random_subset", "simulate", "stream_bounds",
+           "subset_index"]

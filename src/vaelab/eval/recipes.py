@@ -105,3 +105,26 @@ def evaluate(model: Model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 5000)
     if model.capabilities.discrete_data:
         out["bits_per_dim"] = out["nll"] / (math.prod(model.x_shape) * math.log(2))
     return out
+
+
+def paired_difference(a: dict, b: dict) -> dict | None:
+    """NLL of ``b`` minus NLL of ``a``, image by image, for two evaluations (``evaluate``'s
+    dicts with ``data``, ``split`` and ``per_example_index``, as ``vaelab eval`` and ``vaelab
+    reproduce`` write them) of the same images with the same K; None where the data, the split,
+    the images' positions or K differ, or an evaluation kept no per-image values.
+
+    diff = mean_i (-L_K^b(x_i) + L_K^a(x_i)), nats. Three errors: ``stderr`` over the images,
+    of the per-image differences (paired: what the two models have in common cancels, so it is
+    far smaller than ``unpaired_stderr`` = sqrt(se_a^2 + se_b^2), which is also given);
+    ``mc_stderr`` = sqrt(mc_a^2 + mc_b^2), the two evaluations' draws being independent."""
+    k = str(a.get("nll_k"))
+    same = ("data", "split", "per_example_index")
+    if (k != str(b.get("nll_k")) or any(key not in a or a[key] != b.get(key) for key in same)
+            or k not in a.get("per_example", {}) or k not in b.get("per_example", {})):
+        return None
+    d = (torch.tensor(a["per_example"][k], dtype=torch.float64)
+         - torch.tensor(b["per_example"][k], dtype=torch.float64))
+    return {"diff": float(d.mean()), "stderr": stderr(d), "n_examples": len(d), "k": int(k),
+            "mc_stderr": math.hypot(a["nll_mc_stderr"], b["nll_mc_stderr"]),
+            "unpaired_stderr": math.hypot(a["nll_stderr"], b["nll_stderr"])}
+

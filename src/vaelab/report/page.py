@@ -28,7 +28,7 @@ from matplotlib.image import imsave
 
 from vaelab._version import __version__
 from vaelab.errors import ConfigError
-from vaelab.eval import evaluate, random_subset
+from vaelab.eval import evaluate, paired_difference, subset_index
 from vaelab.eval.active_units import latent_activity
 from vaelab.eval.traverse import traversal
 from vaelab.report.published import (
@@ -170,11 +170,13 @@ class Section:
             except DAMAGE as e:
                 warnings.warn(f"{path} is damaged ({type(e).__name__}); the report evaluates "
                               "the run itself", stacklevel=2)
-        x = random_subset(self.run.split("test"), self.eval_n, self.seed)
-        ev = evaluate(self.run.model, x, (1, 5, 50), seed=self.seed,
+        test = self.run.split("test")
+        index = subset_index(len(test), self.eval_n, self.seed)
+        ev = evaluate(self.run.model, test[index], (1, 5, 50), seed=self.seed,
                       binarize=self.run.data.dynamic_binarize)
-        ev["source"] = (f"computed for this report on {len(x)} random test examples with K up "
-                        "to 50 (run `vaelab eval` for K = 5000 on the whole split)")
+        ev.update(data=self.run.data.name, split="test", per_example_index=index.tolist(),
+                  source=f"computed for this report on {len(index)} random test examples with "
+                  "K up to 50 (run `vaelab eval` for K = 5000 on the whole split)")
         return ev
 
     def test_images(self, n: int) -> torch.Tensor:
@@ -431,17 +433,33 @@ def _gaps_html(path: Path) -> str:
 
 
 def comparison_html(sections: list[Section]) -> str:
-    rows = []
+    """The runs side by side; each NLL with its errors and, where a run was evaluated on the
+    first run's images with its K, the paired difference to it (``paired_difference``)."""
+    rows, first = [], sections[0].eval
     for s in sections:
-        t = s.run.config
+        t, ev = s.run.config, s.eval
         best = max((v for r in s.metrics for k, v in r.items() if k.startswith("valid_L")),
                    default=float("nan"))
+        nll = f"{ev['nll']:.2f} ± {ev['nll_stderr']:.2f}" + (
+            f" ± {ev['nll_mc_stderr']:.3f}" if "nll_mc_stderr" in ev else "")
+        d = paired_difference(first, ev) if s is not sections[0] else None
+        vs = ("(reference)" if s is sections[0] else "—" if d is None else
+              f"{d['diff']:+.2f} ± {d['stderr']:.2f} ± {d['mc_stderr']:.3f}")
         rows.append([s.name, t.model.model, t.objective.objective, t.estimator.estimator,
-                     t.estimator.k, len(s.metrics), best, s.eval["nll"],
-                     s.eval.get("bits_per_dim", float("nan")), s.eval.get("active_units", "")])
+                     t.estimator.k, len(s.metrics), best, nll, f"K = {ev['nll_k']}, "
+                     f"{ev['n_examples']}", vs, ev.get("bits_per_dim", float("nan")),
+                     ev.get("active_units", "")])
     head = ["run", "model", "objective", "estimator", "K", "epochs", "best validation bound",
-            "NLL", "bits/dim", "active units"]
-    return ("<h2>Comparison</h2>" + _table(rows, head) +
+            "NLL", "scored on", f"NLL − {sections[0].name}'s, paired", "bits/dim",
+            "active units"]
+    note = ('<p class="note">NLL in nats ± standard error over the test images ± Monte Carlo '
+            "error. The paired difference takes each test image's NLL under a run minus its "
+            f"NLL under {html.escape(sections[0].name)}, averaged: ± the standard error of "
+            "those differences over the images (what the two models share cancels, so it is "
+            "far smaller than the two NLLs' own errors combined) ± the two evaluations' Monte "
+            "Carlo errors combined. — : not evaluated on the same images with the same K (run "
+            "`vaelab eval` on both with the same --examples and --seed).</p>")
+    return ("<h2>Comparison</h2>" + _table(rows, head) + note +
             _img(png_uri(training_curves_figure({s.name: s.metrics for s in sections})),
                  "training curves, all runs") +
             _img(png_uri(bounds_figure({s.name: s.eval for s in sections})), "L_K, all runs"))

@@ -269,8 +269,8 @@ class Reproduction:
         index = subset_index(len(test), self.eval_examples, 0)
         ev = evaluate(run.model, test[index], (1, k), seed=0,
                       binarize=run.data.dynamic_binarize, progress=self.progress)
-        score = {"protocol": protocol, "machine": machine(), **ev,
-                 "per_example_index": index.tolist()}
+        score = {"protocol": protocol, "machine": machine(), "data": run.data.name,
+                 "split": "test", **ev, "per_example_index": index.tolist()}
         _write(path, score)
         return score
 
