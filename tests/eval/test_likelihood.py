@@ -284,3 +284,5 @@ def test_paired_difference_is_image_by_image_and_only_on_the_same_images():
     assert paired_difference(ea, scored(b, 1, ks=(1, 50))) is None  # another K
     assert paired_difference(ea, {**eb, "data": "other"}) is None
     assert paired_difference(ea, {k: v for k, v in eb.items() if k != "per_example"}) is None
+    for damaged in ([1.0] * 29, ["a"] * 30, [float("nan")] * 30, 3.0, [[1.0]] * 30):
+        assert paired_difference(ea, {**eb, "per_example": {"100": damaged}}) is None

@@ -91,6 +91,24 @@ def test_damaged_run_files_leave_their_section_out(runs, tmp_path, recwarn):
     assert any("gradients file is damaged" in m for m in messages)
 
 
+@pytest.mark.parametrize("change", [{"nll": "abc"}, {"nll_mc_stderr": None},
+                                    {"bounds": {"1": 1.0}}, {"nll_k": [5]}])
+def test_an_evaluation_file_with_wrong_values_is_recomputed(runs, tmp_path, recwarn, change):
+    """Valid JSON with a field of the wrong type or shape: a warning and the page's own
+    evaluation, never an internal error."""
+    import json
+    import shutil
+
+    root, a, _ = runs
+    bad = tmp_path / "bad"
+    shutil.copytree(a, bad)
+    ev = json.loads((bad / "eval-test.json").read_text())
+    (bad / "eval-test.json").write_text(json.dumps({**ev, **change}))
+    assert main(["report", str(bad), "--examples", "20"]) == 0
+    assert "computed for this report" in (bad / "report.html").read_text()
+    assert any("eval-test.json is damaged" in str(w.message) for w in recwarn)
+
+
 def test_several_runs_are_compared(runs, tmp_path):
     root, a, b = runs
     out = tmp_path / "cmp.html"

@@ -120,10 +120,18 @@ def paired_difference(a: dict, b: dict) -> dict | None:
     k = str(a.get("nll_k"))
     same = ("data", "split", "per_example_index")
     if (k != str(b.get("nll_k")) or any(key not in a or a[key] != b.get(key) for key in same)
+            or not all(isinstance(e.get(key), float) for e in (a, b)
+                       for key in ("nll_stderr", "nll_mc_stderr"))
             or k not in a.get("per_example", {}) or k not in b.get("per_example", {})):
         return None
-    d = (torch.tensor(a["per_example"][k], dtype=torch.float64)
-         - torch.tensor(b["per_example"][k], dtype=torch.float64))
+    try:  # files written by hand or cut short: no pairing rather than a wrong one
+        va, vb = (torch.tensor(e["per_example"][k], dtype=torch.float64) for e in (a, b))
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    n = len(a["per_example_index"])
+    if va.shape != (n,) or vb.shape != (n,) or n < 2 or not bool(torch.isfinite(va - vb).all()):
+        return None
+    d = va - vb
     return {"diff": float(d.mean()), "stderr": stderr(d), "n_examples": len(d), "k": int(k),
             "mc_stderr": math.hypot(a["nll_mc_stderr"], b["nll_mc_stderr"]),
             "unpaired_stderr": math.hypot(a["nll_stderr"], b["nll_stderr"])}

@@ -163,8 +163,7 @@ class Section:
             if not path.is_file():
                 continue
             try:
-                ev = json.loads(path.read_text())
-                ev["bounds"], ev["bounds_stderr"], ev["nll"], ev["nll_k"]  # noqa: B018
+                ev = _checked_evaluation(json.loads(path.read_text()))
                 ev["source"] = f"from {path.name} (`{tool}`)"
                 return ev
             except DAMAGE as e:
@@ -345,6 +344,27 @@ class Section:
                     ["KL(q(z)||p(z))", v("kl_aggregate_prior")], ["distortion", v("distortion")]]
             parts.append(f"<h3>Information ({info.name})</h3>" + _table(rows, ["nats", "value"]))
         return "\n".join(parts)
+
+
+def _checked_evaluation(ev: dict) -> dict:
+    """``ev`` if it holds what the page shows, as numbers; ValueError (damage) otherwise."""
+    def number(v, what: str) -> None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"{what} is not a number")
+
+    bounds, errs = ev["bounds"], ev["bounds_stderr"]
+    if not bounds or set(bounds) != set(errs):
+        raise ValueError("bounds and their errors do not match")
+    for k in bounds:
+        int(k)
+        number(bounds[k], f"L_{k}")
+        number(errs[k], f"L_{k}'s error")
+    for key in ("nll", "nll_stderr", "nll_k", "n_examples"):
+        number(ev[key], key)
+    for key in ("nll_mc_stderr", "bits_per_dim", "exact_nll"):
+        if key in ev:
+            number(ev[key], key)
+    return ev
 
 
 DAMAGE = (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError,
