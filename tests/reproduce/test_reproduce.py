@@ -57,6 +57,19 @@ def test_a_tiny_table_trains_scores_and_prints(tmp_path, tiny_mnist, capsys):
     text = capsys.readouterr().out
     assert "vae-vamp" in text and "85.57" in text and f"{rows['vae-vamp']['nll']:.2f}" in text
     assert "not the paper's protocol" in text
+    # a score cut short, with damaged per-image values, or from before they were kept: scored
+    # again (the same seed: the same number), never shown wrong and never an internal error
+    path = out / "vae-standard" / "reproduce.json"
+    whole = json.loads(path.read_text())
+    short = {"20": whole["per_example"]["20"][:5]}
+    for damaged in ('{"protocol": ', {**whole, "per_example": short},
+                    {**whole, "per_example": {"20": ["x"] * 200}}, [1, 2],
+                    {k: v for k, v in whole.items() if not k.startswith("per_example")}):
+        path.write_text(damaged if isinstance(damaged, str) else json.dumps(damaged))
+        assert main([*args(out, tiny_mnist, 1, "--no-train"), "--json"]) == 0
+        again = json.loads(capsys.readouterr().out)["rows"][0]
+        assert again["nll"] == pytest.approx(rows["vae-standard"]["nll"], abs=1e-9)
+        assert json.loads(path.read_text())["per_example"] == whole["per_example"]
 
 
 def test_an_unfinished_row_shows_no_number(tmp_path, tiny_mnist, capsys):

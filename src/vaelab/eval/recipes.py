@@ -135,4 +135,3 @@ def paired_difference(a: dict, b: dict) -> dict | None:
     return {"diff": float(d.mean()), "stderr": stderr(d), "n_examples": len(d), "k": int(k),
             "mc_stderr": math.hypot(a["nll_mc_stderr"], b["nll_mc_stderr"]),
             "unpaired_stderr": math.hypot(a["nll_stderr"], b["nll_stderr"])}
-

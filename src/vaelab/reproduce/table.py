@@ -256,14 +256,9 @@ class Reproduction:
         protocol = {"checkpoint": preset.checkpoint, "k": k, "examples": self.eval_examples,
                     "epoch": status.epoch}
         if path.is_file():
-            try:
-                old = json.loads(path.read_text())
-                # a score from before the per-image values were kept is scored again: the same
-                # seed, so the same number, now with the values behind it
-                if old.get("protocol") == protocol and "per_example" in old:
-                    return old
-            except json.JSONDecodeError:
-                pass  # a damaged score is recomputed
+            old = _reusable_score(path, protocol)
+            if old is not None:
+                return old
         run = load_run(run_dir, preset.checkpoint, "auto")
         test = run.split("test")
         index = subset_index(len(test), self.eval_examples, 0)
@@ -376,6 +371,24 @@ class Reproduction:
         now = {r["row"]: r for r in rows}
         return [now.get(p.row_name) or earlier[p.row_name] for p in self.table.rows
                 if p.row_name in now or p.row_name in earlier]
+
+
+def _reusable_score(path: Path, protocol: dict) -> dict | None:
+    """The score in ``path`` if it was made with ``protocol`` and is whole; None (score again)
+    for a damaged file, another protocol, or a score from before the per-image values were
+    kept (the same seed gives the same number again, now with the values behind it)."""
+    try:
+        old = json.loads(path.read_text())
+        if old.get("protocol") != protocol:
+            return None
+        each = torch.tensor(old["per_example"][str(protocol["k"])], dtype=torch.float64)
+        float(old["nll"]), float(old["nll_stderr"]), float(old["nll_mc_stderr"])
+        ok = (each.shape == (old["n_examples"],) == (len(old["per_example_index"]),)
+              and bool(torch.isfinite(each).all()))
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError,
+            ValueError, RuntimeError):
+        return None
+    return old if ok else None
 
 
 def _write(path: Path, obj) -> None:
