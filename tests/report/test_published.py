@@ -101,3 +101,47 @@ def test_the_figure_puts_each_finished_row_at_its_difference_with_two_errors():
         err = (r["nll_stderr"] ** 2 + r["nll_mc_stderr"] ** 2 +
                r.get("nll_seed_stderr", 0.0) ** 2) ** 0.5
         assert (lo, hi) == pytest.approx((r["diff"] - 2 * err, r["diff"] + 2 * err))
+
+
+def test_finished_rows_are_compared_image_by_image_beside_the_papers_difference(
+        folder, tmp_path, tiny_mnist):
+    """Both rows finished (vae-standard with two seeds): the page's differences table gives the
+    paper's NLL_b - NLL_a beside vaelab's, recomputed here from the rows' reproduce.json files
+    (each image's L_K averaged over seeds, then the per-image differences); a damaged score
+    file leaves its pairs out and the page is still written."""
+    import shutil
+
+    import numpy as np
+
+    from vaelab.report.published import read_table, row_differences
+
+    out = tmp_path / "both"
+    shutil.copytree(folder, out)
+    assert reproduce(out, tiny_mnist, "vae-vamp", 3) == 0
+    assert reproduce(out, tiny_mnist, "vae-standard", 1, "--seeds", "2") == 0
+    doc = read_table(out)
+    std, vamp = doc["rows"]
+    assert std["status"] == vamp["status"] == "done" and len(std["seeds"]) == 2
+
+    def per_image(*dirs):
+        return np.mean([json.loads((out / d / "reproduce.json").read_text())["per_example"]["20"]
+                        for d in dirs], axis=0)
+
+    each = per_image("vae-standard", "vae-standard-seed15") - per_image("vae-vamp")
+    (d,) = row_differences(out, doc)
+    assert (d["a"], d["b"]) == ("vae-standard", "vae-vamp")
+    assert d["paper"] == pytest.approx(85.57 - 88.56)
+    assert d["vaelab"] == pytest.approx(each.mean()) == pytest.approx(vamp["nll"] - std["nll"])
+    assert d["stderr"] == pytest.approx(each.std(ddof=1) / len(each) ** 0.5)
+    assert d["seed_stderr"] == pytest.approx(std["nll_seed_stderr"])
+    assert main(["report", str(out), "--examples", "20", "--no-progress"]) == 0
+    page = (out / "report.html").read_text()
+    section = page[page.index("Differences between rows"):page.index('id="run-0"')]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", section)
+    assert cells[1:4] == [f"{d['paper']:+.2f}", f"{d['vaelab']:+.2f}", f"{d['stderr']:.2f}"]
+    assert cells[6] == f"{d['vaelab'] - d['paper']:+.2f}"
+    (out / "vae-vamp" / "reproduce.json").write_text('{"per_example": ')
+    assert row_differences(out, doc) == []
+    with pytest.warns(UserWarning, match="reproduce.json is damaged"):  # its run's section
+        assert main(["report", str(out), "--examples", "20", "--no-progress"]) == 0
+    assert "Differences between rows" not in (out / "report.html").read_text()
