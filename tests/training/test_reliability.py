@@ -155,10 +155,10 @@ def test_ctrl_c_at_start_up_or_in_training_is_one_line_and_exit_130(tmp_path, de
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
-    if p.returncode == -signal.SIGINT:
+    if p.returncode == -signal.SIGINT or "Could not import runpy module" in err:
         # the signal came while the interpreter itself was starting, before any of vaelab's
-        # code ran: the OS ends the process (or Python's own handler prints where runpy was, a
-        # frozen module, when the machine is slow), which has written nothing
+        # code ran: the OS ends the process, or Python's own handler prints where it was in its
+        # frozen start-up modules and exits 1 (on a loaded machine); nothing is written
         assert delay < 1 and "vaelab" not in err and not out.exists(), err
         return
     assert p.returncode == 130, err
