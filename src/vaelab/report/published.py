@@ -12,11 +12,9 @@ import json
 import math
 from pathlib import Path
 
-import torch
-
 from vaelab.errors import ConfigError
 from vaelab.eval import paired_difference
-from vaelab.reproduce.table import done_status
+from vaelab.reproduce.table import done_status, seed_mean_per_image
 from vaelab.training.rundir import RunDir
 from vaelab.viz import published_figure
 
@@ -66,7 +64,7 @@ def _row_evaluation(path: Path, r: dict) -> dict | None:
         if any((s.get("data"), s["per_example_index"], str(s["nll_k"]))
                != (first.get("data"), first["per_example_index"], k) for s in scores):
             return None
-        each = torch.tensor([s["per_example"][k] for s in scores], dtype=torch.float64).mean(0)
+        each = seed_mean_per_image(scores)
         return {"data": first.get("data"), "split": first.get("split"),
                 "per_example_index": first["per_example_index"], "nll_k": first["nll_k"],
                 "per_example": {k: each.tolist()}, "nll_stderr": float(r["nll_stderr"]),

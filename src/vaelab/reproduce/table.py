@@ -149,6 +149,13 @@ def members(preset: Preset, out: Path, overrides: dict, seeds: int) -> list[Memb
             for i in range(seeds)]
 
 
+def seed_mean_per_image(scores: list[dict]) -> torch.Tensor:
+    """Each test image's L_K ``[N]`` averaged over a row's seeds (their scores, all of the
+    same images with the same K)."""
+    k = str(scores[0]["nll_k"])
+    return torch.tensor([s["per_example"][k] for s in scores], dtype=torch.float64).mean(0)
+
+
 def seed_summary(published: float, scores: list[dict]) -> dict:
     """A row's number from its seeds' scores (each scored on the same test images): the mean
     NLL; ± test images: the standard error over images of each image's mean over seeds; ± Monte
@@ -157,9 +164,8 @@ def seed_summary(published: float, scores: list[dict]) -> dict:
     n = len(scores)
     nlls = [s["nll"] for s in scores]
     mean = sum(nlls) / n
-    k = str(scores[0]["nll_k"])
-    per_image = torch.tensor([s["per_example"][k] for s in scores], dtype=torch.float64).mean(0)
-    out = {"nll": mean, "diff": mean - published, "nll_stderr": stderr(per_image),
+    out = {"nll": mean, "diff": mean - published,
+           "nll_stderr": stderr(seed_mean_per_image(scores)),
            "nll_mc_stderr": math.sqrt(sum(s["nll_mc_stderr"] ** 2 for s in scores)) / n}
     if n > 1:
         sd = math.sqrt(sum((v - mean) ** 2 for v in nlls) / (n - 1))
