@@ -1,5 +1,6 @@
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -118,8 +119,16 @@ def test_ddp_two_cpu_processes(tmp_path):
            "--latent", "8",
            "--eval-k", "10", "--batch-size", "100", "--out", str(tmp_path / "ddp"),
            "--no-progress"]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
+    # its own session, so that a hang kills torchrun and both ranks, not only the launcher
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         start_new_session=True)
+    try:
+        _, err = p.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        _, err = p.communicate()
+        pytest.fail(f"torchrun did not finish in 300 s: {err[-2000:]}")
+    assert p.returncode == 0, err[-2000:]
     m = _metrics(tmp_path / "ddp")
     assert [x["epoch"] for x in m] == [1, 2]
     assert m[0]["step"] == 6000 // 2 // 100  # each rank: half the data per epoch

@@ -52,6 +52,13 @@ def broadcast_flag(flag: bool, info: DistInfo, device: torch.device) -> bool:
     return bool(t.item())
 
 
-def teardown(info: DistInfo) -> None:
-    if info.enabled and dist.is_initialized():
+def teardown(info: DistInfo, finished: bool) -> None:
+    """Leave the process group. After a finished run every rank meets at a barrier first, so
+    no rank destroys the group while another still talks to it (a rank that left early can
+    leave the other waiting in gloo for good). After an error no rank waits: the other ranks
+    may never arrive, and torchrun stops them when this one exits."""
+    if not (info.enabled and dist.is_initialized()):
+        return
+    if finished:
+        dist.barrier()
         dist.destroy_process_group()

@@ -183,6 +183,7 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
     if dinfo.is_main:
         _take(run, resume, overwrite)
     record: dict = {}
+    finished = False
     try:
         if dinfo.is_main:
             out_session.clear(resume)
@@ -195,6 +196,7 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
                                 generator=shuffle, rank=dinfo.rank, world_size=dinfo.world_size)
         record = engine.run(batches, parts.data.valid.to(device), parts.data.dynamic_binarize,
                             progress, [{}])[0]
+        finished = True
     except BaseException:
         if dinfo.is_main and not run.has_checkpoint:
             out_session.abandon(record)
@@ -203,7 +205,7 @@ def train(cfg: RunConfig, out: str | Path, *, model: Model | None = None,
         if dinfo.is_main:
             out_session.end(record)
             run.unlock(discard=not run.has_checkpoint)
-        distributed.teardown(dinfo)
+        distributed.teardown(dinfo, finished)
     return record
 
 
