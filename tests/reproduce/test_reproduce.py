@@ -87,6 +87,22 @@ def test_an_unfinished_row_shows_no_number(tmp_path, tiny_mnist, capsys):
     assert not (out / "vae-standard" / "reproduce.json").exists()
 
 
+def test_each_call_says_where_a_row_stands_and_how_it_will_train(tmp_path, tiny_mnist, capsys):
+    """Before a row trains, one line: the epochs done, the setting chosen from the measured
+    speeds, and, under --time-limit, that a rerun goes on."""
+    out = tmp_path / "t"
+    cmd = ["reproduce", "tomczak2018", "--out", str(out), "--rows", "vae-standard",
+           *sets(tiny_mnist, 3), "--eval-k", "20", "--threads", "1", "--compile", "off",
+           "--time-limit", "0.0001"]
+    for done in (0, 1):
+        assert main(cmd) == 0
+        err = capsys.readouterr().err
+        line = next(x for x in err.splitlines() if x.startswith("reproduce tomczak2018/"))
+        assert line.startswith(f"reproduce tomczak2018/vae-standard: epoch {done} of 3 done; "
+                               "training with 1 thread, eager (")
+        assert "s an epoch measured here" in line and line.endswith("rerun to go on")
+
+
 def test_kill_and_rerun_give_the_numbers_of_one_call(tmp_path, tiny_mnist):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert main(args(whole, tiny_mnist, 2)) == 0

@@ -29,6 +29,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,8 +237,18 @@ class Reproduction:
         run = RunDir(member.path)
         data, _ = load_data(cfg.data)
         best = fastest(self.timings(preset, cfg, data))
-        if projected_hours(best, epochs_left(self.statuses(preset, cfg))) > self.max_hours:
+        hours = projected_hours(best, epochs_left(self.statuses(preset, cfg)))
+        if hours > self.max_hours:
             return  # the table reports it as not run, with what it needs
+        if self.progress:
+            st = row_status(run, cfg)
+            seed = f" (seed {member.seed})" if self.seeds > 1 else ""
+            limit = (f"; stops at an epoch's end after {minutes:.3g} min, rerun to go on"
+                     if minutes else "")
+            print(f"reproduce {preset.name}{seed}: epoch {st.epoch} of {st.epochs} done; "
+                  f"training with {best.setting.label} ({best.epoch_seconds:.1f} s an epoch "
+                  f"measured here, up to {hours:.1f} h for the rest of the row's schedule)"
+                  f"{limit}", file=sys.stderr, flush=True)
         # the row's length comes from the row (preset and --set), not from an earlier call's
         changes = {"compile": best.setting.compile, "time_limit": minutes,
                    "epochs": cfg.optim.epochs}
