@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
-VAL = re.compile(r"o Val\.\s+loss: ([\d.\-naninf]+)")
+sys.path.insert(0, str(Path(__file__).parent))
+from peer_vampprior import parse  # noqa: E402
 
 
 def vaelab_curve(run: Path) -> dict[int, float]:
@@ -31,7 +31,7 @@ def vaelab_curve(run: Path) -> dict[int, float]:
 
 
 def peer_curve(log: Path) -> dict[int, float]:
-    return {i + 1: float(v) for i, v in enumerate(VAL.findall(log.read_text()))}
+    return {i + 1: v for i, v in enumerate(parse(log.read_text())["valid_loss"])}
 
 
 def main() -> None:
