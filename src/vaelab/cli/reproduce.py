@@ -54,8 +54,8 @@ def add_reproduce(p: argparse.ArgumentParser) -> None:
                    "directory a row; the same command continues them")
     p.add_argument("--rows", nargs="+", metavar="ROW", help="only these rows (default: all)")
     p.add_argument("--time-limit", type=float, default=0.0, metavar="MIN", help="minutes of "
-                   "training in this call, all rows together (0: no limit); every epoch is "
-                   "checkpointed")
+                   "training in this call, all rows together, ending with the epoch that passes "
+                   "them (so at least one epoch; 0: no limit); every epoch is checkpointed")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                    help="options over "
                    "every row's preset (e.g. epochs=1 dataset=embedded for a quick trial); "

@@ -19,8 +19,9 @@ scored; until then the table says how far it got and never shows a number for it
 error bar, the standard error of that mean over seeds. The seeds train one after another: a
 stack of runs trains all its runs to the last epoch, and early stopping ends seeds at different
 epochs. A row whose projected training time (all its seeds) exceeds ``max_hours`` is not
-trained: it says how long it needs and the command that trains it. Each call trains for at most
-``time_limit`` minutes in all, checkpointed every epoch, and the same command continues.
+trained: it says how long it needs and the command that trains it. Each call trains for
+``time_limit`` minutes in all (stopping at the end of the epoch that passes it, so at least one
+epoch), checkpointed every epoch, and the same command continues.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def epochs_left(statuses: list[Status]) -> int:
 
 MAX_EVAL_K = 1_000_000  # `vaelab eval --k`'s ceiling too
 MAX_SEEDS = 100
+MIN_MINUTES = 1e-6  # the time limit given to a row trained after the deadline: one epoch
 
 
 def check_row_dir(run: RunDir, cfg: RunConfig, preset: Preset) -> None:
@@ -230,7 +232,10 @@ class Reproduction:
     def statuses(self, preset: Preset, cfg: RunConfig) -> list[Status]:
         return [row_status(RunDir(m.path), cfg) for m in self.members(preset)]
 
-    def train_row(self, preset: Preset, cfg: RunConfig, member: Member, minutes: float) -> None:
+    def train_row(self, preset: Preset, cfg: RunConfig, member: Member,
+                  minutes: float) -> bool:
+        """Train one seed of a row for ``minutes`` (0: to its end); False if the row's
+        projected hours exceed ``max_hours`` and nothing was trained."""
         from vaelab.data.registry import load_data
         from vaelab.training.trainer import resume_config, train
 
@@ -239,12 +244,14 @@ class Reproduction:
         best = fastest(self.timings(preset, cfg, data))
         hours = projected_hours(best, epochs_left(self.statuses(preset, cfg)))
         if hours > self.max_hours:
-            return  # the table reports it as not run, with what it needs
+            return False  # the table reports it as not run, with what it needs
         if self.progress:
             st = row_status(run, cfg)
             seed = f" (seed {member.seed})" if self.seeds > 1 else ""
-            limit = (f"; stops at an epoch's end after {minutes:.3g} min, rerun to go on"
-                     if minutes else "")
+            limit = ("" if not minutes else
+                     "; one epoch (the time limit has passed), rerun to go on"
+                     if minutes <= MIN_MINUTES else
+                     f"; stops at an epoch's end after {minutes:.3g} min, rerun to go on")
             print(f"reproduce {preset.name}{seed}: epoch {st.epoch} of {st.epochs} done; "
                   f"training with {best.setting.label} ({best.epoch_seconds:.1f} s an epoch "
                   f"measured here, up to {hours:.1f} h for the rest of the row's schedule)"
@@ -261,6 +268,7 @@ class Reproduction:
             train(start, run.path, progress=self.progress,
                   preset={"name": preset.name, "overrides": member.overrides,
                           "published_nll": preset.published, "citation": preset.citation})
+        return True
 
     def score_row(self, preset: Preset, run_dir: Path, status: Status) -> dict:
         """A seed's reproduce.json: scored once per finished run and protocol."""
@@ -362,13 +370,17 @@ class Reproduction:
             for m in self.members(p):
                 check_row_dir(RunDir(m.path), row_config(p, m.overrides), p)
         deadline = time.monotonic() + 60 * time_limit if time_limit else math.inf
-        table = []
+        table, trained = [], False
         for p in presets:  # each row's seeds trained (while time is left), then scored at once
             for m in self.members(p):
-                left = (deadline - time.monotonic()) / 60
                 cfg = row_config(p, m.overrides)
-                if train and left > 0 and not row_status(RunDir(m.path), cfg).finished:
-                    self.train_row(p, cfg, m, left if time_limit else 0.0)
+                left = (deadline - time.monotonic()) / 60
+                # like `vaelab train --time-limit`, a call trains at least one epoch: however
+                # small the limit or busy the machine, each call moves the table on
+                if (train and (left > 0 or not trained)
+                        and not row_status(RunDir(m.path), cfg).finished):
+                    trained |= self.train_row(p, cfg, m,
+                                              max(left, MIN_MINUTES) if time_limit else 0.0)
             table.append(self.row(p))
         self.out.mkdir(parents=True, exist_ok=True)
         _write(self.out / "table.json", {"table": self.table.name, "title": self.table.title,
