@@ -79,7 +79,8 @@ def _small_npz(tmp_path, n=300):
 def test_training_vq_models_improves_and_prior_tightens_the_bound(tmp_path, model, ema):
     # EMA codebooks collapse early and recover through dead-code restarts: ~80 steps
     vaelab.train(out=tmp_path / "run", model=model, dataset=_small_npz(tmp_path, 800), epochs=5,
-                 batch_size=50, num_codes=32, code_dim=8, ema=ema, eval_k=1, progress=False)
+                 batch_size=50, num_codes=32, code_dim=8, channels=32, ema=ema, eval_k=1,
+                 progress=False)
     m = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert m[-1]["valid_L1"] > m[0]["valid_L1"] + 5
     assert m[-1]["perplexity_0"] > 2 and 0 <= m[-1]["dead_codes_0"] < 32  # over the epoch
