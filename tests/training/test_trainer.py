@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -111,23 +112,40 @@ def test_burda_schedule():
     assert OptimConfig(schedule="burda", burda_stages=3, epochs=13).epochs == 13
 
 
+def _kill_processes_naming(text: str) -> None:
+    """SIGKILL every process whose command line contains ``text`` (torchrun starts each rank in
+    a session of its own, so killing torchrun's group leaves the ranks)."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if text in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
 def test_ddp_two_cpu_processes(tmp_path):
     """torchrun with two gloo processes: each rank takes half the data; the run improves."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "vaelab", "train", "--device", "cpu", "--epochs", "2", "--hidden", "64",
            "--latent", "8",
-           "--eval-k", "10", "--batch-size", "100", "--out", str(tmp_path / "ddp"),
+           "--eval-k", "10", "--batch-size", "100", "--out", str(out),
            "--no-progress"]
-    # its own session, so that a hang kills torchrun and both ranks, not only the launcher
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                         start_new_session=True)
-    try:
-        _, err = p.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        _, err = p.communicate()
-        pytest.fail(f"torchrun did not finish in 300 s: {err[-2000:]}")
+    # output to a file, not a pipe: a rank left behind cannot hold the test open, and on a hang
+    # torchrun and both ranks are killed
+    log = tmp_path / "torchrun.log"
+    with open(log, "w") as f:
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
+                             start_new_session=True)
+        try:
+            p.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            _kill_processes_naming(str(out))
+            p.wait()
+            pytest.fail(f"torchrun did not finish in 300 s: {log.read_text()[-2000:]}")
+    err = log.read_text()
     assert p.returncode == 0, err[-2000:]
     m = _metrics(tmp_path / "ddp")
     assert [x["epoch"] for x in m] == [1, 2]
