@@ -147,7 +147,7 @@ def test_ddp_two_cpu_processes(tmp_path):
             pytest.fail(f"torchrun did not finish in 300 s: {log.read_text()[-2000:]}")
     err = log.read_text()
     assert p.returncode == 0, err[-2000:]
-    m = _metrics(tmp_path / "ddp")
+    m = _metrics(out)
     assert [x["epoch"] for x in m] == [1, 2]
     assert m[0]["step"] == 6000 // 2 // 100  # each rank: half the data per epoch
     assert m[1]["valid_L10"] > m[0]["valid_L10"]
