@@ -145,3 +145,34 @@ def test_finished_rows_are_compared_image_by_image_beside_the_papers_difference(
     with pytest.warns(UserWarning, match="reproduce.json is damaged"):  # its run's section
         assert main(["report", str(out), "--examples", "20", "--no-progress"]) == 0
     assert "Differences between rows" not in (out / "report.html").read_text()
+
+
+def test_a_folder_of_score_files_alone_still_gives_the_table_and_the_differences(
+        folder, tmp_path, tiny_mnist):
+    """What benchmarks/results/ keeps of a finished table (its table.json and each row's
+    config.json, metrics.jsonl and reproduce.json, no checkpoints: machines keep no runs/
+    between sittings): the report still shows every row's number and the paired differences,
+    the same as from the whole folder, and has no run sections to show."""
+    import shutil
+
+    whole = tmp_path / "whole"
+    shutil.copytree(folder, whole)
+    assert reproduce(whole, tiny_mnist, "vae-vamp", 3) == 0
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    shutil.copy(whole / "table.json", kept)
+    for row in ("vae-standard", "vae-vamp"):
+        (kept / row).mkdir()
+        for name in ("config.json", "metrics.jsonl", "reproduce.json"):
+            shutil.copy(whole / row / name, kept / row)
+    pages = []
+    for out in (whole, kept):
+        assert main(["report", str(out), "--examples", "20", "--no-progress"]) == 0
+        page = (out / "report.html").read_text()
+        end = page.index("it does not report.</p>")  # the end of the differences
+        pages.append(page[page.index("Published table"):end].replace(str(out), "DIR"))
+    assert 'id="run-0"' not in (kept / "report.html").read_text()
+    rows = json.loads((kept / "table.json").read_text())["rows"]
+    assert all(f"{r['nll']:.2f}" in pages[1] for r in rows)
+    assert "Differences between rows" in pages[1]
+    assert pages[0] == pages[1]
