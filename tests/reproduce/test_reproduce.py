@@ -283,3 +283,34 @@ def test_a_row_over_max_hours_says_so_and_is_not_trained(tmp_path, tiny_mnist, c
     assert row["epochs"] == 1 and "nll" not in row
     assert row["status"].startswith("training: epoch 1 of 3; the rest needs about")
     assert "more than --max-hours 1e-09" in row["status"]
+
+
+def test_a_folder_of_score_files_alone_is_finished_and_never_scored_again(
+        tmp_path, tiny_mnist, capsys):
+    """Score files kept without checkpoints (benchmarks/results/: machines keep no runs/
+    between sittings): each call shows the rows as done with their kept numbers and trains
+    nothing; another protocol, which would need the checkpoints, is one line, exit 2, and
+    leaves the table as it was."""
+    import shutil
+
+    whole, kept = tmp_path / "whole", tmp_path / "kept"
+    assert main([*args(whole, tiny_mnist, 1), "--json"]) == 0
+    before = {r["row"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    kept.mkdir()
+    shutil.copy(whole / "table.json", kept)
+    for row in before:
+        (kept / row).mkdir()
+        for name in ("config.json", "metrics.jsonl", "reproduce.json"):
+            shutil.copy(whole / row / name, kept / row)
+    for more in (["--no-train"], []):
+        assert main([*args(kept, tiny_mnist, 1), "--json", *more]) == 0
+        rows = {r["row"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+        for name, r in rows.items():
+            assert r["status"] == "done" and r["epochs"] == 1 and r["stopped"] == "schedule"
+            assert (r["nll"], r["nll_stderr"]) == (before[name]["nll"], before[name]["nll_stderr"])
+            assert not (kept / name / "checkpoints").exists()  # nothing trained
+    table = (kept / "table.json").read_text()
+    assert main([*args(kept, tiny_mnist, 1), "--eval-k", "30"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not its checkpoints" in err and "K = 20" in err and "\n" not in err
+    assert (kept / "table.json").read_text() == table

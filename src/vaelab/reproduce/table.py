@@ -21,7 +21,10 @@ stack of runs trains all its runs to the last epoch, and early stopping ends see
 epochs. A row whose projected training time (all its seeds) exceeds ``max_hours`` is not
 trained: it says how long it needs and the command that trains it. Each call trains for
 ``time_limit`` minutes in all (stopping at the end of the epoch that passes it, so at least one
-epoch), checkpointed every epoch, and the same command continues.
+epoch), checkpointed every epoch, and the same command continues. A row folder that keeps a
+finished run's whole score but not its checkpoints (the score files committed under
+``benchmarks/results/``) is done as scored: never trained or scored again, and another
+protocol (``eval_k``, ``eval_examples``) for it is refused.
 """
 
 from __future__ import annotations
@@ -89,11 +92,18 @@ def defining(cfg: RunConfig) -> dict:
 
 def row_status(run: RunDir, cfg: RunConfig) -> Status:
     """How far the run in ``run`` got: its last checkpoint's epoch, and whether its schedule
-    ended (all epochs, or early stopping's patience used up)."""
+    ended (all epochs, or early stopping's patience used up). A folder that keeps a finished
+    run's whole score but not its checkpoints (``benchmarks/results/``) is finished at the
+    epoch it was scored at."""
     from vaelab.training.checkpoint import load_latest
 
     if not run.has_checkpoint:
-        return Status(0, cfg.optim.epochs, False, "")
+        score = _whole_score(run.path / SCORE_FILE)
+        if score is None:
+            return Status(0, cfg.optim.epochs, False, "")
+        epoch = int(score["protocol"]["epoch"])
+        return Status(epoch, cfg.optim.epochs, True,
+                      "schedule" if epoch >= cfg.optim.epochs else "early stopping")
     _, header, _ = load_latest(run.last)
     meta = header["meta"]
     epoch = int(meta["epoch"])
@@ -109,6 +119,7 @@ def epochs_left(statuses: list[Status]) -> int:
     return sum(0 if st.finished else st.epochs - st.epoch for st in statuses)
 
 
+SCORE_FILE = "reproduce.json"
 MAX_EVAL_K = 1_000_000  # `vaelab eval --k`'s ceiling too
 MAX_SEEDS = 100
 MIN_MINUTES = 1e-6  # the time limit given to a row trained after the deadline: one epoch
@@ -270,16 +281,20 @@ class Reproduction:
                           "published_nll": preset.published, "citation": preset.citation})
         return True
 
+    def protocol(self, preset: Preset, status: Status) -> dict:
+        """How a finished seed is scored: its checkpoint, K, test images, epoch."""
+        return {"checkpoint": preset.checkpoint, "k": self.eval_k or preset.eval_k,
+                "examples": self.eval_examples, "epoch": status.epoch}
+
     def score_row(self, preset: Preset, run_dir: Path, status: Status) -> dict:
         """A seed's reproduce.json: scored once per finished run and protocol."""
         from vaelab.eval import evaluate
         from vaelab.eval.recipes import subset_index
         from vaelab.training import load_run
 
-        path = run_dir / "reproduce.json"
-        k = self.eval_k or preset.eval_k
-        protocol = {"checkpoint": preset.checkpoint, "k": k, "examples": self.eval_examples,
-                    "epoch": status.epoch}
+        path = run_dir / SCORE_FILE
+        protocol = self.protocol(preset, status)
+        k = protocol["k"]
         if path.is_file():
             old = _reusable_score(path, protocol)
             if old is not None:
@@ -368,7 +383,18 @@ class Reproduction:
         presets = [self.table.row(n) for n in rows] if rows else list(self.table.rows)
         for p in presets:  # validate every row's every seed before anything is written
             for m in self.members(p):
-                check_row_dir(RunDir(m.path), row_config(p, m.overrides), p)
+                run, cfg = RunDir(m.path), row_config(p, m.overrides)
+                check_row_dir(run, cfg, p)
+                if not run.has_checkpoint and (score := _whole_score(run.path / SCORE_FILE)):
+                    asked = self.protocol(p, row_status(run, cfg))
+                    if score["protocol"] != asked:
+                        raise ConfigError(
+                            f"{run.path} keeps the score of a finished run but not its "
+                            f"checkpoints, so it cannot be scored again: it was scored with "
+                            f"K = {score['protocol']['k']} on "
+                            f"{score['protocol']['examples'] or 'all'} test images; give "
+                            "those (--eval-k, --eval-examples), or the folder with the "
+                            "run's checkpoints")
         deadline = time.monotonic() + 60 * time_limit if time_limit else math.inf
         table, trained = [], False
         for p in presets:  # each row's seeds trained (while time is left), then scored at once
@@ -406,16 +432,23 @@ def _reusable_score(path: Path, protocol: dict) -> dict | None:
     """The score in ``path`` if it was made with ``protocol`` and is whole; None (score again)
     for a damaged file, another protocol, or a score from before the per-image values were
     kept (the same seed gives the same number again, now with the values behind it)."""
+    old = _whole_score(path)
+    return old if old is not None and old["protocol"] == protocol else None
+
+
+def _whole_score(path: Path) -> dict | None:
+    """The score in ``path`` if it is whole (its protocol, numbers and every image's finite
+    L_K), else None: missing, damaged, or from before the per-image values were kept."""
     try:
         old = json.loads(path.read_text())
-        if old.get("protocol") != protocol:
-            return None
+        protocol = old["protocol"]
+        int(protocol["epoch"])
         each = torch.tensor(old["per_example"][str(protocol["k"])], dtype=torch.float64)
         float(old["nll"]), float(old["nll_stderr"]), float(old["nll_mc_stderr"])
         ok = (each.shape == (old["n_examples"],) == (len(old["per_example_index"]),)
               and bool(torch.isfinite(each).all()))
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError,
-            ValueError, RuntimeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError,
+            TypeError, ValueError, RuntimeError):
         return None
     return old if ok else None
 
