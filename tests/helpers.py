@@ -52,3 +52,16 @@ def train_bounds(model, estimator, objective, x: torch.Tensor, steps: int,
         opt.step()
         bounds.append(float(out.bound.mean()))
     return bounds[0], bounds[-1]
+
+
+def keep_score_files(whole, kept, rows) -> None:
+    """Copy what benchmarks/results/ keeps of a ``vaelab reproduce`` folder ``whole`` into
+    ``kept``: its table.json and each row's config.json, metrics.jsonl and reproduce.json."""
+    import shutil
+
+    kept.mkdir()
+    shutil.copy(whole / "table.json", kept)
+    for row in rows:
+        (kept / row).mkdir()
+        for name in ("config.json", "metrics.jsonl", "reproduce.json"):
+            shutil.copy(whole / row / name, kept / row)

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from tests.helpers import keep_score_files
 from vaelab.cli.main import main
 
 
@@ -159,12 +160,7 @@ def test_a_folder_of_score_files_alone_still_gives_the_table_and_the_differences
     shutil.copytree(folder, whole)
     assert reproduce(whole, tiny_mnist, "vae-vamp", 3) == 0
     kept = tmp_path / "kept"
-    kept.mkdir()
-    shutil.copy(whole / "table.json", kept)
-    for row in ("vae-standard", "vae-vamp"):
-        (kept / row).mkdir()
-        for name in ("config.json", "metrics.jsonl", "reproduce.json"):
-            shutil.copy(whole / row / name, kept / row)
+    keep_score_files(whole, kept, ("vae-standard", "vae-vamp"))
     pages = []
     for out in (whole, kept):
         assert main(["report", str(out), "--examples", "20", "--no-progress"]) == 0

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tests.helpers import keep_score_files
 from vaelab.cli.main import main
 
 
@@ -291,17 +292,10 @@ def test_a_folder_of_score_files_alone_is_finished_and_never_scored_again(
     between sittings): each call shows the rows as done with their kept numbers and trains
     nothing; another protocol, which would need the checkpoints, is one line, exit 2, and
     leaves the table as it was."""
-    import shutil
-
     whole, kept = tmp_path / "whole", tmp_path / "kept"
     assert main([*args(whole, tiny_mnist, 1), "--json"]) == 0
     before = {r["row"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
-    kept.mkdir()
-    shutil.copy(whole / "table.json", kept)
-    for row in before:
-        (kept / row).mkdir()
-        for name in ("config.json", "metrics.jsonl", "reproduce.json"):
-            shutil.copy(whole / row / name, kept / row)
+    keep_score_files(whole, kept, before)
     for more in (["--no-train"], []):
         assert main([*args(kept, tiny_mnist, 1), "--json", *more]) == 0
         rows = {r["row"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
