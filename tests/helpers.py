@@ -1,4 +1,5 @@
-"""Reference models with closed forms for the tests."""
+"""Helpers for the tests: reference models with closed forms, and the score files of a
+``vaelab reproduce`` folder kept without its checkpoints."""
 
 from __future__ import annotations
 
